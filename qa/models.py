@@ -1,0 +1,88 @@
+"""The typed hand-offs between stages. Sources and offsets travel with the text from the start.
+
+Offsets are character offsets into the document's extracted text, so that
+`document_text[start:end] == text` holds for every chunk, passage and citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document's text exactly as extracted from its file."""
+
+    source: str  # path relative to the corpus folder, with forward slashes
+    text: str
+    sha256: str = ""  # hash of the file's bytes, to notice changes
+    size: int = 0  # bytes on disk
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document that is embedded and indexed as one unit."""
+
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk. `score` is the fused rank score scaled to 0..1 (1 = first in both rankings);
+    `similarity` is the cosine similarity of the query and the passage."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    score: float
+    page: int | None = None
+    similarity: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered span of a document that an answer rests on; `n` matches the `[n]` in the text."""
+
+    n: int
+    source: str
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says. When `answerable` is False the text declines and `citations` is empty;
+    `nearest` then holds the closest passages, which do not support an answer."""
+
+    text: str
+    answerable: bool
+    citations: list[Citation] = field(default_factory=list)
+    nearest: list[Passage] = field(default_factory=list)
+    query: str = ""
+    mode: str = "extractive"
+    final: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `qa ask --json`."""
+        return {
+            "answer": self.text,
+            "answerable": self.answerable,
+            "citations": [c.to_dict() for c in self.citations],
+            "nearest": [p.to_dict() for p in self.nearest],
+            "query": self.query,
+            "mode": self.mode,
+        }

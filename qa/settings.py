@@ -1,0 +1,48 @@
+"""One settings object, read from QA_* environment variables; explicit arguments win.
+
+Nothing is read at import time: `get_settings()` builds (and caches) the object on first use,
+so tests and the API can pass their own values without touching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AnswererName = Literal["auto", "extractive", "local", "openai"]
+
+
+class Settings(BaseSettings):
+    """Everything a user can configure. Each field is one `QA_<NAME>` variable (see the README table)."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to answer from.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index (derived data).")
+    answerer: AnswererName = Field("auto", description="Who writes answers: auto, extractive, local, openai.")
+    chroma_url: str | None = Field(None, description="URL of a Chroma server; unset = embedded index.")
+    llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible model server.")
+    llm_model: str | None = Field(None, description="Model name to ask the OpenAI-compatible server for.")
+    llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
+    ui_auth: str | None = Field(None, description="`user:password` required by the web chat.")
+    host: str = Field("127.0.0.1", description="Interface the web chat binds to.")
+    port: int = Field(7860, description="Port of the web chat.")
+
+    chunk_size: int = Field(700, ge=100, le=4000, description="Largest chunk, in characters.")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
+    top_k: int = Field(4, ge=1, le=50, description="Passages handed to the answerer.")
+    min_support: float = Field(
+        0.3, ge=0.0, le=1.0, description="Evidence support below which a question is declined."
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    max_file_mb: float = Field(50.0, gt=0, description="Largest document accepted, in MB.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from the environment, built once per process."""
+    return Settings()
