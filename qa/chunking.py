@@ -1,0 +1,154 @@
+"""Documents -> sentences and chunks, every piece carrying exact character offsets.
+
+Sentences are the unit of evidence (an answer cites sentences); chunks are the unit of retrieval
+(a few sentences packed up to `chunk_size` characters, neighbours sharing `overlap` sentences).
+No text is ever rewritten: offsets always index into the original document text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .models import Chunk, Document
+
+CHUNKING_VERSION = 1  # bump when the splitting rules change: old indexes are then refused
+
+# Words whose trailing period does not end a sentence.
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "al", "no",
+    "inc", "ltd", "co", "corp", "gen", "col", "gov", "sen", "rep", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "vol", "approx", "dept", "u.s", "u.k",
+    "u.n", "a.m", "p.m",
+}  # fmt: skip
+# End punctuation, optional closing quotes/brackets, then either whitespace or an opening bracket.
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|\(|$)")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
+_SHORT_LINE = 60  # a line shorter than this is not hard-wrapped prose: its newline ends a unit
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence (or heading line) of a document: `text == document_text[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _is_abbreviation(text: str, period_at: int) -> bool:
+    """True when the period at `period_at` belongs to an abbreviation or an initial (U.S., Dr., J.)."""
+    word_start = period_at
+    while word_start > 0 and not text[word_start - 1].isspace() and text[word_start - 1] not in "(\"“'‘":
+        word_start -= 1
+    word = text[word_start:period_at].lower().rsplit("-", 1)[-1]  # "China-U.S." -> "u.s"
+    if word in _ABBREVIATIONS:
+        return True
+    if len(word) == 1 and word.isalpha():  # an initial: "J. Smith"
+        return True
+    return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))  # dotted acronyms: U.S.A.
+
+
+def _line_breaks(text: str) -> Iterator[int]:
+    """Offsets where a newline ends a unit: blank lines, short lines (headings, credits), bullets."""
+    for match in re.finditer(r"\n", text):
+        at = match.start()
+        line_start = text.rfind("\n", 0, at) + 1
+        line = text[line_start:at]
+        rest = text[at + 1 :]
+        next_line = rest.split("\n", 1)[0]
+        if (
+            not line.strip()
+            or not next_line.strip()
+            or len(line.strip()) < _SHORT_LINE
+            or _BULLET.match(next_line)
+            or re.search(r"[.!?:;][\"'”’)]*\s*$", line)
+        ):
+            yield at
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Span]:
+    """Split text into sentences and heading lines, with offsets shifted by `offset`.
+
+    Leading and trailing whitespace is left out of each span, so a span's text is never blank.
+    """
+    cuts = {0, len(text)}
+    cuts.update(_line_breaks(text))
+    for match in _END.finditer(text):
+        end = match.end()
+        punct = text.find(".", match.start(), match.end())
+        if punct == match.start() and _is_abbreviation(text, punct):
+            # "U.S. President" stays whole, but "...in the U.S. The next" still splits.
+            if text[end:].lstrip().split(" ", 1)[0] not in _SENTENCE_STARTERS:
+                continue
+        cuts.add(end)
+    spans: list[Span] = []
+    ordered = sorted(cuts)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        piece = text[a:b]
+        stripped = piece.strip()
+        if not stripped:
+            continue
+        lead = len(piece) - len(piece.lstrip())
+        start = a + lead
+        end = start + len(stripped)
+        spans.append(Span(offset + start, offset + end, stripped))
+    return spans
+
+
+# Capitalised words that usually open a new sentence after an abbreviation ("... the U.S. The").
+_SENTENCE_STARTERS = {"The", "This", "That", "These", "Those", "It", "In", "A", "An", "But", "However", "He", "She",
+                      "They", "We", "I", "There", "As", "On", "At", "For", "If", "When", "While", "After"}  # fmt: skip
+
+
+def chunk_id(source: str, start: int, text: str) -> str:
+    """Stable id: the same text at the same place in the same document always gets the same id."""
+    digest = hashlib.sha256(f"{source}\x00{start}\x00{text}".encode()).hexdigest()
+    return digest[:32]
+
+
+def chunk_document(document: Document, chunk_size: int, overlap: int) -> list[Chunk]:
+    """Pack consecutive sentences into chunks of at most `chunk_size` characters.
+
+    A sentence longer than `chunk_size` becomes a chunk of its own (cut at word boundaries).
+    Neighbouring chunks share their last/first `overlap` sentences so no fact sits only on a seam.
+    """
+    units: list[Span] = []
+    for span in split_sentences(document.text):
+        units.extend(_cut_long(span, chunk_size))
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j = i + 1
+        while j < len(units) and units[j].end - units[i].start <= chunk_size:
+            j += 1
+        start, end = units[i].start, units[j - 1].end
+        text = document.text[start:end]
+        chunks.append(Chunk(chunk_id(document.source, start, text), document.source, start, end, text))
+        if j >= len(units):
+            break
+        i = max(j - overlap, i + 1)
+    return chunks
+
+
+def _cut_long(span: Span, limit: int) -> list[Span]:
+    """Cut a span longer than `limit` at whitespace into pieces of at most `limit` characters."""
+    if len(span.text) <= limit:
+        return [span]
+    pieces: list[Span] = []
+    pos = 0
+    text = span.text
+    while pos < len(text):
+        end = min(pos + limit, len(text))
+        if end < len(text):
+            space = text.rfind(" ", pos + limit // 2, end)
+            end = space if space > pos else end
+        piece = text[pos:end]
+        stripped = piece.strip()
+        if stripped:
+            lead = len(piece) - len(piece.lstrip())
+            pieces.append(Span(span.start + pos + lead, span.start + pos + lead + len(stripped), stripped))
+        pos = end
+    return pieces
