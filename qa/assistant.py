@@ -1,0 +1,207 @@
+"""The Python API: the one place where settings, index, retrieval and answering are wired together.
+
+    from qa import Assistant
+    a = Assistant()                       # QA_* settings; defaults ./corpus and ./index
+    answer = a.ask("Where did the second round of the cybercrime dialogue take place?")
+    answer.text, answer.citations
+
+The CLI and the web chat are thin layers over this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .answering import EvidenceSelector, document_heads, extractive_answer
+from .chunking import Span
+from .embeddings import PackagedMiniLM
+from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QuestionError
+from .index import BuildReport, IndexStore, Progress, Snapshot
+from .models import Answer, Passage
+from .retrieval import hybrid_search
+from .rewriting import standalone_question
+from .settings import AnswererName, Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+NEAREST = 3  # passages offered with a refusal, clearly labelled as not supporting an answer
+
+
+class Assistant:
+    """Answers questions about the documents in a corpus folder, citing exact passages."""
+
+    def __init__(
+        self,
+        corpus_dir: str | Path | None = None,
+        index_dir: str | Path | None = None,
+        answerer: AnswererName | None = None,
+        settings: Settings | None = None,
+        **overrides: Any,
+    ) -> None:
+        base = settings or get_settings()
+        explicit = {
+            key: value
+            for key, value in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items()
+            if value is not None
+        }
+        self.settings = base.model_copy(update={**explicit, **overrides})
+        self.corpus_dir = Path(self.settings.corpus_dir)
+        self.index_dir = Path(self.settings.index_dir)
+        self.embeddings = PackagedMiniLM()
+        self.store = IndexStore(
+            self.index_dir,
+            self.embeddings,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+            chroma_url=self.settings.chroma_url,
+        )
+        self.selector = EvidenceSelector(self.embeddings, self.settings.min_support)
+        self.answerer = self._resolve_answerer(self.settings.answerer)
+        self._build_lock = threading.Lock()
+        self._heads: tuple[str, dict[str, tuple[Span | None, Span | None]]] | None = None
+
+    @staticmethod
+    def _resolve_answerer(name: AnswererName) -> str:
+        if name in ("auto", "extractive"):
+            return "extractive"
+        raise AnswererUnavailableError(
+            f"answerer {name!r} is not available in this version; set QA_ANSWERER=extractive (or auto)"
+        )
+
+    # ---- the index ---------------------------------------------------------------------------
+
+    def rebuild(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
+        """Bring the index in line with the corpus folder: only new or changed documents are embedded,
+        unless `full`. The previous index keeps answering until the new one is complete."""
+        with self._build_lock:
+            return self.store.build(
+                self.corpus_dir, int(self.settings.max_file_mb * 1e6), full=full, progress=progress
+            )
+
+    def add(self, paths: list[str | Path], progress: Progress | None = None) -> BuildReport:
+        """Copy files into the corpus folder and index them."""
+        self.corpus_dir.mkdir(parents=True, exist_ok=True)
+        for raw in paths:
+            path = Path(raw)
+            if not path.is_file():
+                raise CorpusError(f"{path} is not a file; give the path of a document to add")
+            target = self.corpus_dir / Path(path.name).name
+            if target.resolve() != path.resolve():
+                shutil.copyfile(path, target)
+        return self.rebuild(progress=progress)
+
+    def remove(self, sources: list[str]) -> BuildReport:
+        """Delete documents (by source name) from the corpus folder and from the index."""
+        root = self.corpus_dir.resolve()
+        targets = []
+        for source in sources:
+            target = (self.corpus_dir / source).resolve()
+            if root not in target.parents or not target.is_file():
+                known = ", ".join(d["source"] for d in self.documents()) or "none"
+                raise DocumentNotFoundError(f"no document named {source!r} in the corpus; indexed: {known}")
+            targets.append(target)
+        for target in targets:
+            target.unlink()
+        return self.rebuild()
+
+    def documents(self) -> list[dict[str, Any]]:
+        """What is indexed: one entry per document with its chunk count, size and when it was added."""
+        manifest = self.store.manifest()
+        if manifest is None:
+            return []
+        return [
+            {"source": source, "chunks": doc["chunks"], "bytes": doc["bytes"], "added": doc["added"]}
+            for source, doc in manifest["documents"].items()
+        ]
+
+    def status(self) -> dict[str, Any]:
+        """A summary of the index for `qa index status`."""
+        manifest = self.store.manifest()
+        if manifest is None:
+            return {"documents": 0, "chunks": 0, "built_at": None, "index_dir": str(self.index_dir)}
+        return {
+            "documents": len(manifest["documents"]),
+            "chunks": manifest["chunks"],
+            "embedding_model": manifest["embedding_model"],
+            "embedding_dim": manifest["embedding_dim"],
+            "embedding_backend": manifest["embedding_backend"],
+            "chunking": manifest["chunking"],
+            "built_at": manifest["built_at"],
+            "generation": manifest["generation"],
+            "index_dir": str(self.index_dir),
+            "corpus_dir": str(self.corpus_dir),
+        }
+
+    def _snapshot(self) -> Snapshot:
+        """The live index, built first if there is none yet."""
+        if not self.store.exists():
+            log.warning("no index in %s yet: building it from %s (first use)", self.index_dir, self.corpus_dir)
+            report = self.rebuild()
+            for item in report.skipped:
+                log.warning("skipped %s: %s", item.source, item.reason)
+        return self.store.open()
+
+    def _document_heads(self, snapshot: Snapshot) -> dict[str, tuple[Span | None, Span | None]]:
+        if self._heads is None or self._heads[0] != snapshot.generation:
+            starts: dict[str, str] = {}
+            for chunk in snapshot.chunks:  # sorted by (source, start): the first one opens the document
+                starts.setdefault(chunk.source, chunk.text)
+            self._heads = (snapshot.generation, document_heads(starts))
+        return self._heads[1]
+
+    # ---- questions ---------------------------------------------------------------------------
+
+    def _check_question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("the question is empty; ask something about the documents")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(
+                f"the question is {len(question)} characters long, over the {limit} limit "
+                "(QA_MAX_QUESTION_CHARS); shorten it"
+            )
+        return question.strip()
+
+    def search(self, query: str, k: int = 5, sources: list[str] | None = None) -> list[Passage]:
+        """The `k` passages that best match `query` (dense and keyword rankings fused)."""
+        query = self._check_question(query)
+        return hybrid_search(self._snapshot(), self.embeddings, query, k=k, sources=sources)
+
+    def ask(
+        self,
+        question: str,
+        history: list[tuple[str, str]] | None = None,
+        sources: list[str] | None = None,
+    ) -> Answer:
+        """Answer from the documents with numbered citations, or decline when they do not say."""
+        answer: Answer | None = None
+        for answer in self.stream(question, history=history, sources=sources):
+            pass
+        assert answer is not None and answer.final
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        history: list[tuple[str, str]] | None = None,
+        sources: list[str] | None = None,
+    ) -> Iterator[Answer]:
+        """Answers whose text grows; the last has `final=True` and is the checked, complete answer."""
+        question = self._check_question(question)
+        query = standalone_question(question, history)
+        snapshot = self._snapshot()
+        passages = hybrid_search(snapshot, self.embeddings, query, k=self.settings.top_k, sources=sources)
+        decision = self.selector.decide(query, passages, snapshot.keyword, self._document_heads(snapshot))
+        final = extractive_answer(question, query, decision, nearest=passages[:NEAREST])
+        if final.answerable:
+            shown = ""
+            for citation in final.citations[:-1]:
+                shown = f"{shown} {citation.text} [{citation.n}]".strip()
+                yield Answer(shown, True, final.citations[: citation.n], query=query, mode=final.mode, final=False)
+        yield final
+
