@@ -1,0 +1,252 @@
+"""The `qa` command line: a thin layer over `Assistant`.
+
+`--json` prints exactly one JSON value on stdout; logs and progress go to stderr. Exit codes:
+0 success, 1 a QAError (one line on stderr saying what to do), 2 a usage error, 3 an index build
+that finished but skipped some files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .errors import QAError
+
+EXIT_QA_ERROR = 1
+EXIT_SKIPPED = 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "bm25s", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _errors_to_exit(func: F) -> F:
+    """Turn a QAError into one clean line on stderr and exit code 1: no traceback for users."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_QA_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _emit(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _assistant(ctx: click.Context, **overrides: Any) -> Any:
+    from .assistant import Assistant
+
+    options = {**ctx.obj, **{k: v for k, v in overrides.items() if v is not None}}
+    return Assistant(**options)
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    click.echo(f"\r{stage}: {done}/{total} chunks", err=True, nl=done >= total)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus folder (QA_CORPUS_DIR).")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder (QA_INDEX_DIR).")
+@click.option(
+    "--answerer",
+    type=click.Choice(["auto", "extractive", "local", "openai"]),
+    help="Who writes answers (QA_ANSWERER).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens, to stderr.")
+@click.pass_context
+def main(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, answerer: str | None, verbose: bool) -> None:
+    """Ask questions about your documents; every answer cites the exact passages it rests on."""
+    _setup_logging(verbose)
+    ctx.obj = {k: v for k, v in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items() if v}
+
+
+@main.group()
+def index() -> None:
+    """Build and inspect the index."""
+
+
+def _report_build(report: Any, as_json: bool) -> None:
+    if as_json:
+        _emit(report.to_dict())
+    else:
+        click.echo(
+            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+            f"{len(report.unchanged)} unchanged; {report.chunks} chunks ({report.embedded} embedded) "
+            f"in {report.seconds:.1f}s",
+            err=True,
+        )
+    for item in report.skipped:
+        click.echo(f"skipped {item.source}: {item.reason}", err=True)
+    if report.skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+@index.command("build")
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus folder.")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
+@click.option("--full", is_flag=True, help="Re-embed every document, not only new or changed ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.pass_context
+@_errors_to_exit
+def index_build(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, full: bool, as_json: bool) -> None:
+    """Index the corpus folder (only new or changed documents unless --full)."""
+    assistant = _assistant(ctx, corpus_dir=corpus_dir, index_dir=index_dir)
+    _report_build(assistant.rebuild(full=full, progress=None if as_json else _progress), as_json)
+
+
+@index.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.pass_context
+@_errors_to_exit
+def index_add(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Copy files into the corpus folder and index them."""
+    _report_build(_assistant(ctx).add(list(paths)), as_json)
+
+
+@index.command("remove")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.pass_context
+@_errors_to_exit
+def index_remove(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Remove documents (by source name) from the corpus folder and the index."""
+    _report_build(_assistant(ctx).remove(list(sources)), as_json)
+
+
+@index.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+@_errors_to_exit
+def index_status(ctx: click.Context, as_json: bool) -> None:
+    """What is indexed: documents, chunks, embedding model, build time."""
+    assistant = _assistant(ctx)
+    status = assistant.status()
+    if as_json:
+        _emit({**status, "sources": assistant.documents()})
+        return
+    if not status.get("built_at"):
+        click.echo(f"no index in {status['index_dir']}; build it with `qa index build`")
+        return
+    click.echo(
+        f"{status['documents']} documents, {status['chunks']} chunks; {status['embedding_model']} "
+        f"({status['embedding_backend']}); built {status['built_at']}"
+    )
+    for doc in assistant.documents():
+        click.echo(f"  {doc['source']}  {doc['chunks']} chunks  {doc['bytes']} bytes  added {doc['added']}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, 100), help="How many passages.")
+@click.option("--source", "sources", multiple=True, help="Only search this document (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
+@click.pass_context
+@_errors_to_exit
+def search(ctx: click.Context, query: str, k: int, sources: tuple[str, ...], as_json: bool) -> None:
+    """The passages that best match QUERY."""
+    passages = _assistant(ctx).search(query, k=k, sources=list(sources) or None)
+    if as_json:
+        _emit([{k_: v for k_, v in p.to_dict().items() if k_ != "similarity"} for p in passages])
+        return
+    for i, p in enumerate(passages, start=1):
+        click.echo(f"[{i}] {p.source} {p.start}-{p.end} (score {p.score:.2f})")
+        click.echo(f"    {p.text.strip()}\n")
+
+
+def _print_answer(answer: Any) -> None:
+    click.echo(answer.text)
+    if answer.citations:
+        click.echo("")
+        for c in answer.citations:
+            where = f"{c.source}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
+            click.echo(f"[{c.n}] {where}\n    “{c.text}”")
+    elif answer.nearest:
+        click.echo("\nClosest passages (they do not answer the question):")
+        for p in answer.nearest:
+            snippet = " ".join(p.text.split())
+            click.echo(f"  - {p.source}, chars {p.start}-{p.end}: {snippet[:160]}…")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--source", "sources", multiple=True, help="Only answer from this document (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.pass_context
+@_errors_to_exit
+def ask(ctx: click.Context, question: str, sources: tuple[str, ...], as_json: bool) -> None:
+    """Answer QUESTION from the documents, with citations, or say the documents don't say."""
+    answer = _assistant(ctx).ask(question, sources=list(sources) or None)
+    if as_json:
+        _emit(answer.to_dict())
+    else:
+        _print_answer(answer)
+
+
+@main.command()
+@click.pass_context
+@_errors_to_exit
+def chat(ctx: click.Context) -> None:
+    """A conversation in the terminal; follow-up questions understand what came before."""
+    assistant = _assistant(ctx)
+    history: list[tuple[str, str]] = []
+    click.echo("Ask about the documents (empty line or Ctrl-D to leave).", err=True)
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            answer = assistant.ask(question, history=history)
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+            continue
+        if answer.query != question:
+            click.echo(f"(searched for: {answer.query})")
+        _print_answer(answer)
+        history.append((question, answer.text))
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (QA_HOST, default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (QA_PORT, default 7860).")
+@click.pass_context
+@_errors_to_exit
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Open the web chat (building or updating the index first)."""
+    from ui.app import launch
+
+    assistant = _assistant(ctx)
+    report = assistant.rebuild()
+    for item in report.skipped:
+        click.echo(f"skipped {item.source}: {item.reason}", err=True)
+    launch(assistant, host=host or assistant.settings.host, port=port or assistant.settings.port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
