@@ -38,24 +38,39 @@ _CREATIVE = re.compile(
     r"make\s+up|tell\s+me\s+a\s+(?:joke|story|poem))\b",
     re.IGNORECASE,
 )
-_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "are", "is", "do",
-                   "does", "did", "can", "could", "was", "were", "will", "would", "should", "has", "have"}  # fmt: skip
-_AUX = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "will", "can", "could",
-        "would", "should", "may", "might", "must", "be", "been"}  # fmt: skip
-_NP_STOP = _AUX | {"of", "in", "on", "for", "at", "by", "from", "to", "with", "about", "that", "who", "which",
-                   "whom", "whose", "the", "a", "an", "and", "or", "than", "as", "into", "over", "under"}  # fmt: skip
+_QUESTION_WORDS = frozenset(
+    """what which who whom whose when where why how are is do does did can could was were will
+    would should has have""".split()
+)
+_AUX = frozenset(
+    """is are was were do does did has have had will can could would should may might must be
+    been""".split()
+)
+_NP_STOP = _AUX | frozenset(
+    """of in on for at by from to with about that who which whom whose the a an and or than as
+    into over under""".split()
+)
 # Heads too generic to say what a question is about ("the name of ...", "the main point").
-_GENERIC_HEADS = {"name", "kind", "type", "sort", "part", "number", "amount", "way", "reason", "one", "thing",
-                  "things", "example", "term", "word", "date", "year", "time", "day", "month", "role", "purpose",
-                  "goal", "result", "outcome", "effect", "impact", "problem", "issue", "main", "point", "idea",
-                  "topic", "subject", "focus", "meaning", "significance", "view", "opinion", "status", "state",
-                  "source", "cause", "difference", "relationship", "situation", "message", "argument",
-                  "conclusion", "summary", "gist", "tone", "percentage", "share", "level"}  # fmt: skip
+_GENERIC_HEADS = frozenset(
+    """name kind type sort part number amount way reason one thing things example term word date
+    year time day month role purpose goal result outcome effect impact problem issue main
+    point idea topic subject focus meaning significance view opinion status state source cause
+    difference relationship situation message argument conclusion summary gist tone percentage
+    share level""".split()
+)
 _TITLE_HEADS = {"title", "headline", "heading"}
 _SUBTITLE_HEADS = {"subtitle", "subheading", "standfirst", "subhead", "tagline"}
 # Names a question may use for what a document calls otherwise.
-_ALIASES = {"america": "us", "american": "us", "americans": "us", "usa": "us", "britain": "uk", "british": "uk",
-            "chinese": "china", "prc": "china"}  # fmt: skip
+_ALIASES = {
+    "america": "us",
+    "american": "us",
+    "americans": "us",
+    "usa": "us",
+    "britain": "uk",
+    "british": "uk",
+    "chinese": "china",
+    "prc": "china",
+}
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"  # noqa: E501
 _DATE = re.compile(
@@ -65,9 +80,10 @@ _DATE = re.compile(
     r"\d+\s+(?:days?|weeks?|months?|years?|decades?)\s+ago|(?:months|weeks|years)\s+ahead|recently|"
     r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})\b"
 )
-_NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                 "twelve", "dozen", "dozens", "hundred", "hundreds", "thousand", "thousands", "million",
-                 "millions", "billion", "billions", "several", "many", "few", "half"}  # fmt: skip
+_NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve dozen dozens hundred
+    hundreds thousand thousands million millions billion billions several many few half""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,9 @@ def analyse(question: str) -> Question:
         if i == 0 or lower[i] in _QUESTION_WORDS or token == "I":
             continue
         if token[0].isupper() or (token.isdigit() and len(token) == 4):
-            end = found[i].end() + (1 if question[found[i].end() : found[i].end() + 1] == "." and "." in token else 0)
+            end = found[i].end() + (
+                1 if question[found[i].end() : found[i].end() + 1] == "." and "." in token else 0
+            )
             if runs and runs[-1][2] == i - 1:
                 runs[-1] = (runs[-1][0], end, i)
             else:
@@ -136,7 +154,9 @@ def analyse(question: str) -> Question:
     expects = None
     first = lower[0] if lower else ""
     joined = " ".join(lower[:4])
-    if first == "when" or joined.startswith(("what year", "what date", "what time", "which year", "what day")):
+    if first == "when" or joined.startswith(
+        ("what year", "what date", "what time", "which year", "what day")
+    ):
         expects = "date"
     elif joined.startswith(("how many", "how much", "what number", "what percentage", "what proportion")) or (
         head in {"population", "number", "amount", "percentage", "cost", "price", "size", "total"}
@@ -187,7 +207,9 @@ def missing_entities(question: Question, keyword: KeywordIndex) -> list[str]:
             if lower in STOPWORDS:
                 continue
             term = normalise(_ALIASES.get(lower, token))
-            if not _known(term, keyword) and not any(_known(normalise(p), keyword) for p in token.split("-") if p):
+            if not _known(term, keyword) and not any(
+                _known(normalise(p), keyword) for p in token.split("-") if p
+            ):
                 missing.append(entity)
                 break
     return missing
@@ -264,7 +286,9 @@ class EvidenceSelector:
         scored = self.score(q, passages, keyword)
         typed = [e for e in scored if _has_expected(e.span.text, q)]
         if not typed:
-            kind = {"date": "a date", "number": "a number", "name": "a name"}.get(q.expects or "", "an answer")
+            kind = {"date": "a date", "number": "a number", "name": "a name"}.get(
+                q.expects or "", "an answer"
+            )
             return Decision(False, scored[:3], f"the closest passages give no {kind}.")
         best = typed[0]
         if best.support < self.min_support:

@@ -140,7 +140,9 @@ class Assistant:
     def _snapshot(self) -> Snapshot:
         """The live index, built first if there is none yet."""
         if not self.store.exists():
-            log.warning("no index in %s yet: building it from %s (first use)", self.index_dir, self.corpus_dir)
+            log.warning(
+                "no index in %s yet: building it from %s (first use)", self.index_dir, self.corpus_dir
+            )
             report = self.rebuild()
             for item in report.skipped:
                 log.warning("skipped %s: %s", item.source, item.reason)
@@ -179,11 +181,8 @@ class Assistant:
         sources: list[str] | None = None,
     ) -> Answer:
         """Answer from the documents with numbered citations, or decline when they do not say."""
-        answer: Answer | None = None
-        for answer in self.stream(question, history=history, sources=sources):
-            pass
-        assert answer is not None and answer.final
-        return answer
+        *_, final = self.stream(question, history=history, sources=sources)
+        return final
 
     def stream(
         self,
@@ -202,6 +201,7 @@ class Assistant:
             shown = ""
             for citation in final.citations[:-1]:
                 shown = f"{shown} {citation.text} [{citation.n}]".strip()
-                yield Answer(shown, True, final.citations[: citation.n], query=query, mode=final.mode, final=False)
+                yield Answer(
+                    shown, True, final.citations[: citation.n], query=query, mode=final.mode, final=False
+                )
         yield final
-

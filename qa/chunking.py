@@ -8,6 +8,7 @@ No text is ever rewritten: offsets always index into the original document text.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +18,10 @@ from .models import Chunk, Document
 CHUNKING_VERSION = 1  # bump when the splitting rules change: old indexes are then refused
 
 # Words whose trailing period does not end a sentence.
-_ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "al", "no",
-    "inc", "ltd", "co", "corp", "gen", "col", "gov", "sen", "rep", "jan", "feb", "mar", "apr", "jun",
-    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "vol", "approx", "dept", "u.s", "u.k",
-    "u.n", "a.m", "p.m",
-}  # fmt: skip
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st vs etc e.g i.e cf al no inc ltd co corp gen col gov sen rep jan
+    feb mar apr jun jul aug sep sept oct nov dec fig vol approx dept u.s u.k u.n a.m p.m""".split()
+)
 # End punctuation, optional closing quotes/brackets, then either whitespace or an opening bracket.
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|\(|$)")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
@@ -79,14 +78,14 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     for match in _END.finditer(text):
         end = match.end()
         punct = text.find(".", match.start(), match.end())
-        if punct == match.start() and _is_abbreviation(text, punct):
-            # "U.S. President" stays whole, but "...in the U.S. The next" still splits.
-            if text[end:].lstrip().split(" ", 1)[0] not in _SENTENCE_STARTERS:
-                continue
+        # "U.S. President" stays whole, but "...in the U.S. The next" still splits.
+        next_word = text[end:].lstrip().split(" ", 1)[0]
+        if punct == match.start() and _is_abbreviation(text, punct) and next_word not in _SENTENCE_STARTERS:
+            continue
         cuts.add(end)
     spans: list[Span] = []
     ordered = sorted(cuts)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         piece = text[a:b]
         stripped = piece.strip()
         if not stripped:
@@ -99,8 +98,10 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
 
 
 # Capitalised words that usually open a new sentence after an abbreviation ("... the U.S. The").
-_SENTENCE_STARTERS = {"The", "This", "That", "These", "Those", "It", "In", "A", "An", "But", "However", "He", "She",
-                      "They", "We", "I", "There", "As", "On", "At", "For", "If", "When", "While", "After"}  # fmt: skip
+_SENTENCE_STARTERS = frozenset(
+    """The This That These Those It In A An But However He She They We I There As On At For If
+    When While After""".split()
+)
 
 
 def chunk_id(source: str, start: int, text: str) -> str:

@@ -68,7 +68,9 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus folder (QA_CORPUS_DIR).")
+@click.option(
+    "--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus folder (QA_CORPUS_DIR)."
+)
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder (QA_INDEX_DIR).")
 @click.option(
     "--answerer",
@@ -77,10 +79,14 @@ def _progress(stage: str, done: int, total: int) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens, to stderr.")
 @click.pass_context
-def main(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, answerer: str | None, verbose: bool) -> None:
+def main(
+    ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, answerer: str | None, verbose: bool
+) -> None:
     """Ask questions about your documents; every answer cites the exact passages it rests on."""
     _setup_logging(verbose)
-    ctx.obj = {k: v for k, v in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items() if v}
+    ctx.obj = {
+        k: v for k, v in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items() if v
+    }
 
 
 @main.group()
@@ -111,7 +117,9 @@ def _report_build(report: Any, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
 @click.pass_context
 @_errors_to_exit
-def index_build(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, full: bool, as_json: bool) -> None:
+def index_build(
+    ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, full: bool, as_json: bool
+) -> None:
     """Index the corpus folder (only new or changed documents unless --full)."""
     assistant = _assistant(ctx, corpus_dir=corpus_dir, index_dir=index_dir)
     _report_build(assistant.rebuild(full=full, progress=None if as_json else _progress), as_json)

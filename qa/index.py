@@ -160,7 +160,9 @@ class IndexStore:
         expected = self.expected_settings()
         found = {key: manifest.get(key) for key in expected}
         if manifest.get("format") != MANIFEST_FORMAT or found != expected:
-            differs = ", ".join(f"{k}={found[k]!r} (now {expected[k]!r})" for k in expected if found[k] != expected[k])
+            differs = ", ".join(
+                f"{k}={found[k]!r} (now {expected[k]!r})" for k in expected if found[k] != expected[k]
+            )
             raise IndexMismatchError(
                 f"the index in {self.index_dir} was built with other settings ({differs or 'older format'}); "
                 "rebuild it with `qa index build --full`"
@@ -250,7 +252,9 @@ class IndexStore:
                 "wait for it to finish, then try again"
             ) from exc
 
-    def _build_locked(self, corpus_dir: Path, max_bytes: int, full: bool, progress: Progress | None) -> BuildReport:
+    def _build_locked(
+        self, corpus_dir: Path, max_bytes: int, full: bool, progress: Progress | None
+    ) -> BuildReport:
         started = time.perf_counter()
         report = BuildReport()
         files, report.skipped = list_corpus(corpus_dir)
@@ -361,7 +365,9 @@ class IndexStore:
         chunks: list[Chunk] = []
 
         if kept and old_generation:
-            old_chunks = [c for c in _read_chunks(self.index_dir / old_generation / "chunks.jsonl") if c.source in kept]
+            old_chunks = [
+                c for c in _read_chunks(self.index_dir / old_generation / "chunks.jsonl") if c.source in kept
+            ]
             old_collection = self._collection(old_generation)
             for batch in _batches(old_chunks, WRITE_BATCH):
                 got = old_collection.get(ids=[c.id for c in batch], include=["embeddings"])
@@ -377,7 +383,9 @@ class IndexStore:
         new_chunks = [c for d in fresh for c in chunk_document(d, self.chunk_size, self.chunk_overlap)]
         done = 0
         for batch in _batches(new_chunks, WRITE_BATCH):
-            store.add_texts([c.text for c in batch], metadatas=[_metadata(c) for c in batch], ids=[c.id for c in batch])
+            store.add_texts(
+                [c.text for c in batch], metadatas=[_metadata(c) for c in batch], ids=[c.id for c in batch]
+            )
             done += len(batch)
             report.embedded += len(batch)
             if progress:

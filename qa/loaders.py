@@ -53,7 +53,9 @@ def list_corpus(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
             files.append(path)
         else:
-            reason = f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            reason = (
+                f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            )
             skipped.append(Skipped(source_name(path, corpus_dir), reason))
     return files, skipped
 

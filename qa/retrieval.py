@@ -71,7 +71,9 @@ def hybrid_search(
         q = np.asarray(query_vector, dtype=np.float32)
         for i in missing:
             vector = vectors.get(chunks[i].id)
-            similarity[i] = float(np.dot(q, np.asarray(vector, dtype=np.float32))) if vector is not None else 0.0
+            similarity[i] = (
+                float(np.dot(q, np.asarray(vector, dtype=np.float32))) if vector is not None else 0.0
+            )
 
     top = 2.0 / (RRF_K + 1)  # first in both rankings
     return [

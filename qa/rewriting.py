@@ -20,7 +20,7 @@ def _subject(question: str) -> str | None:
     tokens = words(question)
     best: list[str] = []
     run: list[str] = []
-    for i, token in enumerate(tokens + [""]):
+    for i, token in enumerate([*tokens, ""]):
         if token and token[0].isupper() and (i > 0 or token.lower() not in STOPWORDS) and token != "I":
             run.append(token)
             continue
