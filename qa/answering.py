@@ -56,7 +56,7 @@ _GENERIC_HEADS = frozenset(
     year time day month role purpose goal result outcome effect impact problem issue main
     point idea topic subject focus meaning significance view opinion status state source cause
     difference relationship situation message argument conclusion summary gist tone percentage
-    share level""".split()
+    share level colour color size shape age height weight length width price cost""".split()
 )
 _TITLE_HEADS = {"title", "headline", "heading"}
 _SUBTITLE_HEADS = {"subtitle", "subheading", "standfirst", "subhead", "tagline"}

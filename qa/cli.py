@@ -247,13 +247,17 @@ def chat(ctx: click.Context) -> None:
 @_errors_to_exit
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Open the web chat (building or updating the index first)."""
-    from ui.app import launch
+    from ui.app import launch, launch_options
 
     assistant = _assistant(ctx)
+    host = host or assistant.settings.host
+    port = port or assistant.settings.port
+    launch_options(assistant.settings, host, port)  # refuse an unsafe host before any slow work
     report = assistant.rebuild()
     for item in report.skipped:
         click.echo(f"skipped {item.source}: {item.reason}", err=True)
-    launch(assistant, host=host or assistant.settings.host, port=port or assistant.settings.port)
+    click.echo(f"web chat on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    launch(assistant, host=host, port=port)
 
 
 if __name__ == "__main__":  # pragma: no cover
