@@ -25,7 +25,7 @@ import numpy as np
 from .chunking import Span, split_sentences
 from .embeddings import PackagedMiniLM
 from .keyword_index import KeywordIndex
-from .models import Answer, Citation, Passage
+from .models import Answer, Chunk, Citation, Passage
 from .text import STOPWORDS, WORD, normalise, terms, words
 
 DECLINE_PREFIX = "The documents don't say"
@@ -57,6 +57,11 @@ _GENERIC_HEADS = frozenset(
     point idea topic subject focus meaning significance view opinion status state source cause
     difference relationship situation message argument conclusion summary gist tone percentage
     share level colour color size shape age height weight length width price cost""".split()
+)
+# Verbs that open requests ("List the reasons ..."); a capitalised first word is otherwise a name.
+_IMPERATIVES = frozenset(
+    """list give name summarise summarize compare explain describe tell show find quote define outline
+    identify state provide please according""".split()
 )
 _TITLE_HEADS = {"title", "headline", "heading"}
 _SUBTITLE_HEADS = {"subtitle", "subheading", "standfirst", "subhead", "tagline"}
@@ -138,8 +143,10 @@ def analyse(question: str) -> Question:
     lower = [t.lower() for t in tokens]
     runs: list[tuple[int, int, int]] = []  # adjacent name tokens form one name: "European Union"
     for i, token in enumerate(tokens):
-        if i == 0 or lower[i] in _QUESTION_WORDS or token == "I":
+        if lower[i] in _QUESTION_WORDS or lower[i] in STOPWORDS or token == "I":
             continue
+        if i == 0 and (lower[i] in _IMPERATIVES or (not token[1:2].isupper() and lower[i].endswith("ing"))):
+            continue  # "List the ...", "Summarise ...": a request, not a name
         if token[0].isupper() or (token.isdigit() and len(token) == 4):
             end = found[i].end() + (
                 1 if question[found[i].end() : found[i].end() + 1] == "." and "." in token else 0
@@ -240,11 +247,12 @@ def _has_expected(sentence: str, question: Question) -> bool:
     return True
 
 
-def document_heads(chunks_at_start: dict[str, str]) -> dict[str, tuple[Span | None, Span | None]]:
+def document_heads(first_chunks: list[Chunk]) -> dict[str, tuple[Span | None, Span | None]]:
     """Each document's title line and the sentence that follows it as a subtitle, when it has them."""
     heads: dict[str, tuple[Span | None, Span | None]] = {}
-    for source, text in chunks_at_start.items():
-        spans = split_sentences(text)
+    for chunk in first_chunks:
+        source = chunk.source
+        spans = split_sentences(chunk.text, offset=chunk.start)
         title = next((s for s in spans if len(s.text.split()) >= 3 and s.text[-1] not in ".!?"), None)
         subtitle = None
         if title is not None:
@@ -267,6 +275,7 @@ class EvidenceSelector:
         passages: list[Passage],
         keyword: KeywordIndex,
         heads: dict[str, tuple[Span | None, Span | None]] | None = None,
+        sources: list[str] | None = None,
     ) -> Decision:
         q = analyse(question)
         if q.creative:
@@ -274,7 +283,7 @@ class EvidenceSelector:
         missing = missing_entities(q, keyword)
         if missing:
             return Decision(False, reason=f"they never mention {_listing(missing)}.")
-        structural = self._structural(q, passages, heads or {})
+        structural = self._structural(q, passages, heads or {}, sources)
         if structural:
             return Decision(True, structural)
         unknown = [w for w in q.focus if w not in _GENERIC_HEADS and not _known(normalise(w), keyword)]
@@ -286,10 +295,7 @@ class EvidenceSelector:
         scored = self.score(q, passages, keyword)
         typed = [e for e in scored if _has_expected(e.span.text, q)]
         if not typed:
-            kind = {"date": "a date", "number": "a number", "name": "a name"}.get(
-                q.expects or "", "an answer"
-            )
-            return Decision(False, scored[:3], f"the closest passages give no {kind}.")
+            return Decision(False, scored[:3], f"the closest passages give no {q.expects or 'answer'}.")
         best = typed[0]
         if best.support < self.min_support:
             return Decision(False, scored[:3], "no passage supports an answer closely enough.")
@@ -320,12 +326,17 @@ class EvidenceSelector:
 
     @staticmethod
     def _structural(
-        q: Question, passages: list[Passage], heads: dict[str, tuple[Span | None, Span | None]]
+        q: Question,
+        passages: list[Passage],
+        heads: dict[str, tuple[Span | None, Span | None]],
+        sources: list[str] | None,
     ) -> list[Evidence]:
         """Questions about a document's own title or subtitle are answered from its first lines."""
         if not (q.asks_title or q.asks_subtitle):
             return []
         ranked = list(dict.fromkeys([p.source for p in passages] + list(heads)))
+        if sources is not None:
+            ranked = [s for s in ranked if s in sources]
         for source in ranked:
             title, subtitle = heads.get(source, (None, None))
             span = title if q.asks_title else subtitle

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from .answering import EvidenceSelector, document_heads, extractive_answer
 from .chunking import Span
 from .embeddings import PackagedMiniLM
-from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QuestionError
+from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
-from .models import Answer, Passage
+from .models import Answer, Chunk, Passage
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
 from .settings import AnswererName, Settings, get_settings
@@ -49,7 +51,14 @@ class Assistant:
             for key, value in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items()
             if value is not None
         }
-        self.settings = base.model_copy(update={**explicit, **overrides})
+        unknown = sorted(set(overrides) - set(Settings.model_fields))
+        if unknown:
+            raise TypeError(f"unknown setting(s) {', '.join(unknown)}; see qa.settings.Settings")
+        try:
+            self.settings = Settings.model_validate({**base.model_dump(), **explicit, **overrides})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise QAError(f"invalid settings ({problems}); fix the QA_* variable or argument") from exc
         self.corpus_dir = Path(self.settings.corpus_dir)
         self.index_dir = Path(self.settings.index_dir)
         self.embeddings = PackagedMiniLM()
@@ -105,6 +114,11 @@ class Assistant:
                 known = ", ".join(d["source"] for d in self.documents()) or "none"
                 raise DocumentNotFoundError(f"no document named {source!r} in the corpus; indexed: {known}")
             targets.append(target)
+        indexed = {d["source"] for d in self.documents()}
+        if indexed and indexed <= set(sources):
+            raise CorpusError(
+                "removing every document would leave nothing to answer from; add another document first"
+            )
         for target in targets:
             target.unlink()
         return self.rebuild()
@@ -123,7 +137,16 @@ class Assistant:
         """A summary of the index for `qa index status`."""
         manifest = self.store.manifest()
         if manifest is None:
-            return {"documents": 0, "chunks": 0, "built_at": None, "index_dir": str(self.index_dir)}
+            return {
+                "documents": 0,
+                "chunks": 0,
+                "embedding_model": self.embeddings.name,
+                "embedding_dim": self.embeddings.dimension,
+                "embedding_backend": self.embeddings.backend,
+                "built_at": None,
+                "index_dir": str(self.index_dir),
+                "corpus_dir": str(self.corpus_dir),
+            }
         return {
             "documents": len(manifest["documents"]),
             "chunks": manifest["chunks"],
@@ -150,10 +173,10 @@ class Assistant:
 
     def _document_heads(self, snapshot: Snapshot) -> dict[str, tuple[Span | None, Span | None]]:
         if self._heads is None or self._heads[0] != snapshot.generation:
-            starts: dict[str, str] = {}
+            first: dict[str, Chunk] = {}
             for chunk in snapshot.chunks:  # sorted by (source, start): the first one opens the document
-                starts.setdefault(chunk.source, chunk.text)
-            self._heads = (snapshot.generation, document_heads(starts))
+                first.setdefault(chunk.source, chunk)
+            self._heads = (snapshot.generation, document_heads(list(first.values())))
         return self._heads[1]
 
     # ---- questions ---------------------------------------------------------------------------
@@ -195,7 +218,8 @@ class Assistant:
         query = standalone_question(question, history)
         snapshot = self._snapshot()
         passages = hybrid_search(snapshot, self.embeddings, query, k=self.settings.top_k, sources=sources)
-        decision = self.selector.decide(query, passages, snapshot.keyword, self._document_heads(snapshot))
+        heads = self._document_heads(snapshot)
+        decision = self.selector.decide(query, passages, snapshot.keyword, heads, sources)
         final = extractive_answer(question, query, decision, nearest=passages[:NEAREST])
         if final.answerable:
             shown = ""

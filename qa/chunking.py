@@ -56,8 +56,8 @@ def _line_breaks(text: str) -> Iterator[int]:
         at = match.start()
         line_start = text.rfind("\n", 0, at) + 1
         line = text[line_start:at]
-        rest = text[at + 1 :]
-        next_line = rest.split("\n", 1)[0]
+        next_end = text.find("\n", at + 1)
+        next_line = text[at + 1 : next_end if next_end >= 0 else len(text)]
         if (
             not line.strip()
             or not next_line.strip()
@@ -79,7 +79,8 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
         end = match.end()
         punct = text.find(".", match.start(), match.end())
         # "U.S. President" stays whole, but "...in the U.S. The next" still splits.
-        next_word = text[end:].lstrip().split(" ", 1)[0]
+        following = re.match(r"\s*([^\W_]*)", text[end : end + 40])
+        next_word = following.group(1) if following else ""
         if punct == match.start() and _is_abbreviation(text, punct) and next_word not in _SENTENCE_STARTERS:
             continue
         cuts.add(end)
@@ -130,7 +131,10 @@ def chunk_document(document: Document, chunk_size: int, overlap: int) -> list[Ch
         chunks.append(Chunk(chunk_id(document.source, start, text), document.source, start, end, text))
         if j >= len(units):
             break
-        i = max(j - overlap, i + 1)
+        nxt = max(j - overlap, i + 1)
+        while nxt < j and units[j].end - units[nxt].start > chunk_size:
+            nxt += 1  # the overlap would not fit beside the next sentence: share less
+        i = nxt
     return chunks
 
 

@@ -262,7 +262,8 @@ class IndexStore:
         old = self.manifest() if old_generation else None
         if old is not None and not full:
             self.check_compatible(old)
-        old_docs: dict[str, Any] = old["documents"] if old and not full else {}
+        previous: dict[str, Any] = old["documents"] if old else {}  # for reporting and dates
+        old_docs = previous if not full else {}  # what may be reused without embedding again
 
         kept: dict[str, dict[str, Any]] = {}
         fresh: list[Document] = []
@@ -289,9 +290,9 @@ class IndexStore:
             log.warning("skipped %s: %s", item.source, item.reason)
 
         present = {source_name(p, corpus_dir) for p in files}
-        report.removed = sorted(s for s in old_docs if s not in present)
+        report.removed = sorted(s for s in previous if s not in present)
         for doc in fresh:
-            (report.updated if doc.source in old_docs else report.added).append(doc.source)
+            (report.updated if doc.source in previous else report.added).append(doc.source)
 
         if not kept and not fresh:
             raise CorpusError(
@@ -322,7 +323,7 @@ class IndexStore:
                     "sha256": d.sha256,
                     "bytes": d.size,
                     "chunks": sum(1 for c in chunks if c.source == d.source),
-                    "added": old_docs.get(d.source, {}).get("added", now),
+                    "added": previous.get(d.source, {}).get("added", now),
                     "updated": now,
                 }
                 for d in fresh

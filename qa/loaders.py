@@ -65,7 +65,9 @@ def file_sha256(data: bytes) -> str:
 
 
 def decode_text(data: bytes) -> str:
-    """Decode a text file: UTF-8 (BOM or not) or UTF-16 with a BOM. Raises ValueError otherwise."""
+    """Decode a text file: UTF-8 (BOM or not), or UTF-16/32 with a BOM. Raises ValueError otherwise."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: its BOM is a prefix
+        return data.decode("utf-32")
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :].decode("utf-8")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

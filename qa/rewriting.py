@@ -11,7 +11,8 @@ import re
 
 from .text import STOPWORDS, words
 
-_PRONOUN = re.compile(r"\b(they|them|it|he|she|him|her|this|that|these|those|their|its|his)\b", re.IGNORECASE)
+# Personal pronouns only: "this"/"that" are far more often determiners or conjunctions.
+_PRONOUN = re.compile(r"\b(they|them|it|he|she|him|her|their|its|his)\b", re.IGNORECASE)
 _POSSESSIVE = {"their", "its", "his", "her"}
 
 

@@ -1,0 +1,68 @@
+"""Paths of the shipped data, and deterministic embeddings for fast tests.
+
+The fakes are real subclasses of `qa.embeddings.PackagedMiniLM` (and so of LangChain's `Embeddings`):
+they go through the same Chroma store, keyword index and evidence scoring as the packaged model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa.embeddings import PackagedMiniLM
+from qa.loaders import decode_text
+from qa.text import terms
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS_DIR = ROOT / "corpus"
+ARTICLE_SOURCE = "china-us-relations-in-cyberspace.txt"
+ARTICLE_PATH = CORPUS_DIR / ARTICLE_SOURCE
+DEV_SET = ROOT / "tests" / "data" / "article_dev.jsonl"
+
+
+def read_document(path: Path) -> str:
+    """A corpus file's text exactly as qa.loaders decodes it: what citation offsets index into."""
+    return decode_text(path.read_bytes())
+
+
+class HashingEmbeddings(PackagedMiniLM):
+    """A deterministic stand-in for MiniLM: content terms hashed into 384 dimensions, unit length.
+
+    Texts that share terms are similar, texts that share none nearly orthogonal. No model is loaded."""
+
+    name = "test-hashing"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, -1] = 0.01  # never a zero vector (cosine distance of zero vectors is undefined)
+            for term in terms(text):
+                digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
+                out[row, int.from_bytes(digest, "little") % (self.dimension - 1)] += 1.0
+            out[row] /= np.linalg.norm(out[row])
+        return out
+
+
+class ScriptedEmbeddings(PackagedMiniLM):
+    """Embeddings whose cosine similarity to the query is chosen by the test.
+
+    `similarity(text)` gives each text's cosine with the query direction; the query itself (any text
+    for which it returns None) points straight along that direction."""
+
+    name = "test-scripted"
+
+    def __init__(self, similarity: Callable[[str], float | None]) -> None:
+        super().__init__()
+        self.similarity = similarity
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            cos = self.similarity(text)
+            cos = 1.0 if cos is None else cos
+            out[row, 0] = cos
+            out[row, 1] = np.sqrt(max(0.0, 1.0 - cos * cos))
+        return out

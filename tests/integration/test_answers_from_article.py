@@ -1,0 +1,161 @@
+"""Answers about the shipped article with the real model: exact citations, honest refusals, and the
+development set (`tests/data/article_dev.jsonl`) judged by the rules in `tests/data/README.md`."""
+
+from __future__ import annotations
+
+import pytest
+from dev_set import citation_is_correct, evidence_spans, holds_expected_facts, load_cases
+from helpers import ARTICLE_SOURCE, DEV_SET
+
+from qa.answering import DECLINE_PREFIX
+
+pytestmark = pytest.mark.integration
+
+CASES = load_cases(DEV_SET)
+ANSWERABLE = [c for c in CASES if c.answerable]
+UNANSWERABLE = [c for c in CASES if not c.answerable]
+
+
+@pytest.fixture(scope="module")
+def dev_answers(article_index):
+    """Every development question asked once, by id."""
+    return {case.id: article_index.assistant.ask(case.question) for case in CASES}
+
+
+def test_the_cybercrime_dialogue_question_is_answered_with_beijing_and_exact_citations(
+    article_index, article_text
+):
+    answer = article_index.assistant.ask("Where did the second round of the cybercrime dialogue take place?")
+    assert answer.answerable and answer.final
+    assert "Beijing" in answer.text
+    assert answer.citations
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        assert c.source == ARTICLE_SOURCE
+        assert article_text[c.start : c.end] == c.text
+        assert f"{c.text} [{c.n}]" in answer.text
+    assert answer.nearest == []
+    assert answer.mode == "extractive"
+
+
+def test_citations_keep_non_breaking_spaces_and_curly_quotes_of_the_article(article_index, article_text):
+    answer = article_index.assistant.ask("What did the recently concluded eighth S&ED reaffirm?")
+    assert answer.answerable
+    assert any("\u00a0" in c.text for c in answer.citations)
+    for c in answer.citations:
+        assert article_text[c.start : c.end] == c.text
+
+
+def test_the_population_of_beijing_is_declined_with_the_nearest_passages_but_no_citations(article_index):
+    answer = article_index.assistant.ask("What is the population of Beijing?")
+    assert not answer.answerable
+    assert answer.text.startswith(DECLINE_PREFIX)
+    assert answer.citations == []
+    assert answer.nearest
+    assert all(p.source == ARTICLE_SOURCE for p in answer.nearest)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Snowden revealed what about China?", "Australia held what kind of dialogue with China?"],
+)
+def test_a_question_opening_with_a_name_the_article_never_mentions_is_declined(article_index, question):
+    answer = article_index.assistant.ask(question)
+    assert not answer.answerable, answer.text
+
+
+def test_a_follow_up_question_is_searched_as_a_standalone_question(article_index):
+    assistant = article_index.assistant
+    first = assistant.ask("What did the Senior Experts Group discuss?")
+    follow_up = assistant.ask(
+        "When did they first meet?", history=[("What did the Senior Experts Group discuss?", first.text)]
+    )
+    assert follow_up.query == "When did the Senior Experts Group first meet?"
+    assert follow_up.answerable and "May" in follow_up.text
+
+
+def test_a_streamed_answer_ends_with_the_final_checked_answer(article_index):
+    question = "Who extended the national state of emergency over cyberattacks?"
+    updates = list(article_index.assistant.stream(question))
+    assert [u.final for u in updates] == [False] * (len(updates) - 1) + [True]
+    final = updates[-1]
+    assert final == article_index.assistant.ask(question)
+    for partial in updates[:-1]:
+        assert final.text.startswith(partial.text)
+
+
+def test_asking_only_a_document_that_does_not_exist_is_declined(article_index):
+    answer = article_index.assistant.ask("What did Obama extend?", sources=["nope.txt"])
+    assert not answer.answerable and answer.citations == []
+
+
+# ---- the development set ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", UNANSWERABLE, ids=lambda c: c.id)
+def test_an_unanswerable_development_question_is_declined(case, dev_answers):
+    answer = dev_answers[case.id]
+    assert not answer.answerable, answer.text
+    assert answer.citations == []
+    assert answer.text.startswith(DECLINE_PREFIX)
+
+
+@pytest.mark.parametrize("case", ANSWERABLE, ids=lambda c: c.id)
+def test_every_answerable_development_question_cites_its_evidence_exactly(case, dev_answers, article_text):
+    answer = dev_answers[case.id]
+    assert answer.answerable, answer.text
+    spans = evidence_spans(article_text, case.evidence)
+    assert any(c.source == ARTICLE_SOURCE and citation_is_correct(c, spans) for c in answer.citations), (
+        answer.text
+    )
+    for c in answer.citations:
+        assert article_text[c.start : c.end] == c.text
+
+
+def test_at_most_one_answerable_development_question_is_declined(dev_answers):
+    declined = [c.id for c in ANSWERABLE if not dev_answers[c.id].answerable]
+    assert len(declined) <= 1, declined
+
+
+def test_at_least_eighty_percent_of_answerable_development_questions_hold_every_expected_fact(dev_answers):
+    holding = [c.id for c in ANSWERABLE if holds_expected_facts(dev_answers[c.id].text, c.must)]
+    missing = sorted({c.id for c in ANSWERABLE} - set(holding))
+    assert len(holding) >= 0.8 * len(ANSWERABLE), missing
+
+
+def test_citation_precision_over_answerable_development_questions_is_at_least_85_percent(
+    dev_answers, article_text
+):
+    correct = total = 0
+    for case in ANSWERABLE:
+        spans = evidence_spans(article_text, case.evidence)
+        for c in dev_answers[case.id].citations:
+            total += 1
+            correct += c.source == ARTICLE_SOURCE and citation_is_correct(c, spans)
+    assert total >= len(ANSWERABLE) - 1
+    assert correct / total >= 0.85, f"{correct}/{total}"
+
+
+# ---- documents other than the article ----------------------------------------------------------
+
+NOTES = "\n\nQuokka Island Field Notes\n\nThe quokka is a small marsupial that lives on Rottnest Island.\n"
+WOMBATS = "# Wombats\n\nWombats are burrowing marsupials native to Australia. They dig long burrows.\n"
+
+
+def test_a_title_citation_is_exact_when_the_document_opens_with_blank_lines(private_article_index):
+    (private_article_index.corpus_dir / "notes.txt").write_text(NOTES, encoding="utf-8")
+    private_article_index.assistant.rebuild()
+    answer = private_article_index.assistant.ask(
+        "What is the title of the field notes?", sources=["notes.txt"]
+    )
+    assert answer.answerable
+    [citation] = answer.citations
+    assert citation.text == "Quokka Island Field Notes"
+    assert NOTES[citation.start : citation.end] == citation.text
+
+
+def test_a_title_question_restricted_to_one_document_cites_only_that_document(private_article_index):
+    (private_article_index.corpus_dir / "wombats.md").write_text(WOMBATS, encoding="utf-8")
+    private_article_index.assistant.rebuild()
+    answer = private_article_index.assistant.ask("What is the title of the article?", sources=["wombats.md"])
+    assert all(c.source == "wombats.md" for c in answer.citations), answer.text

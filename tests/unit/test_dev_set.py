@@ -1,0 +1,116 @@
+"""The development-set judge (`tests/dev_set.py`) applies the rules of `tests/data/README.md`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from dev_set import citation_is_correct, evidence_spans, holds_expected_facts, load_cases
+from helpers import ARTICLE_PATH, DEV_SET, read_document
+
+ARTICLE = read_document(ARTICLE_PATH)
+
+
+@dataclass(frozen=True)
+class At:
+    start: int
+    end: int
+
+
+def test_the_development_set_loads_twenty_two_cases_twelve_of_them_answerable():
+    cases = load_cases(DEV_SET)
+    assert len(cases) == 22
+    assert sum(c.answerable for c in cases) == 12
+    assert len({c.id for c in cases}) == 22
+    for case in cases:
+        assert case.question.strip()
+        assert bool(case.must) == bool(case.evidence) == case.answerable
+
+
+def test_load_cases_skips_blank_lines_and_defaults_missing_fields(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    rows = [
+        {"id": "x", "question": "Q?", "answerable": False},
+        {"id": "y", "question": "R?", "answerable": True},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
+    cases = load_cases(path)
+    assert [(c.id, c.answerable, c.must, c.evidence) for c in cases] == [
+        ("x", False, [], []),
+        ("y", True, [], []),
+    ]
+
+
+def test_every_evidence_passage_of_the_development_set_is_in_the_article():
+    for case in load_cases(DEV_SET):
+        assert len(evidence_spans(ARTICLE, case.evidence)) >= len(case.evidence), case.id
+
+
+@pytest.mark.parametrize(
+    ("answer", "must", "holds"),
+    [
+        ("Barack OBAMA extended it [1]", [["Obama"]], True),
+        ("It was Michelle.", [["Obama"]], False),
+        ("a reduction in hacking", [["reduc", "decline"]], True),  # starts at a word boundary
+        ("it was produced", [["reduc"]], False),  # inside a word: no
+        ("it fell, unless", [["less"]], False),
+        ("a lesser amount", [["less"]], True),  # longer alternatives need only the start boundary
+        ("Yes, they are.", [["yes"]], True),
+        ("Yesterday they met.", [["yes"]], False),  # three characters or fewer: whole words only
+        ("see the DoD manual", [["DoD"]], True),
+        ("see the DoDo bird", [["DoD"]], False),
+        ("Progress [2] is expected", [["progress"], ["expect"]], True),
+        ("Progress is hoped for", [["progress"], ["expect"]], False),  # every group must hold
+        ("Passage [2] says so", [["2"]], False),  # citation markers are not answer text
+        ("malicious cyber-enabled\u00a0activities", [["malicious cyber-enabled activities"]], True),
+    ],
+)
+def test_holds_expected_facts_applies_the_matching_rules(answer, must, holds):
+    assert holds_expected_facts(answer, must) is holds
+
+
+def test_evidence_matches_across_any_run_of_whitespace_including_non_breaking_spaces():
+    spans = evidence_spans(ARTICLE, ["find a modus operandi in cyberspace"])
+    assert len(spans) == 1
+    start, end = spans[0]
+    assert ARTICLE[start:end] == "find a\u00a0modus operandi\u00a0in cyberspace"
+
+
+def test_evidence_found_several_times_yields_every_span():
+    spans = evidence_spans(ARTICLE, ["China-US Relations in Cyberspace: A Half-Year Assessment"])
+    assert len(spans) == 3
+    assert all(ARTICLE[a:b] == "China-US Relations in Cyberspace: A Half-Year Assessment" for a, b in spans)
+
+
+def test_evidence_that_is_not_in_the_document_fails_loudly():
+    with pytest.raises(ValueError, match="not found"):
+        evidence_spans(ARTICLE, ["Beijing has twenty million inhabitants"])
+
+
+@pytest.mark.parametrize(
+    ("citation", "correct"),
+    [
+        (At(100, 200), True),  # covers the evidence
+        (At(130, 150), True),  # inside it, 20 characters
+        (At(180, 300), True),  # overlaps its end by exactly 20
+        (At(181, 300), False),  # 19 characters
+        (At(0, 119), False),  # 19 at the start
+        (At(200, 300), False),  # touches, no overlap
+    ],
+)
+def test_a_citation_is_correct_when_it_overlaps_evidence_by_twenty_characters(citation, correct):
+    assert citation_is_correct(citation, [(100, 200)]) is correct
+
+
+def test_a_citation_covering_short_evidence_whole_is_correct_but_partial_cover_is_not():
+    short = [(50, 60)]
+    assert citation_is_correct(At(40, 70), short)
+    assert citation_is_correct(At(50, 60), short)
+    assert not citation_is_correct(At(55, 70), short)
+
+
+def test_a_citation_is_judged_against_every_evidence_span():
+    spans = [(0, 10), (500, 600)]
+    assert citation_is_correct(At(550, 580), spans)
+    assert not citation_is_correct(At(200, 300), spans)

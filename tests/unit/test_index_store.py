@@ -1,0 +1,177 @@
+"""The index store's bookkeeping, fast: real Chroma, deterministic `HashingEmbeddings`, no model.
+
+The integration tier repeats the build -> reopen -> query round trip with the packaged model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from filelock import FileLock
+from helpers import HashingEmbeddings
+
+from qa.errors import CorpusError, IndexBusyError, IndexMismatchError
+from qa.index import IndexStore
+
+MAX_BYTES = 1_000_000
+
+
+class BrokenEmbeddings(HashingEmbeddings):
+    """Embeddings that fail half-way through a build, like a model that runs out of memory."""
+
+    def encode(self, texts):
+        raise RuntimeError("embedding failed")
+
+
+def write_corpus(folder, files: dict[str, str]):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+FILES = {
+    "one.txt": "The first document talks about quokkas. Quokkas live on Rottnest Island.",
+    "two.md": "# Second\n\nThe second document is about wombats. Wombats dig burrows.",
+}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_corpus(tmp_path / "corpus", FILES)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+
+
+def test_a_first_build_adds_every_document_and_switches_current_to_a_complete_generation(store, corpus):
+    report = store.build(corpus, MAX_BYTES)
+    assert sorted(report.added) == ["one.txt", "two.md"]
+    assert report.embedded == report.chunks > 0
+    assert store.current_generation() == report.generation
+    manifest = store.manifest()
+    assert manifest["generation"] == report.generation
+    assert sorted(manifest["documents"]) == ["one.txt", "two.md"]
+    assert manifest["chunks"] == report.chunks
+
+
+def test_the_manifest_records_the_embedding_model_and_chunking(store, corpus):
+    store.build(corpus, MAX_BYTES)
+    manifest = store.manifest()
+    assert manifest["embedding_model"] == "test-hashing"
+    assert manifest["embedding_dim"] == 384
+    assert manifest["chunking"]["size"] == 700 and manifest["chunking"]["overlap"] == 1
+
+
+def test_an_unchanged_corpus_is_a_no_op_that_embeds_nothing(store, corpus):
+    first = store.build(corpus, MAX_BYTES)
+    again = store.build(corpus, MAX_BYTES)
+    assert again.embedded == 0 and not again.changed
+    assert again.generation == first.generation == store.current_generation()
+    assert sorted(again.unchanged) == ["one.txt", "two.md"]
+
+
+def test_copied_vectors_of_unchanged_documents_equal_the_originals(store, corpus):
+    store.build(corpus, MAX_BYTES)
+    before = store.open()
+    ids = [c.id for c in before.chunks if c.source == "one.txt"]
+    old = before.vectorstore.get(ids=ids, include=["embeddings"])
+    (corpus / "two.md").write_text("# Second\n\nWombats changed their minds.", encoding="utf-8")
+    report = store.build(corpus, MAX_BYTES)
+    assert report.updated == ["two.md"] and report.unchanged == ["one.txt"]
+    new = store.open().vectorstore.get(ids=ids, include=["embeddings"])
+    assert np.allclose(np.asarray(old["embeddings"]), np.asarray(new["embeddings"]))
+
+
+def test_a_failed_build_leaves_the_live_index_and_no_half_built_generation(tmp_path, corpus):
+    good = IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+    live = good.build(corpus, MAX_BYTES).generation
+    (corpus / "three.txt").write_text("A new document that will never be embedded.", encoding="utf-8")
+    broken = IndexStore(tmp_path / "index", BrokenEmbeddings(), chunk_size=700, chunk_overlap=1)
+    with pytest.raises(RuntimeError, match="embedding failed"):
+        broken.build(corpus, MAX_BYTES)
+    assert good.current_generation() == live
+    assert [p.name for p in (tmp_path / "index").glob("gen-*")] == [live]
+    assert sorted(good.manifest()["documents"]) == ["one.txt", "two.md"]
+
+
+def test_an_index_built_with_other_chunking_is_refused_with_the_command_that_fixes_it(tmp_path, corpus):
+    IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1).build(
+        corpus, MAX_BYTES
+    )
+    other = IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=500, chunk_overlap=1)
+    with pytest.raises(IndexMismatchError, match="qa index build --full") as caught:
+        other.open()
+    assert "size" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_index_built_with_another_embedding_model_is_refused(tmp_path, corpus):
+    IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1).build(
+        corpus, MAX_BYTES
+    )
+
+    class OtherModel(HashingEmbeddings):
+        name = "another-model"
+
+    with pytest.raises(IndexMismatchError, match="another-model"):
+        IndexStore(tmp_path / "index", OtherModel(), chunk_size=700, chunk_overlap=1).build(corpus, MAX_BYTES)
+
+
+def test_opening_a_folder_without_an_index_says_how_to_build_one(store):
+    with pytest.raises(CorpusError, match="qa index build"):
+        store.open()
+
+
+def test_a_build_waits_for_another_writer_and_then_gives_up_with_index_busy(store, corpus):
+    store.index_dir.mkdir(parents=True)
+    with FileLock(str(store.index_dir / ".lock")), pytest.raises(IndexBusyError, match="try again"):
+        store.build(corpus, MAX_BYTES, lock_timeout=0.2)
+    assert store.current_generation() is None
+
+
+def test_only_the_live_generation_and_its_predecessor_are_kept(store, corpus):
+    generations = []
+    for i in range(4):
+        (corpus / "one.txt").write_text(f"Version {i} of the first document.", encoding="utf-8")
+        generations.append(store.build(corpus, MAX_BYTES).generation)
+    on_disk = sorted(p.name for p in store.index_dir.glob("gen-*"))
+    assert on_disk == sorted(generations[-2:])
+
+
+def test_chunks_jsonl_holds_every_chunk_with_offsets_true_to_its_document(store, corpus):
+    report = store.build(corpus, MAX_BYTES)
+    lines = (store.index_dir / report.generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == report.chunks
+    for line in lines:
+        chunk = json.loads(line)
+        text = FILES[chunk["source"]]
+        assert text[chunk["start"] : chunk["end"]] == chunk["text"]
+
+
+def test_a_full_rebuild_reports_documents_already_indexed_as_updated_not_added(store, corpus):
+    store.build(corpus, MAX_BYTES)
+    report = store.build(corpus, MAX_BYTES, full=True)
+    assert report.added == []
+    assert sorted(report.updated) == ["one.txt", "two.md"]
+
+
+def test_a_full_rebuild_reports_documents_deleted_since_the_last_build_as_removed(store, corpus):
+    store.build(corpus, MAX_BYTES)
+    (corpus / "two.md").unlink()
+    report = store.build(corpus, MAX_BYTES, full=True)
+    assert report.removed == ["two.md"]
+
+
+def test_a_full_rebuild_keeps_the_date_each_document_was_added(store, corpus):
+    report = store.build(corpus, MAX_BYTES)
+    manifest_path = store.index_dir / report.generation / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for doc in manifest["documents"].values():
+        doc["added"] = "2000-01-01T00:00:00+00:00"  # as if added long ago
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    store.build(corpus, MAX_BYTES, full=True)
+    assert {d["added"] for d in store.manifest()["documents"].values()} == {"2000-01-01T00:00:00+00:00"}

@@ -1,0 +1,105 @@
+"""Hybrid retrieval: dense and BM25 rankings fused by reciprocal rank, over a real Chroma store.
+
+`ScriptedEmbeddings` lets each test choose every chunk's cosine similarity to the query, so the
+dense ranking is known exactly and the fused order can be computed by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import ScriptedEmbeddings
+
+from qa.index import IndexStore
+from qa.retrieval import RRF_K, hybrid_search
+
+DOCS = {
+    "a.txt": ("Zebra stripes are striking.", 1.0),  # dense 1st for any query; no keyword match for quokka
+    "b.txt": ("The quokka quokka lives on an island.", 0.8),  # dense 2nd, keyword 1st for quokka
+    "c.txt": ("A quokka was seen in the park near the river today.", 0.6),  # dense 3rd, keyword 2nd
+    "d.txt": ("Nothing relevant appears here.", 0.0),  # dense 4th, no keyword match
+}
+
+
+def rrf(*ranks: int) -> float:
+    """The fused score of a passage at these 0-based ranks, scaled like hybrid_search's."""
+    return sum(1.0 / (RRF_K + r + 1) for r in ranks) / (2.0 / (RRF_K + 1))
+
+
+def build(tmp_path, docs: dict[str, tuple[str, float]]):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, (text, _) in docs.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    cosines = {text: cos for text, cos in docs.values()}
+    embeddings = ScriptedEmbeddings(cosines.get)
+    store = IndexStore(tmp_path / "index", embeddings, chunk_size=700, chunk_overlap=1)
+    report = store.build(corpus, max_bytes=1_000_000)
+    assert report.embedded == len(docs)
+    return store.open(), embeddings
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("four"), DOCS)
+
+
+def test_passages_are_ordered_by_fused_rank_not_by_either_ranking_alone(four):
+    snapshot, embeddings = four
+    passages = hybrid_search(snapshot, embeddings, "quokka", k=4)
+    assert [p.source for p in passages] == ["b.txt", "c.txt", "a.txt", "d.txt"]
+
+
+def test_fused_scores_are_reciprocal_rank_sums_scaled_to_one(four):
+    snapshot, embeddings = four
+    scores = {p.source: p.score for p in hybrid_search(snapshot, embeddings, "quokka", k=4)}
+    assert scores == pytest.approx(
+        {"b.txt": rrf(1, 0), "c.txt": rrf(2, 1), "a.txt": rrf(0), "d.txt": rrf(3)}, abs=1e-4
+    )
+
+
+def test_a_passage_first_in_both_rankings_scores_one(four):
+    snapshot, embeddings = four
+    top = hybrid_search(snapshot, embeddings, "zebra", k=1)
+    assert [(p.source, p.score) for p in top] == [("a.txt", 1.0)]
+
+
+def test_similarity_is_the_cosine_of_query_and_passage(four):
+    snapshot, embeddings = four
+    similarity = {p.source: p.similarity for p in hybrid_search(snapshot, embeddings, "quokka", k=4)}
+    assert similarity == pytest.approx({name: cos for name, (_, cos) in DOCS.items()}, abs=1e-3)
+
+
+def test_k_limits_the_number_of_passages(four):
+    snapshot, embeddings = four
+    assert len(hybrid_search(snapshot, embeddings, "quokka", k=2)) == 2
+    assert hybrid_search(snapshot, embeddings, "quokka", k=0) == []
+
+
+def test_sources_restrict_both_rankings_to_the_named_documents(four):
+    snapshot, embeddings = four
+    passages = hybrid_search(snapshot, embeddings, "quokka", k=4, sources=["c.txt", "d.txt"])
+    assert [p.source for p in passages] == ["c.txt", "d.txt"]
+    assert passages[0].score == pytest.approx(rrf(0, 0), abs=1e-4)  # first in both, among those two
+
+
+def test_an_unknown_source_finds_nothing(four):
+    snapshot, embeddings = four
+    assert hybrid_search(snapshot, embeddings, "quokka", k=4, sources=["nope.txt"]) == []
+
+
+def test_passage_text_is_the_document_text_at_its_offsets(four):
+    snapshot, embeddings = four
+    for p in hybrid_search(snapshot, embeddings, "quokka", k=4):
+        text = DOCS[p.source][0]
+        assert text[p.start : p.end] == p.text
+        assert p.page is None
+
+
+def test_a_keyword_only_hit_beyond_the_dense_candidates_gets_its_similarity_from_its_stored_vector(tmp_path):
+    docs = {f"filler{i:02d}.txt": (f"Filler sentence number {i} about gardens.", 0.5) for i in range(35)}
+    docs["target.txt"] = ("A wombat dug a burrow.", -0.9)  # dense last, beyond the 30 candidates
+    snapshot, embeddings = build(tmp_path, docs)
+    passages = hybrid_search(snapshot, embeddings, "wombat", k=len(docs))
+    target = next(p for p in passages if p.source == "target.txt")
+    assert target.similarity == pytest.approx(-0.9, abs=1e-3)
+    assert target.score == pytest.approx(rrf(0), abs=1e-4)  # first in the keyword ranking only
