@@ -181,6 +181,12 @@ def analyse(question: str) -> Question:
     )
 
 
+def asks_about_opening(question: str) -> bool:
+    """Does the question ask for a document's title or subtitle (found in its first lines)?"""
+    q = analyse(question)
+    return q.asks_title or q.asks_subtitle
+
+
 def _focus_phrase(lower: list[str]) -> list[str]:
     """The noun phrase a question asks about: "What is the population of ..." -> [population],
     "Which Chinese telecom company did ..." -> [chinese, telecom, company]. Empty for other shapes

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .answering import EvidenceSelector, document_heads, extractive_answer
+from .answering import EvidenceSelector, asks_about_opening, document_heads, extractive_answer
 from .chunking import Span
 from .embeddings import PackagedMiniLM
 from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QAError, QuestionError
@@ -195,7 +195,10 @@ class Assistant:
     def search(self, query: str, k: int = 5, sources: list[str] | None = None) -> list[Passage]:
         """The `k` passages that best match `query` (dense and keyword rankings fused)."""
         query = self._check_question(query)
-        return hybrid_search(self._snapshot(), self.embeddings, query, k=k, sources=sources)
+        openings = asks_about_opening(query)
+        return hybrid_search(
+            self._snapshot(), self.embeddings, query, k=k, sources=sources, openings=openings
+        )
 
     def ask(
         self,
@@ -217,7 +220,9 @@ class Assistant:
         question = self._check_question(question)
         query = standalone_question(question, history)
         snapshot = self._snapshot()
-        passages = hybrid_search(snapshot, self.embeddings, query, k=self.settings.top_k, sources=sources)
+        passages = hybrid_search(
+            snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
+        )
         heads = self._document_heads(snapshot)
         decision = self.selector.decide(query, passages, snapshot.keyword, heads, sources)
         final = extractive_answer(question, query, decision, nearest=passages[:NEAREST])

@@ -26,8 +26,12 @@ def hybrid_search(
     query: str,
     k: int = 5,
     sources: list[str] | None = None,
+    openings: bool = False,
 ) -> list[Passage]:
-    """The `k` best passages for `query`, optionally only from the named `sources`."""
+    """The `k` best passages for `query`, optionally only from the named `sources`.
+
+    With `openings` (a question about a document's title or subtitle, which no ranking of content
+    finds), the opening chunk of the best-ranked document leads, with score 1.0."""
     chunks = snapshot.chunks
     if not chunks or k <= 0:
         return []
@@ -63,6 +67,12 @@ def hybrid_search(
         for rank, i in enumerate(ranking):
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
     best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    top = 2.0 / (RRF_K + 1)  # first in both rankings
+    if openings:
+        lead_source = chunks[best[0]].source if best else chunks[int(np.argmax(allowed))].source
+        opening = next(i for i, c in enumerate(chunks) if c.source == lead_source)  # sorted by start
+        fused[opening] = top
+        best = [opening, *[i for i in best if i != opening]][:k]
 
     missing = [i for i in best if i not in similarity]
     if missing:  # keyword-only hits: fetch their stored vectors for an honest similarity
@@ -75,7 +85,6 @@ def hybrid_search(
                 float(np.dot(q, np.asarray(vector, dtype=np.float32))) if vector is not None else 0.0
             )
 
-    top = 2.0 / (RRF_K + 1)  # first in both rankings
     return [
         Passage(
             source=chunks[i].source,

@@ -159,3 +159,11 @@ def test_a_title_question_restricted_to_one_document_cites_only_that_document(pr
     private_article_index.assistant.rebuild()
     answer = private_article_index.assistant.ask("What is the title of the article?", sources=["wombats.md"])
     assert all(c.source == "wombats.md" for c in answer.citations), answer.text
+
+
+def test_searching_for_the_title_leads_with_the_opening_of_the_document(article_index, article_text):
+    passages = article_index.assistant.search("What is the title of the article?", k=4)
+    assert passages[0].start == 0
+    assert "China-US Relations in Cyberspace: A Half-Year Assessment" in passages[0].text
+    assert article_text[passages[0].start : passages[0].end] == passages[0].text
+    assert len({(p.source, p.start) for p in passages}) == len(passages)
