@@ -14,6 +14,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from .chunking import Span
 from .embeddings import PackagedMiniLM
 from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
-from .models import Answer, Chunk, Passage
+from .models import Answer, Chunk, Passage, page_at
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
 from .settings import AnswererName, Settings, get_settings
@@ -149,13 +150,15 @@ class Assistant:
             }
         return {
             "documents": len(manifest["documents"]),
-            "chunks": manifest["chunks"],
+            "chunks": sum(d["chunks"] for d in manifest["documents"].values()),
             "embedding_model": manifest["embedding_model"],
             "embedding_dim": manifest["embedding_dim"],
             "embedding_backend": manifest["embedding_backend"],
             "chunking": manifest["chunking"],
             "built_at": manifest["built_at"],
-            "generation": manifest["generation"],
+            "updated_at": manifest["updated_at"],
+            "version": manifest["version"],
+            "generation": self.store.current_generation(),
             "index_dir": str(self.index_dir),
             "corpus_dir": str(self.corpus_dir),
         }
@@ -225,7 +228,9 @@ class Assistant:
         )
         heads = self._document_heads(snapshot)
         decision = self.selector.decide(query, passages, snapshot.keyword, heads, sources)
-        final = extractive_answer(question, query, decision, nearest=passages[:NEAREST])
+        final = _with_pages(
+            extractive_answer(question, query, decision, nearest=passages[:NEAREST]), snapshot
+        )
         if final.answerable:
             shown = ""
             for citation in final.citations[:-1]:
@@ -234,3 +239,11 @@ class Assistant:
                     shown, True, final.citations[: citation.n], query=query, mode=final.mode, final=False
                 )
         yield final
+
+
+def _with_pages(answer: Answer, snapshot: Snapshot) -> Answer:
+    """Give each citation the page its first character is on (a chunk's page is where it starts)."""
+    if not any(snapshot.pages(c.source) for c in answer.citations):
+        return answer
+    citations = [replace(c, page=page_at(snapshot.pages(c.source), c.start)) for c in answer.citations]
+    return replace(answer, citations=citations)

@@ -11,9 +11,9 @@ import hashlib
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .models import Chunk, Document
+from .models import Chunk, Document, page_at
 
 CHUNKING_VERSION = 1  # bump when the splitting rules change: old indexes are then refused
 
@@ -128,7 +128,8 @@ def chunk_document(document: Document, chunk_size: int, overlap: int) -> list[Ch
             j += 1
         start, end = units[i].start, units[j - 1].end
         text = document.text[start:end]
-        chunks.append(Chunk(chunk_id(document.source, start, text), document.source, start, end, text))
+        chunk = Chunk(chunk_id(document.source, start, text), document.source, start, end, text)
+        chunks.append(chunk if not document.pages else replace(chunk, page=page_at(document.pages, start)))
         if j >= len(units):
             break
         nxt = max(j - overlap, i + 1)

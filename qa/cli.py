@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -63,8 +64,31 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Any:
     return Assistant(**options)
 
 
-def _progress(stage: str, done: int, total: int) -> None:
-    click.echo(f"\r{stage}: {done}/{total} chunks", err=True, nl=done >= total)
+class ProgressBar:
+    """Build progress on stderr: files read, then chunks embedded, with a rate. Redrawn in place on
+    a terminal; on a pipe or log, one line per stage and at most one line every few seconds."""
+
+    WIDTH = 24
+    LOG_EVERY = 5.0  # seconds between lines when stderr is not a terminal
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.started: dict[str, float] = {}
+        self.last_line = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        began = self.started.setdefault(stage, now)
+        unit = "files" if stage == "read" else "chunks"
+        rate = done / (now - began) if now > began else 0.0
+        filled = int(self.WIDTH * done / total) if total else self.WIDTH
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        line = f"{stage:>5} [{bar}] {done}/{total} {unit}" + (f" ({rate:.0f} {unit}/s)" if rate else "")
+        if self.tty:
+            click.echo(f"\r{line}", err=True, nl=done >= total)
+        elif done >= total or done == 1 or now - self.last_line >= self.LOG_EVERY:
+            self.last_line = now
+            click.echo(line, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -122,7 +146,7 @@ def index_build(
 ) -> None:
     """Index the corpus folder (only new or changed documents unless --full)."""
     assistant = _assistant(ctx, corpus_dir=corpus_dir, index_dir=index_dir)
-    _report_build(assistant.rebuild(full=full, progress=None if as_json else _progress), as_json)
+    _report_build(assistant.rebuild(full=full, progress=ProgressBar()), as_json)
 
 
 @index.command("add")
@@ -132,7 +156,7 @@ def index_build(
 @_errors_to_exit
 def index_add(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     """Copy files into the corpus folder and index them."""
-    _report_build(_assistant(ctx).add(list(paths)), as_json)
+    _report_build(_assistant(ctx).add(list(paths), progress=ProgressBar()), as_json)
 
 
 @index.command("remove")

@@ -18,6 +18,7 @@ class Document:
     text: str
     sha256: str = ""  # hash of the file's bytes, to notice changes
     size: int = 0  # bytes on disk
+    pages: tuple[tuple[int, int], ...] = ()  # (start offset, page number) for paged formats (PDF)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,17 @@ class Chunk:
     start: int
     end: int
     text: str
+    page: int | None = None
+
+
+def page_at(pages: tuple[tuple[int, int], ...] | list[list[int]], offset: int) -> int | None:
+    """The page holding character `offset`, from a document's (start, page) pairs; None if unpaged."""
+    page = None
+    for start, number in pages:
+        if start > offset:
+            break
+        page = number
+    return page
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def hybrid_search(
     chunks = snapshot.chunks
     if not chunks or k <= 0:
         return []
-    position = {(c.source, c.start, c.end): i for i, c in enumerate(chunks)}
+    position = {c.id: i for i, c in enumerate(chunks)}  # stored chunks the manifest does not list are ignored
     allowed = np.ones(len(chunks), dtype=bool)
     if sources:
         wanted = set(sources)
@@ -52,8 +52,7 @@ def hybrid_search(
     similarity: dict[int, float] = {}
     dense_rank: list[int] = []
     for doc, distance in dense_hits:
-        meta = doc.metadata
-        i = position.get((meta.get("source"), meta.get("start"), meta.get("end")))
+        i = position.get(doc.id or "")
         if i is not None:
             dense_rank.append(i)
             similarity[i] = 1.0 - float(distance)
@@ -92,6 +91,7 @@ def hybrid_search(
             end=chunks[i].end,
             text=chunks[i].text,
             score=round(fused[i] / top, 4),
+            page=chunks[i].page,
             similarity=round(similarity.get(i, 0.0), 4),
         )
         for i in best

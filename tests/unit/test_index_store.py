@@ -5,8 +5,6 @@ The integration tier repeats the build -> reopen -> query round trip with the pa
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from filelock import FileLock
@@ -54,9 +52,9 @@ def test_a_first_build_adds_every_document_and_switches_current_to_a_complete_ge
     assert report.embedded == report.chunks > 0
     assert store.current_generation() == report.generation
     manifest = store.manifest()
-    assert manifest["generation"] == report.generation
+    assert manifest["version"] == 1
     assert sorted(manifest["documents"]) == ["one.txt", "two.md"]
-    assert manifest["chunks"] == report.chunks
+    assert sum(d["chunks"] for d in manifest["documents"].values()) == report.chunks
 
 
 def test_the_manifest_records_the_embedding_model_and_chunking(store, corpus):
@@ -137,19 +135,30 @@ def test_only_the_live_generation_and_its_predecessor_are_kept(store, corpus):
     generations = []
     for i in range(4):
         (corpus / "one.txt").write_text(f"Version {i} of the first document.", encoding="utf-8")
-        generations.append(store.build(corpus, MAX_BYTES).generation)
+        generations.append(store.build(corpus, MAX_BYTES, full=True).generation)
+    assert len(set(generations)) == 4
     on_disk = sorted(p.name for p in store.index_dir.glob("gen-*"))
     assert on_disk == sorted(generations[-2:])
 
 
-def test_chunks_jsonl_holds_every_chunk_with_offsets_true_to_its_document(store, corpus):
+def test_an_incremental_update_changes_the_live_generation_in_place_and_bumps_its_version(store, corpus):
+    first = store.build(corpus, MAX_BYTES)
+    (corpus / "one.txt").write_text("A new first document about otters.", encoding="utf-8")
+    second = store.build(corpus, MAX_BYTES)
+    assert second.generation == first.generation
+    assert second.updated == ["one.txt"]
+    assert store.manifest()["version"] == 2
+    assert [p.name for p in store.index_dir.glob("gen-*")] == [first.generation]
+    texts = {c.source: c.text for c in store.open().chunks}
+    assert texts["one.txt"] == "A new first document about otters."
+
+
+def test_every_stored_chunk_has_offsets_true_to_its_document(store, corpus):
     report = store.build(corpus, MAX_BYTES)
-    lines = (store.index_dir / report.generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == report.chunks
-    for line in lines:
-        chunk = json.loads(line)
-        text = FILES[chunk["source"]]
-        assert text[chunk["start"] : chunk["end"]] == chunk["text"]
+    chunks = store.open().chunks
+    assert len(chunks) == report.chunks
+    for chunk in chunks:
+        assert FILES[chunk.source][chunk.start : chunk.end] == chunk.text
 
 
 def test_a_full_rebuild_reports_documents_already_indexed_as_updated_not_added(store, corpus):
@@ -168,10 +177,9 @@ def test_a_full_rebuild_reports_documents_deleted_since_the_last_build_as_remove
 
 def test_a_full_rebuild_keeps_the_date_each_document_was_added(store, corpus):
     report = store.build(corpus, MAX_BYTES)
-    manifest_path = store.index_dir / report.generation / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = store.manifest()
     for doc in manifest["documents"].values():
         doc["added"] = "2000-01-01T00:00:00+00:00"  # as if added long ago
-    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    store._commit(report.generation, manifest)
     store.build(corpus, MAX_BYTES, full=True)
     assert {d["added"] for d in store.manifest()["documents"].values()} == {"2000-01-01T00:00:00+00:00"}
