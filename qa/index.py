@@ -39,7 +39,7 @@ from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import PackagedMiniLM
 from .errors import CorpusError, IndexBusyError, IndexMismatchError, QAError
 from .keyword_index import KeywordIndex
-from .loaders import Skipped, file_sha256, list_corpus, load_file, source_name
+from .loaders import Skipped, file_sha256, list_corpus, load_file, size_limit_reason, source_name
 from .models import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -360,9 +360,7 @@ class IndexStore:
             try:
                 size = path.stat().st_size
                 if size > max_bytes:
-                    raise ValueError(
-                        f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit (QA_MAX_FILE_MB)"
-                    )
+                    raise ValueError(size_limit_reason(size, max_bytes))
                 digests[source] = (path, file_sha256(path.read_bytes()))
             except (ValueError, OSError) as exc:
                 report.skipped.append(Skipped(source, str(exc)))

@@ -6,6 +6,8 @@ Offsets are character offsets into the document's extracted text, so that
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,14 +35,11 @@ class Chunk:
     page: int | None = None
 
 
-def page_at(pages: tuple[tuple[int, int], ...] | list[list[int]], offset: int) -> int | None:
-    """The page holding character `offset`, from a document's (start, page) pairs; None if unpaged."""
-    page = None
-    for start, number in pages:
-        if start > offset:
-            break
-        page = number
-    return page
+def page_at(pages: Sequence[Sequence[int]], offset: int) -> int | None:
+    """The page holding character `offset`, from a document's ascending (start, page) pairs;
+    None for a document without pages, or before its first page."""
+    index = bisect.bisect_right(pages, offset, key=lambda start_page: start_page[0]) - 1
+    return pages[index][1] if index >= 0 else None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Files -> Documents: text exactly as decoded; unusable files are skipped by name with a reason."""
+"""Files -> Documents: text exactly as decoded; unusable files are skipped by name with a reason.
+
+Other formats and legacy encodings: test_loader_formats.py."""
 
 from __future__ import annotations
 
@@ -28,13 +30,9 @@ def test_text_files_decode_to_the_same_text_without_a_byte_order_mark(data):
     assert decode_text(data) == TEXT
 
 
-def test_a_utf32_file_is_decoded_correctly_or_refused_never_misread_as_utf16():
+def test_a_utf32_file_with_a_bom_is_decoded_not_misread_as_utf16():
     data = codecs.BOM_UTF32_LE + "Hello world.\n".encode("utf-32-le")
-    try:
-        text = decode_text(data)
-    except ValueError:
-        return  # refusing UTF-32 with a reason is fine
-    assert text == "Hello world.\n"
+    assert decode_text(data) == "Hello world.\n"
 
 
 def test_nul_bytes_mark_a_file_as_binary():
@@ -42,9 +40,13 @@ def test_nul_bytes_mark_a_file_as_binary():
         decode_text(b"PK\x03\x04\x00\x00binary")
 
 
-def test_invalid_utf8_is_refused_with_the_offending_byte_and_what_to_do():
-    with pytest.raises(ValueError, match=r"UTF-8 text \(byte 3\); save it as UTF-8"):
-        decode_text("café".encode("latin-1") + b" ok")
+def test_invalid_utf8_that_is_really_windows_1252_is_decoded_as_such():
+    assert decode_text("café".encode("latin-1") + b" ok") == "café ok"
+
+
+def test_truly_binary_junk_without_nul_bytes_is_still_refused():
+    with pytest.raises(ValueError, match="binary file"):
+        decode_text(bytes(range(1, 256)) * 4)
 
 
 def write(path, data):
@@ -66,6 +68,7 @@ def mixed_corpus(tmp_path):
     write(corpus / "empty.txt", b"")
     write(corpus / "blank.md", b" \n\t\r\n  \n")
     write(corpus / "report.pdf", b"%PDF-1.4 fake")
+    write(corpus / "slides.pptx", b"PK\x03\x04")
     write(corpus / "Makefile", b"all:\n")
     write(corpus / "README.md", b"# About this folder\n")
     write(corpus / ".hidden.txt", b"hidden\n")
@@ -78,16 +81,17 @@ def test_a_mixed_corpus_loads_the_usable_files_and_skips_the_others_by_name(mixe
     assert sorted(d.source for d in documents) == [
         "bom.txt",
         "good.txt",
+        "latin1.txt",
         "notes.md",
         "sub/deeper/nested.TXT",
         "wide.txt",
     ]
     reasons = {s.source: s.reason for s in skipped}
-    assert sorted(reasons) == ["Makefile", "binary.txt", "blank.md", "empty.txt", "latin1.txt", "report.pdf"]
+    assert sorted(reasons) == ["Makefile", "binary.txt", "blank.md", "empty.txt", "report.pdf", "slides.pptx"]
     assert "NUL" in reasons["binary.txt"]
-    assert "UTF-8" in reasons["latin1.txt"]
     assert "empty" in reasons["empty.txt"] and "empty" in reasons["blank.md"]
-    assert "unsupported file type .pdf" in reasons["report.pdf"]
+    assert reasons["report.pdf"].startswith("is not a readable PDF")
+    assert "unsupported file type .pptx" in reasons["slides.pptx"]
     assert "(none)" in reasons["Makefile"]
     assert all("\n" not in r for r in reasons.values())
 
@@ -104,6 +108,7 @@ def test_document_text_is_the_decoded_file_unchanged(mixed_corpus):
     assert by_source["good.txt"].text == TEXT  # CRLF, NBSP, curly quotes and emoji all kept
     assert by_source["bom.txt"].text == "With a BOM.\n"
     assert by_source["wide.txt"].text == "UTF-16 text.\n"
+    assert by_source["latin1.txt"].text == "Ça ne va pas."
 
 
 def test_a_document_records_the_hash_and_size_of_its_file_bytes(mixed_corpus):
@@ -116,7 +121,7 @@ def test_a_document_records_the_hash_and_size_of_its_file_bytes(mixed_corpus):
 
 def test_a_file_over_the_size_limit_is_refused_with_the_setting_to_change(tmp_path):
     path = write(tmp_path / "big.txt", b"x" * 2000)
-    with pytest.raises(ValueError, match="QA_MAX_FILE_MB"):
+    with pytest.raises(ValueError, match=r"over the 0.001 MB limit; raise QA_MAX_FILE_MB"):
         load_file(path, tmp_path, max_bytes=1000)
 
 
