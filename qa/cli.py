@@ -264,6 +264,75 @@ def chat(ctx: click.Context) -> None:
         history.append((question, answer.text))
 
 
+GATES = {  # option -> (figure, at least (True) or at most (False))
+    "min_hit_at_4": ("hit_at_4", True),
+    "min_facts": ("facts", True),
+    "min_citation_precision": ("citation_precision", True),
+    "min_refusals": ("refusals", True),
+    "max_wrong_refusals": ("wrong_refusals", False),
+}
+
+
+@main.command("eval")
+@click.option("--dataset", default="article", show_default=True, help="article, xquad, or a JSON-lines FILE.")
+@click.option(
+    "--answerer",
+    "answerers",
+    multiple=True,
+    type=click.Choice(["extractive", "local", "openai"]),
+    help="Answerer to measure (repeatable; default extractive).",
+)
+@click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--min-hit-at-4", type=float, help="Fail (exit 1) when retrieval hit@4 is lower.")
+@click.option(
+    "--min-facts", type=float, help="Fail when the share of answers holding the expected facts is lower."
+)
+@click.option("--min-citation-precision", type=float, help="Fail when citation precision is lower.")
+@click.option(
+    "--min-refusals", type=float, help="Fail when the share of unanswerable questions declined is lower."
+)
+@click.option("--max-wrong-refusals", type=int, help="Fail when more answerable questions are declined.")
+@click.pass_context
+@_errors_to_exit
+def eval_command(
+    ctx: click.Context,
+    dataset: str,
+    answerers: tuple[str, ...],
+    limit: int | None,
+    as_json: bool,
+    **gates: float | None,
+) -> None:
+    """Measure retrieval, answers, citations and refusals on a question set (in a temporary index)."""
+    from .evaluation import FIGURE_LABELS, evaluate, load_dataset
+
+    data = load_dataset(dataset, ctx.obj.get("corpus_dir"))
+    results = [evaluate(data, answerer, limit=limit) for answerer in answerers or ("extractive",)]
+    if as_json:
+        _emit(results[0] if len(results) == 1 else results)
+    else:
+        click.echo(
+            f"{data.name}: {results[0]['questions']} questions over {results[0]['documents']} documents"
+        )
+        header = f"{'':36}" + "".join(f"{r['answerer']:>12}" for r in results)
+        click.echo(header)
+        for key, label in FIGURE_LABELS.items():
+            cells = "".join(f"{'-' if r[key] is None else r[key]:>12}" for r in results)
+            click.echo(f"{label:36}{cells}")
+    failures = []
+    for option, limit_value in gates.items():
+        if limit_value is None:
+            continue
+        key, at_least = GATES[option]
+        for r in results:
+            value = r[key]
+            if value is None or (value < limit_value if at_least else value > limit_value):
+                flag = "--" + option.replace("_", "-")
+                failures.append(f"{r['answerer']} {FIGURE_LABELS[key]} {value} ({flag} {limit_value})")
+    if failures:
+        raise QAError("quality gate failed: " + "; ".join(failures))
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (QA_HOST, default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (QA_PORT, default 7860).")

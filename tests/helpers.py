@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "corpus"
 ARTICLE_SOURCE = "china-us-relations-in-cyberspace.txt"
 ARTICLE_PATH = CORPUS_DIR / ARTICLE_SOURCE
-DEV_SET = ROOT / "tests" / "data" / "article_dev.jsonl"
 
 
 def read_document(path: Path) -> str:

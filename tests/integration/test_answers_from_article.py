@@ -1,17 +1,17 @@
 """Answers about the shipped article with the real model: exact citations, honest refusals, and the
-development set (`tests/data/article_dev.jsonl`) judged by the rules in `tests/data/README.md`."""
+development set (`eval/article_dev.jsonl`) judged by the rules in `eval/README.md`."""
 
 from __future__ import annotations
 
 import pytest
-from dev_set import citation_is_correct, evidence_spans, holds_expected_facts, load_cases
-from helpers import ARTICLE_SOURCE, DEV_SET
+from helpers import ARTICLE_SOURCE
 
 from qa.answering import DECLINE_PREFIX
+from qa.evaluation import article_dataset, citation_is_correct, holds_expected_facts
 
 pytestmark = pytest.mark.integration
 
-CASES = load_cases(DEV_SET)
+CASES = article_dataset().cases
 ANSWERABLE = [c for c in CASES if c.answerable]
 UNANSWERABLE = [c for c in CASES if not c.answerable]
 
@@ -104,8 +104,7 @@ def test_an_unanswerable_development_question_is_declined(case, dev_answers):
 def test_every_answerable_development_question_cites_its_evidence_exactly(case, dev_answers, article_text):
     answer = dev_answers[case.id]
     assert answer.answerable, answer.text
-    spans = evidence_spans(article_text, case.evidence)
-    assert any(c.source == ARTICLE_SOURCE and citation_is_correct(c, spans) for c in answer.citations), (
+    assert any(c.source == ARTICLE_SOURCE and citation_is_correct(c, case.gold) for c in answer.citations), (
         answer.text
     )
     for c in answer.citations:
@@ -128,10 +127,9 @@ def test_citation_precision_over_answerable_development_questions_is_at_least_85
 ):
     correct = total = 0
     for case in ANSWERABLE:
-        spans = evidence_spans(article_text, case.evidence)
         for c in dev_answers[case.id].citations:
             total += 1
-            correct += c.source == ARTICLE_SOURCE and citation_is_correct(c, spans)
+            correct += citation_is_correct(c, case.gold)
     assert total >= len(ANSWERABLE) - 1
     assert correct / total >= 0.85, f"{correct}/{total}"
 

@@ -224,3 +224,27 @@ def test_chat_answers_a_follow_up_with_the_question_it_actually_searched(article
     assert "international norms" in result.stdout
     assert "(searched for: When did the Senior Experts Group first meet?)" in result.stdout
     assert result.stdout.count("[1] " + ARTICLE_SOURCE) == 2
+
+
+def test_eval_prints_one_json_object_with_every_figure_for_the_article_set():
+    result = CliRunner().invoke(main, ["eval", "--dataset", "article", "--json"])
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["dataset"] == "article" and figures["answerer"] == "extractive"
+    assert figures["questions"] == 22 and figures["answerable"] == 12
+    for key in ("hit_at_1", "hit_at_4", "mrr", "facts", "citation_precision", "citation_recall", "refusals"):
+        assert 0.0 <= figures[key] <= 1.0, key
+    assert figures["written_by"] == {"extractive": 22}
+
+
+def test_eval_exits_1_naming_the_figure_when_a_quality_gate_fails():
+    result = CliRunner().invoke(main, ["eval", "--limit", "4", "--min-citation-precision", "1.01"])
+    assert result.exit_code == 1
+    assert "quality gate failed" in result.stderr and "citation precision" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_refuses_a_dataset_that_does_not_exist_with_what_to_use_instead():
+    result = CliRunner().invoke(main, ["eval", "--dataset", "no-such-set"])
+    assert result.exit_code == 1
+    assert "use article, xquad, or the path of a JSON-lines file" in result.stderr

@@ -1,4 +1,4 @@
-"""The development-set judge (`tests/dev_set.py`) applies the rules of `tests/data/README.md`."""
+"""The judge behind `qa eval` (`qa.evaluation`) applies the rules of `eval/README.md`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,17 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from dev_set import citation_is_correct, evidence_spans, holds_expected_facts, load_cases
-from helpers import ARTICLE_PATH, DEV_SET, read_document
+from helpers import ARTICLE_PATH, read_document
+
+from qa.errors import QAError
+from qa.evaluation import (
+    _cases_from_jsonl,
+    article_dataset,
+    citation_is_correct,
+    evidence_spans,
+    holds_expected_facts,
+    xquad_dataset,
+)
 
 ARTICLE = read_document(ARTICLE_PATH)
 
@@ -16,26 +25,31 @@ ARTICLE = read_document(ARTICLE_PATH)
 class At:
     start: int
     end: int
+    source: str = "a.txt"
+
+
+def gold(*spans: tuple[int, int]) -> list[tuple[str, int, int]]:
+    return [("a.txt", start, end) for start, end in spans]
 
 
 def test_the_development_set_loads_twenty_two_cases_twelve_of_them_answerable():
-    cases = load_cases(DEV_SET)
+    cases = article_dataset().cases
     assert len(cases) == 22
     assert sum(c.answerable for c in cases) == 12
     assert len({c.id for c in cases}) == 22
     for case in cases:
         assert case.question.strip()
-        assert bool(case.must) == bool(case.evidence) == case.answerable
+        assert bool(case.must) == bool(case.evidence) == bool(case.gold) == case.answerable
 
 
-def test_load_cases_skips_blank_lines_and_defaults_missing_fields(tmp_path):
+def test_a_case_file_skips_blank_lines_and_defaults_missing_fields(tmp_path):
     path = tmp_path / "cases.jsonl"
     rows = [
         {"id": "x", "question": "Q?", "answerable": False},
         {"id": "y", "question": "R?", "answerable": True},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
-    cases = load_cases(path)
+    cases = _cases_from_jsonl(path, {"a.txt": "Some text."})
     assert [(c.id, c.answerable, c.must, c.evidence) for c in cases] == [
         ("x", False, [], []),
         ("y", True, [], []),
@@ -43,7 +57,7 @@ def test_load_cases_skips_blank_lines_and_defaults_missing_fields(tmp_path):
 
 
 def test_every_evidence_passage_of_the_development_set_is_in_the_article():
-    for case in load_cases(DEV_SET):
+    for case in article_dataset().cases:
         assert len(evidence_spans(ARTICLE, case.evidence)) >= len(case.evidence), case.id
 
 
@@ -100,17 +114,35 @@ def test_evidence_that_is_not_in_the_document_fails_loudly():
     ],
 )
 def test_a_citation_is_correct_when_it_overlaps_evidence_by_twenty_characters(citation, correct):
-    assert citation_is_correct(citation, [(100, 200)]) is correct
+    assert citation_is_correct(citation, gold((100, 200))) is correct
 
 
 def test_a_citation_covering_short_evidence_whole_is_correct_but_partial_cover_is_not():
-    short = [(50, 60)]
+    short = gold((50, 60))
     assert citation_is_correct(At(40, 70), short)
     assert citation_is_correct(At(50, 60), short)
     assert not citation_is_correct(At(55, 70), short)
 
 
 def test_a_citation_is_judged_against_every_evidence_span():
-    spans = [(0, 10), (500, 600)]
+    spans = gold((0, 10), (500, 600))
     assert citation_is_correct(At(550, 580), spans)
     assert not citation_is_correct(At(200, 300), spans)
+    assert not citation_is_correct(At(550, 580, source="b.txt"), spans)  # right place, wrong document
+
+
+def test_a_case_whose_evidence_is_in_no_document_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    row = {"id": "z", "question": "Q?", "answerable": True, "must": [["x"]], "evidence": ["not there"]}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(QAError, match=r"cases\.jsonl:1"):
+        _cases_from_jsonl(path, {"a.txt": "Some text."})
+
+
+def test_xquad_makes_every_paragraph_a_document_and_every_answer_a_gold_span():
+    dataset = xquad_dataset()
+    assert len(dataset.documents) == 240
+    assert len(dataset.cases) > 500 and all(c.answerable for c in dataset.cases)
+    for case in dataset.cases[:50]:
+        for source, start, end in case.gold:
+            assert dataset.documents[source][start:end] in case.evidence
