@@ -32,6 +32,8 @@ DECLINE_PREFIX = "The documents don't say"
 SIMILARITY_WEIGHT = 0.5  # support = w * similarity + (1 - w) * coverage
 SECOND_SENTENCE_RATIO = 0.85  # a second sentence is quoted only when nearly as good as the first
 MAX_SENTENCES = 2
+CONTEXT_RATIO = 0.7  # sentences this close to the best one may be shown to a language model
+MODEL_PASSAGES = 4  # at most this many numbered passages in a prompt: a small model reads few well
 
 _CREATIVE = re.compile(
     r"^\s*(?:please\s+)?(?:write|compose|create|generate|draft|invent|imagine|pretend|compose|sing|"
@@ -132,8 +134,13 @@ class Decision:
     """The answer-or-decline verdict with the evidence behind it."""
 
     answerable: bool
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)  # what an extractive answer quotes
     reason: str = ""
+    context: list[Evidence] = field(default_factory=list)  # what a language model may read
+
+    @property
+    def passages_for_model(self) -> list[Evidence]:
+        return self.context or self.evidence
 
 
 def analyse(question: str) -> Question:
@@ -311,7 +318,10 @@ class EvidenceSelector:
                 break
             if other.span.text != best.span.text:
                 chosen.append(other)
-        return Decision(True, chosen)
+        # A model may also read the next-best supporting sentences, in document order for readability.
+        context = [e for e in scored if e.support >= max(self.min_support, best.support * CONTEXT_RATIO)]
+        context = list({(e.source, e.span.start): e for e in [*chosen, *context]}.values())[:MODEL_PASSAGES]
+        return Decision(True, chosen, context=sorted(context, key=lambda e: (e.source, e.span.start)))
 
     def score(self, q: Question, passages: list[Passage], keyword: KeywordIndex) -> list[Evidence]:
         """Every sentence of the passages with its support for the question, best first."""

@@ -20,11 +20,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .answering import EvidenceSelector, asks_about_opening, document_heads, extractive_answer
+from .answering import Evidence, EvidenceSelector, asks_about_opening, document_heads, extractive_answer
 from .chunking import Span
 from .embeddings import PackagedMiniLM
 from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QAError, QuestionError
+from .generative import Checked, SentenceChecker, compose, generate_checked
 from .index import BuildReport, IndexStore, Progress, Snapshot
+from .llm import LocalChatModel, local_model_file, local_runtime_installed, openai_chat_model
 from .models import Answer, Chunk, Passage, page_at
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
@@ -72,16 +74,33 @@ class Assistant:
         )
         self.selector = EvidenceSelector(self.embeddings, self.settings.min_support)
         self.answerer = self._resolve_answerer(self.settings.answerer)
+        self._chat_model: Any = None
+        self._model_lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._heads: tuple[str, dict[str, tuple[Span | None, Span | None]]] | None = None
 
-    @staticmethod
-    def _resolve_answerer(name: AnswererName) -> str:
-        if name in ("auto", "extractive"):
-            return "extractive"
-        raise AnswererUnavailableError(
-            f"answerer {name!r} is not available in this version; set QA_ANSWERER=extractive (or auto)"
-        )
+    def _resolve_answerer(self, name: AnswererName) -> str:
+        """`auto` means the local model when its runtime and weights are installed, else extractive."""
+        if name == "auto":
+            return "local" if local_runtime_installed() else "extractive"
+        if name == "local" and not local_runtime_installed():
+            raise AnswererUnavailableError(
+                "the local answerer needs llama-cpp-python and the packaged model; run `make setup` "
+                "(or set QA_ANSWERER=extractive)"
+            )
+        if name == "openai":
+            openai_chat_model(self.settings.llm_base_url, self.settings.llm_model, self.settings.llm_api_key)
+        return name
+
+    def chat_model(self) -> Any:
+        """The language model behind the answerer, created on first use; None for `extractive`."""
+        with self._model_lock:
+            if self._chat_model is None and self.answerer == "local":
+                self._chat_model = LocalChatModel(model_path=str(local_model_file()))
+            elif self._chat_model is None and self.answerer == "openai":
+                s = self.settings
+                self._chat_model = openai_chat_model(s.llm_base_url, s.llm_model, s.llm_api_key)
+            return self._chat_model
 
     # ---- the index ---------------------------------------------------------------------------
 
@@ -221,24 +240,55 @@ class Assistant:
     ) -> Iterator[Answer]:
         """Answers whose text grows; the last has `final=True` and is the checked, complete answer."""
         question = self._check_question(question)
-        query = standalone_question(question, history)
+        model = self.chat_model()
+        query = standalone_question(question, history, model)
         snapshot = self._snapshot()
         passages = hybrid_search(
             snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
         )
         heads = self._document_heads(snapshot)
         decision = self.selector.decide(query, passages, snapshot.keyword, heads, sources)
-        final = _with_pages(
+        extractive = _with_pages(
             extractive_answer(question, query, decision, nearest=passages[:NEAREST]), snapshot
         )
-        if final.answerable:
+        if not extractive.answerable:  # declined before any model is called; nothing can overturn it
+            yield extractive
+            return
+        if model is None:
             shown = ""
-            for citation in final.citations[:-1]:
+            for citation in extractive.citations[:-1]:
                 shown = f"{shown} {citation.text} [{citation.n}]".strip()
-                yield Answer(
-                    shown, True, final.citations[: citation.n], query=query, mode=final.mode, final=False
+                yield replace(
+                    extractive, text=shown, citations=extractive.citations[: citation.n], final=False
                 )
-        yield final
+            yield extractive
+            return
+        yield from self._generate(model, query, decision.passages_for_model, extractive, snapshot)
+
+    def _generate(
+        self, model: Any, query: str, evidence: list[Evidence], fallback: Answer, snapshot: Snapshot
+    ) -> Iterator[Answer]:
+        """Stream checked sentences from the model; fall back to the extractive answer when none pass."""
+        checker = SentenceChecker(self.embeddings, query, evidence)
+        sentences: list[Checked] = []
+        try:
+            for checked in generate_checked(model, query, evidence, checker):
+                sentences.append(checked)
+                text, citations = compose(sentences, evidence)
+                yield Answer(text, True, citations, query=query, mode=self.answerer, final=False)
+        except Exception as exc:  # an unreachable server or a model error must not lose the answer
+            log.warning(
+                "the %s answerer failed (%s: %s); answering extractively",
+                self.answerer,
+                type(exc).__name__,
+                exc,
+            )
+            sentences = []
+        if not sentences:
+            yield fallback
+            return
+        text, citations = compose(sentences, evidence)
+        yield _with_pages(Answer(text, True, citations, query=query, mode=self.answerer), snapshot)
 
 
 def _with_pages(answer: Answer, snapshot: Snapshot) -> Answer:

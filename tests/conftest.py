@@ -3,6 +3,7 @@ real Chroma) built once per session for the integration tier."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `helpers` and `dev_set` from any test folder
+
+# The default tier answers extractively; tests of the language-model answerers ask for them by name.
+os.environ.setdefault("QA_ANSWERER", "extractive")
 
 from helpers import ARTICLE_PATH, ARTICLE_SOURCE, CORPUS_DIR, HashingEmbeddings, read_document
 
