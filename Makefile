@@ -7,6 +7,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 TORCH  := torch==2.13.0
+# llama-cpp-python has no prebuilt wheel here: it compiles (about 8 minutes on 2 cores) without
+# the parts we do not use.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
 .PHONY: setup dev run test lint eval clean
 
@@ -15,13 +18,13 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install $(TORCH)
-	$(PIP) install -e .
+	$(PIP) install -e '.[local]'
 	@touch $@
 
 dev: $(VENV)/.dev-installed
 
 $(VENV)/.dev-installed: $(VENV)/.installed
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[local,server,dev]'
 	@touch $@
 
 run: setup

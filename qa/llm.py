@@ -79,7 +79,7 @@ def local_model_file(cache_dir: Path | None = None) -> Path:
             parts = [Path(importlib.import_module(name).get_part_path()) for name in MODEL_PARTS]
         except ImportError as exc:
             raise AnswererUnavailableError(
-                f"the local model is not installed ({exc.name}); run `make setup-local` "
+                f"the local model is not installed ({exc.name}); run `make setup` "
                 "or set QA_ANSWERER=extractive"
             ) from exc
         if not (target.exists() and target.stat().st_size == MODEL_BYTES):
