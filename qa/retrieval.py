@@ -1,12 +1,17 @@
-"""Hybrid retrieval: dense (Chroma, cosine) and keyword (BM25) rankings fused by reciprocal rank.
+"""Hybrid retrieval: dense (Chroma, cosine) and keyword (BM25) scores, normalised and fused.
 
-Dense search finds paraphrases; BM25 finds exact names, numbers and rare words. Reciprocal rank
-fusion needs no score calibration between the two, and a chunk ranked well by both wins.
+Dense search finds paraphrases; BM25 finds exact names, numbers and rare words. Each ranking is
+read `CANDIDATES` deep; every candidate gets both scores (a keyword-only hit gets its stored vector's
+cosine, a dense-only hit its BM25 score), each score is standardised over the candidates (z-score),
+and the two are averaged. Unlike reciprocal rank fusion this keeps how far ahead a candidate is:
+on XQuAD it put the right paragraph first for 95.2 % of questions where rank fusion reached 92.7 %
+and BM25 alone 92.9 % (see README, "Measured").
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -16,8 +21,13 @@ from .models import Passage
 
 log = logging.getLogger(__name__)
 
-RRF_K = 60  # the usual constant: damps the head of each ranking so neither list dominates
 CANDIDATES = 30  # how deep each ranking is read before fusing
+DENSE_WEIGHT = 0.5  # XQuAD: 0.4-0.6 all within half a point of each other
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
 
 
 def hybrid_search(
@@ -28,7 +38,8 @@ def hybrid_search(
     sources: list[str] | None = None,
     openings: bool = False,
 ) -> list[Passage]:
-    """The `k` best passages for `query`, optionally only from the named `sources`.
+    """The `k` best passages for `query`, optionally only from the named `sources`. `score` is the
+    fused score mapped to 0..1 (logistic), comparable within one query's results.
 
     With `openings` (a question about a document's title or subtitle, which no ranking of content
     finds), the opening chunk of the best-ranked document leads, with score 1.0."""
@@ -44,53 +55,47 @@ def hybrid_search(
             return []
     depth = min(CANDIDATES, int(allowed.sum()))
 
-    query_vector = embeddings.embed_query(query)
+    query_vector = np.asarray(embeddings.embed_query(query), dtype=np.float32)
     where = {"source": {"$in": list(sources)}} if sources else None
-    dense_hits = snapshot.vectorstore.similarity_search_by_vector_with_relevance_scores(
-        query_vector, k=depth, filter=where
-    )
     similarity: dict[int, float] = {}
-    dense_rank: list[int] = []
-    for doc, distance in dense_hits:
+    for doc, distance in snapshot.vectorstore.similarity_search_by_vector_with_relevance_scores(
+        query_vector.tolist(), k=depth, filter=where
+    ):
         i = position.get(doc.id or "")
         if i is not None:
-            dense_rank.append(i)
             similarity[i] = 1.0 - float(distance)
 
-    keyword_scores = np.where(allowed, snapshot.keyword.scores(query), 0.0)
-    order = np.argsort(-keyword_scores, kind="stable")[:depth]
-    keyword_rank = [int(i) for i in order if keyword_scores[i] > 0]
-
-    fused: dict[int, float] = {}
-    for ranking in (dense_rank, keyword_rank):
-        for rank, i in enumerate(ranking):
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-    best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-    top = 2.0 / (RRF_K + 1)  # first in both rankings
-    if openings:
-        lead_source = chunks[best[0]].source if best else chunks[int(np.argmax(allowed))].source
-        opening = next(i for i, c in enumerate(chunks) if c.source == lead_source)  # sorted by start
-        fused[opening] = top
-        best = [opening, *[i for i in best if i != opening]][:k]
-
-    missing = [i for i in best if i not in similarity]
-    if missing:  # keyword-only hits: fetch their stored vectors for an honest similarity
+    keyword = np.where(allowed, snapshot.keyword.scores(query), 0.0)
+    keyword_top = [int(i) for i in np.argsort(-keyword, kind="stable")[:depth] if keyword[i] > 0]
+    missing = [i for i in keyword_top if i not in similarity]
+    if missing:  # keyword-only candidates: the cosine of their stored vectors
         got = snapshot.vectorstore.get(ids=[chunks[i].id for i in missing], include=["embeddings"])
         vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
-        q = np.asarray(query_vector, dtype=np.float32)
         for i in missing:
             vector = vectors.get(chunks[i].id)
             similarity[i] = (
-                float(np.dot(q, np.asarray(vector, dtype=np.float32))) if vector is not None else 0.0
+                float(query_vector @ np.asarray(vector, dtype=np.float32)) if vector is not None else 0.0
             )
 
+    candidates = sorted(similarity)
+    if not candidates:
+        return []
+    dense = _standardise(np.array([similarity[i] for i in candidates], dtype=np.float64))
+    sparse = _standardise(np.array([keyword[i] for i in candidates], dtype=np.float64))
+    fused = dict(zip(candidates, DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * sparse, strict=True))
+    best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    if openings:
+        lead_source = chunks[best[0]].source
+        opening = next(i for i, c in enumerate(chunks) if c.source == lead_source)  # sorted by start
+        fused[opening] = math.inf
+        best = [opening, *[i for i in best if i != opening]][:k]
     return [
         Passage(
             source=chunks[i].source,
             start=chunks[i].start,
             end=chunks[i].end,
             text=chunks[i].text,
-            score=round(fused[i] / top, 4),
+            score=round(1.0 / (1.0 + math.exp(-min(fused[i], 50.0))), 4),
             page=chunks[i].page,
             similarity=round(similarity.get(i, 0.0), 4),
         )

@@ -1,16 +1,20 @@
-"""Hybrid retrieval: dense and BM25 rankings fused by reciprocal rank, over a real Chroma store.
+"""Hybrid retrieval: dense and BM25 scores standardised over the candidates and averaged, over a
+real Chroma store.
 
 `ScriptedEmbeddings` lets each test choose every chunk's cosine similarity to the query, so the
-dense ranking is known exactly and the fused order can be computed by hand.
+dense scores are known exactly and the fused scores can be computed by hand.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from helpers import ScriptedEmbeddings
 
 from qa.index import IndexStore
-from qa.retrieval import RRF_K, hybrid_search
+from qa.retrieval import DENSE_WEIGHT, hybrid_search
 
 DOCS = {
     "a.txt": ("Zebra stripes are striking.", 1.0),  # dense 1st for any query; no keyword match for quokka
@@ -20,9 +24,19 @@ DOCS = {
 }
 
 
-def rrf(*ranks: int) -> float:
-    """The fused score of a passage at these 0-based ranks, scaled like hybrid_search's."""
-    return sum(1.0 / (RRF_K + r + 1) for r in ranks) / (2.0 / (RRF_K + 1))
+def expected_scores(snapshot, query: str, cosines: dict[str, float]) -> dict[str, float]:
+    """Fused scores worked out by hand: z-scores of cosine and BM25 over the candidates, averaged,
+    then mapped to 0..1 by the logistic function."""
+    bm25 = dict(zip([c.source for c in snapshot.chunks], snapshot.keyword.scores(query), strict=True))
+    names = sorted(cosines)
+    dense = np.array([cosines[n] for n in names])
+    sparse = np.array([bm25[n] for n in names])
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) / x.std() if x.std() > 0 else np.zeros_like(x)
+
+    fused = DENSE_WEIGHT * z(dense) + (1 - DENSE_WEIGHT) * z(sparse)
+    return {n: 1 / (1 + math.exp(-f)) for n, f in zip(names, fused, strict=True)}
 
 
 def build(tmp_path, docs: dict[str, tuple[str, float]]):
@@ -43,24 +57,25 @@ def four(tmp_path_factory):
     return build(tmp_path_factory.mktemp("four"), DOCS)
 
 
-def test_passages_are_ordered_by_fused_rank_not_by_either_ranking_alone(four):
+def test_passages_are_ordered_by_fused_score_not_by_either_ranking_alone(four):
     snapshot, embeddings = four
     passages = hybrid_search(snapshot, embeddings, "quokka", k=4)
     assert [p.source for p in passages] == ["b.txt", "c.txt", "a.txt", "d.txt"]
 
 
-def test_fused_scores_are_reciprocal_rank_sums_scaled_to_one(four):
+def test_fused_scores_average_the_standardised_cosine_and_bm25_scores(four):
     snapshot, embeddings = four
     scores = {p.source: p.score for p in hybrid_search(snapshot, embeddings, "quokka", k=4)}
-    assert scores == pytest.approx(
-        {"b.txt": rrf(1, 0), "c.txt": rrf(2, 1), "a.txt": rrf(0), "d.txt": rrf(3)}, abs=1e-4
-    )
+    cosines = {name: cos for name, (_, cos) in DOCS.items()}
+    assert scores == pytest.approx(expected_scores(snapshot, "quokka", cosines), abs=1e-4)
+    assert all(0.0 < score < 1.0 for score in scores.values())
 
 
-def test_a_passage_first_in_both_rankings_scores_one(four):
+def test_a_passage_first_in_both_rankings_comes_first_with_the_highest_score(four):
     snapshot, embeddings = four
-    top = hybrid_search(snapshot, embeddings, "zebra", k=1)
-    assert [(p.source, p.score) for p in top] == [("a.txt", 1.0)]
+    passages = hybrid_search(snapshot, embeddings, "zebra", k=4)
+    assert passages[0].source == "a.txt"
+    assert passages[0].score == max(p.score for p in passages) > 0.5
 
 
 def test_similarity_is_the_cosine_of_query_and_passage(four):
@@ -79,7 +94,10 @@ def test_sources_restrict_both_rankings_to_the_named_documents(four):
     snapshot, embeddings = four
     passages = hybrid_search(snapshot, embeddings, "quokka", k=4, sources=["c.txt", "d.txt"])
     assert [p.source for p in passages] == ["c.txt", "d.txt"]
-    assert passages[0].score == pytest.approx(rrf(0, 0), abs=1e-4)  # first in both, among those two
+    cosines = {"c.txt": DOCS["c.txt"][1], "d.txt": DOCS["d.txt"][1]}  # standardised among those two only
+    assert {p.source: p.score for p in passages} == pytest.approx(
+        expected_scores(snapshot, "quokka", cosines), abs=1e-4
+    )
 
 
 def test_an_unknown_source_finds_nothing(four):
@@ -102,4 +120,4 @@ def test_a_keyword_only_hit_beyond_the_dense_candidates_gets_its_similarity_from
     passages = hybrid_search(snapshot, embeddings, "wombat", k=len(docs))
     target = next(p for p in passages if p.source == "target.txt")
     assert target.similarity == pytest.approx(-0.9, abs=1e-3)
-    assert target.score == pytest.approx(rrf(0), abs=1e-4)  # first in the keyword ranking only
+    assert len(passages) == 31  # the 30 dense candidates and the keyword-only one

@@ -128,14 +128,18 @@ def test_an_explicit_settings_object_replaces_the_environment(monkeypatch, tmp_p
     assert a.settings.top_k == 2 and a.corpus_dir == tmp_path / "c"
 
 
-def test_an_answerer_this_version_lacks_is_refused_with_what_to_set_instead(monkeypatch):
+def test_the_openai_answerer_without_a_server_url_is_refused_with_what_to_set(monkeypatch):
     monkeypatch.setenv("QA_ANSWERER", "openai")
-    with pytest.raises(AnswererUnavailableError, match="QA_ANSWERER=extractive"):
+    monkeypatch.delenv("QA_LLM_BASE_URL", raising=False)
+    with pytest.raises(AnswererUnavailableError, match="QA_LLM_BASE_URL"):
         Assistant()
 
 
-def test_the_automatic_answerer_is_the_extractive_one():
-    assert Assistant(answerer="auto").answerer == "extractive"
+def test_the_automatic_answerer_is_local_exactly_when_its_runtime_is_installed():
+    from qa.llm import local_runtime_installed
+
+    expected = "local" if local_runtime_installed() else "extractive"
+    assert Assistant(answerer="auto").answerer == expected
 
 
 @pytest.mark.parametrize("override", [{"chunk_size": 0}, {"top_k": -1}, {"min_support": 7}])
