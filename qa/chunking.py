@@ -105,9 +105,11 @@ _SENTENCE_STARTERS = frozenset(
 )
 
 
-def chunk_id(source: str, start: int, text: str) -> str:
-    """Stable id: the same text at the same place in the same document always gets the same id."""
-    digest = hashlib.sha256(f"{source}\x00{start}\x00{text}".encode()).hexdigest()
+def chunk_id(source: str, start: int, text: str, document_sha256: str = "") -> str:
+    """Stable id: the same text at the same place in the same version of a document always gets the
+    same id. The version is part of it, so re-indexing an edited document never overwrites the
+    chunks of the version that is still committed (readers keep using those until the switch)."""
+    digest = hashlib.sha256(f"{source}\x00{document_sha256}\x00{start}\x00{text}".encode()).hexdigest()
     return digest[:32]
 
 
@@ -128,7 +130,9 @@ def chunk_document(document: Document, chunk_size: int, overlap: int) -> list[Ch
             j += 1
         start, end = units[i].start, units[j - 1].end
         text = document.text[start:end]
-        chunk = Chunk(chunk_id(document.source, start, text), document.source, start, end, text)
+        chunk = Chunk(
+            chunk_id(document.source, start, text, document.sha256), document.source, start, end, text
+        )
         chunks.append(chunk if not document.pages else replace(chunk, page=page_at(document.pages, start)))
         if j >= len(units):
             break

@@ -44,7 +44,7 @@ from .models import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3  # 3: chunk ids include the document version
 PREFIX = "qa"
 MANIFEST_ID = "manifest"
 POINTER_ID = "current"
@@ -99,9 +99,23 @@ class Snapshot:
     chunks: list[Chunk]  # sorted by (source, start)
     vectorstore: Any  # langchain_chroma.Chroma over the chunks collection
     keyword: KeywordIndex
+    strays: bool = False  # the collection holds chunks the manifest does not list (a killed build's)
 
     def pages(self, source: str) -> list[list[int]]:
         return self.manifest["documents"].get(source, {}).get("pages", [])
+
+    def where(self, sources: list[str] | None = None) -> dict[str, Any] | None:
+        """The Chroma filter for a dense search: the named sources, and only committed versions
+        when strays are present (so they cannot crowd committed chunks out of the top k)."""
+        clauses: list[dict[str, Any]] = []
+        if sources:
+            clauses.append({"source": {"$in": list(sources)}})
+        if self.strays:
+            hashes = sorted({d["sha256"] for d in self.manifest["documents"].values()})
+            clauses.append({"sha256": {"$in": hashes}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def _now() -> str:
@@ -287,8 +301,9 @@ class IndexStore:
                 client=self._client(generation),
                 collection_metadata={"hnsw:space": "cosine"},
             )
+            strays = self._chunks_collection(generation).count() != len(chunks)
             snapshot = Snapshot(
-                generation, manifest["version"], manifest, chunks, vectorstore, KeywordIndex(chunks)
+                generation, manifest["version"], manifest, chunks, vectorstore, KeywordIndex(chunks), strays
             )
             log.info("opened index %s v%d (%d chunks)", generation, snapshot.version, len(chunks))
             self._snapshot = snapshot
@@ -402,6 +417,10 @@ class IndexStore:
                 f"corpus folder {corpus_dir} has no usable documents; add some and build again"
                 + ("; the existing index was left as it was" if generation else "")
             )
+        if old is not None and not full and not report.changed and not old.get("dirty"):
+            listed = sum(d["chunks"] for d in previous.values())
+            if generation and self._chunks_collection(generation).count() != listed:
+                old = {**old, "dirty": True}  # chunks a killed build stored: clean them up below
         if old is not None and not full and not report.changed and not old.get("dirty"):
             report.generation = generation
             report.chunks = sum(d["chunks"] for d in previous.values())

@@ -56,7 +56,7 @@ def hybrid_search(
     depth = min(CANDIDATES, int(allowed.sum()))
 
     query_vector = np.asarray(embeddings.embed_query(query), dtype=np.float32)
-    where = {"source": {"$in": list(sources)}} if sources else None
+    where = snapshot.where(sources)
     similarity: dict[int, float] = {}
     for doc, distance in snapshot.vectorstore.similarity_search_by_vector_with_relevance_scores(
         query_vector.tolist(), k=depth, filter=where

@@ -300,24 +300,24 @@ def test_chunk_ids_are_the_same_in_a_fresh_process_with_another_hash_seed():
     assert json.loads(out.stdout) == here
 
 
-def test_chunk_id_changes_when_the_text_the_position_or_the_source_changes():
-    base = chunk_id("a.txt", 10, "Some text.")
-    assert chunk_id("a.txt", 10, "Some text.") == base
-    assert chunk_id("a.txt", 10, "Some text!") != base
-    assert chunk_id("a.txt", 11, "Some text.") != base
-    assert chunk_id("b.txt", 10, "Some text.") != base
+def test_chunk_id_changes_when_the_text_the_position_the_source_or_the_version_changes():
+    base = chunk_id("a.txt", 10, "Some text.", "v1")
+    assert chunk_id("a.txt", 10, "Some text.", "v1") == base
+    assert chunk_id("a.txt", 10, "Some text!", "v1") != base
+    assert chunk_id("a.txt", 11, "Some text.", "v1") != base
+    assert chunk_id("b.txt", 10, "Some text.", "v1") != base
+    assert chunk_id("a.txt", 10, "Some text.", "v2") != base
 
 
-def test_editing_the_end_of_a_document_keeps_the_ids_of_the_chunks_before_the_edit():
+def test_an_edited_document_gets_new_ids_for_every_chunk_so_the_committed_version_is_never_overwritten():
     edit_at = ARTICLE.index("some progress in the months ahead")
     edited_text = ARTICLE[:edit_at] + "much" + ARTICLE[edit_at + len("some") :]
-    before = chunk_document(Document(ARTICLE_SOURCE, ARTICLE), 700, 1)
-    after = chunk_document(Document(ARTICLE_SOURCE, edited_text), 700, 1)
-    untouched = [c.id for c in before if c.end <= edit_at]
-    touched = [c.id for c in before if c.end > edit_at]
-    assert untouched and touched
-    assert [c.id for c in after if c.end <= edit_at] == untouched
-    assert not set(touched) & {c.id for c in after}
+    before = chunk_document(Document(ARTICLE_SOURCE, ARTICLE, sha256="old"), 700, 1)
+    after = chunk_document(Document(ARTICLE_SOURCE, edited_text, sha256="new"), 700, 1)
+    unchanged_text = [c for c in before if c.end <= edit_at]
+    assert unchanged_text
+    assert [c.text for c in after if c.end <= edit_at] == [c.text for c in unchanged_text]
+    assert not {c.id for c in before} & {c.id for c in after}
 
 
 def test_inserting_text_at_the_start_changes_the_ids_of_the_shifted_chunks():
