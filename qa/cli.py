@@ -349,7 +349,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     report = assistant.rebuild()
     for item in report.skipped:
         click.echo(f"skipped {item.source}: {item.reason}", err=True)
-    click.echo(f"web chat on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    assistant.chat_model()  # join and verify the local model now, not during the first question
+    click.echo(f"web chat on http://{host}:{port} ({assistant.answerer} answers; Ctrl-C to stop)", err=True)
     launch(assistant, host=host, port=port)
 
 
