@@ -320,7 +320,10 @@ class EvidenceSelector:
                 chosen.append(other)
         # A model may also read the next-best supporting sentences, in document order for readability.
         context = [e for e in scored if e.support >= max(self.min_support, best.support * CONTEXT_RATIO)]
-        context = list({(e.source, e.span.start): e for e in [*chosen, *context]}.values())[:MODEL_PASSAGES]
+        unique: dict[str, Evidence] = {}  # one copy of a line a document repeats (titles often are)
+        for e in [*chosen, *context]:
+            unique.setdefault(" ".join(e.span.text.split()), e)
+        context = list(unique.values())[:MODEL_PASSAGES]
         return Decision(True, chosen, context=sorted(context, key=lambda e: (e.source, e.span.start)))
 
     def score(self, q: Question, passages: list[Passage], keyword: KeywordIndex) -> list[Evidence]:

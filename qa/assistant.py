@@ -278,12 +278,12 @@ class Assistant:
                 yield Answer(text, True, citations, query=query, mode=self.answerer, final=False)
         except Exception as exc:  # an unreachable server or a model error must not lose the answer
             log.warning(
-                "the %s answerer failed (%s: %s); answering extractively",
+                "the %s answerer failed (%s: %s); %s",
                 self.answerer,
                 type(exc).__name__,
                 exc,
+                "keeping the checked sentences already shown" if sentences else "answering extractively",
             )
-            sentences = []
         if not sentences:
             yield fallback
             return

@@ -185,6 +185,7 @@ def openai_chat_model(base_url: str | None, model: str | None, api_key: str | No
         api_key=api_key or "not-needed",
         temperature=0.0,
         max_completion_tokens=160,
+        extra_body={"max_tokens": 160},  # the field llama.cpp's and Ollama's servers read
         timeout=120,
         max_retries=1,
     )
