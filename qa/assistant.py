@@ -64,15 +64,8 @@ class Assistant:
             raise QAError(f"invalid settings ({problems}); fix the QA_* variable or argument") from exc
         self.corpus_dir = Path(self.settings.corpus_dir)
         self.index_dir = Path(self.settings.index_dir)
-        self.embeddings = PackagedMiniLM()
-        self.store = IndexStore(
-            self.index_dir,
-            self.embeddings,
-            chunk_size=self.settings.chunk_size,
-            chunk_overlap=self.settings.chunk_overlap,
-            chroma_url=self.settings.chroma_url,
-        )
-        self.selector = EvidenceSelector(self.embeddings, self.settings.min_support)
+        self._use_embeddings(PackagedMiniLM(backend=self.settings.embedding_backend))
+        self._backend_checked = self.settings.embedding_backend != "auto"
         self.answerer = self._resolve_answerer(self.settings.answerer)
         self._chat_model: Any = None
         self._model_lock = threading.Lock()
@@ -102,12 +95,37 @@ class Assistant:
                 self._chat_model = openai_chat_model(s.llm_base_url, s.llm_model, s.llm_api_key)
             return self._chat_model
 
+    def _use_embeddings(self, embeddings: PackagedMiniLM) -> None:
+        self.embeddings = embeddings
+        self.store = IndexStore(
+            self.index_dir,
+            embeddings,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+            chroma_url=self.settings.chroma_url,
+        )
+        self.selector = EvidenceSelector(embeddings, self.settings.min_support)
+
+    def _follow_index_backend(self) -> None:
+        """With QA_EMBEDDING_BACKEND=auto, keep using the backend an existing index was built with
+        (vectors of the two differ slightly), instead of refusing it; a full rebuild uses the default."""
+        if self._backend_checked:
+            return
+        self._backend_checked = True
+        manifest = self.store.manifest()
+        built = manifest.get("embedding_backend") if manifest else None
+        if built in ("torch", "onnx-int8") and built != self.embeddings.backend:
+            log.info("the index was built with the %s embedding backend; using it", built)
+            self._use_embeddings(PackagedMiniLM(backend="torch" if built == "torch" else "onnx"))
+
     # ---- the index ---------------------------------------------------------------------------
 
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
         """Bring the index in line with the corpus folder: only new or changed documents are embedded,
         unless `full`. The previous index keeps answering until the new one is complete."""
         with self._build_lock:
+            if not full:
+                self._follow_index_backend()
             return self.store.build(
                 self.corpus_dir, int(self.settings.max_file_mb * 1e6), full=full, progress=progress
             )
@@ -184,6 +202,7 @@ class Assistant:
 
     def _snapshot(self) -> Snapshot:
         """The live index, built first if there is none yet."""
+        self._follow_index_backend()
         if not self.store.exists():
             log.warning(
                 "no index in %s yet: building it from %s (first use)", self.index_dir, self.corpus_dir

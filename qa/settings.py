@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AnswererName = Literal["auto", "extractive", "local", "openai"]
+EmbeddingBackendName = Literal["auto", "torch", "onnx"]
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,13 @@ class Settings(BaseSettings):
     ui_auth: str | None = Field(None, description="`user:password` required by the web chat.")
     host: str = Field("127.0.0.1", description="Interface the web chat binds to.")
     port: int = Field(7860, description="Port of the web chat.")
+
+    embedding_backend: EmbeddingBackendName = Field(
+        "auto",
+        description="How the embedding model runs: torch (PyTorch fp32), onnx (int8 ONNX, exported once into "
+        "QA_CACHE_DIR, default ~/.cache/qa), or auto (the faster one measured on this machine). An index "
+        "is refused by another backend: rebuild with `qa index build --full` after changing it.",
+    )
 
     chunk_size: int = Field(700, ge=100, le=4000, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
