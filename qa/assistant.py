@@ -203,7 +203,7 @@ class Assistant:
     def _snapshot(self) -> Snapshot:
         """The live index, built first if there is none yet."""
         self._follow_index_backend()
-        if not self.store.exists():
+        if self.store.current_generation() is None:  # cheap: the manifest itself is read only on change
             log.warning(
                 "no index in %s yet: building it from %s (first use)", self.index_dir, self.corpus_dir
             )

@@ -100,6 +100,7 @@ class Snapshot:
     vectorstore: Any  # langchain_chroma.Chroma over the chunks collection
     keyword: KeywordIndex
     strays: bool = False  # the collection holds chunks the manifest does not list (a killed build's)
+    positions: dict[str, int] = field(default_factory=dict)  # chunk id -> index in `chunks`
 
     def pages(self, source: str) -> list[list[int]]:
         return self.manifest["documents"].get(source, {}).get("pages", [])
@@ -246,9 +247,6 @@ class IndexStore:
             embeddings=[[0.0]],
         )
 
-    def exists(self) -> bool:
-        return self.manifest() is not None
-
     def manifest(self) -> dict[str, Any] | None:
         generation = self.current_generation()
         return self._read_manifest(generation) if generation else None
@@ -303,7 +301,14 @@ class IndexStore:
             )
             strays = self._chunks_collection(generation).count() != len(chunks)
             snapshot = Snapshot(
-                generation, manifest["version"], manifest, chunks, vectorstore, KeywordIndex(chunks), strays
+                generation,
+                manifest["version"],
+                manifest,
+                chunks,
+                vectorstore,
+                KeywordIndex(chunks),
+                strays,
+                {c.id: i for i, c in enumerate(chunks)},
             )
             log.info("opened index %s v%d (%d chunks)", generation, snapshot.version, len(chunks))
             self._snapshot = snapshot

@@ -46,7 +46,7 @@ def hybrid_search(
     chunks = snapshot.chunks
     if not chunks or k <= 0:
         return []
-    position = {c.id: i for i, c in enumerate(chunks)}  # stored chunks the manifest does not list are ignored
+    position = snapshot.positions  # stored chunks the manifest does not list are not in it: ignored
     allowed = np.ones(len(chunks), dtype=bool)
     if sources:
         wanted = set(sources)
