@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.common import quiet_logging
+
 log = logging.getLogger("bench.index_updates")
 
 MAX_BYTES = 50_000_000
@@ -249,11 +251,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="Repeats of each small measurement (median).")
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep it (default: a temp folder).")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "qa"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    quiet_logging()
 
     if args.keep:
         if args.keep.exists():

@@ -38,13 +38,14 @@ import logging
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench.common import quiet_logging
 
 log = logging.getLogger("bench.ingest")
 
@@ -321,11 +322,7 @@ def main() -> None:
         help="Comma-separated embedding backends (torch, onnx); default: every installed one.",
     )
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "qa"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    quiet_logging()
     backends = args.backends.split(",") if args.backends else available_backends()
     with tempfile.TemporaryDirectory(prefix="qa-bench-ingest-") as tmp:
         result = run(args.copies, args.repeat, backends, Path(tmp))

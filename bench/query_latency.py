@@ -51,7 +51,6 @@ import random
 import re
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -60,6 +59,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.common import quiet_logging
 
 log = logging.getLogger("bench.query_latency")
 
@@ -574,11 +575,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="Passes over the questions (medians).")
     parser.add_argument("--pool", type=int, default=3000, help="Filler chunks embedded for real.")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "qa"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    quiet_logging()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="qa-bench-latency-") as tmp:
         result = run(sizes, args.queries, args.repeat, args.pool, Path(tmp))

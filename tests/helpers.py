@@ -65,3 +65,16 @@ class ScriptedEmbeddings(PackagedMiniLM):
             out[row, 0] = cos
             out[row, 1] = np.sqrt(max(0.0, 1.0 - cos * cos))
         return out
+
+
+# Two small documents beside the article, for tests that add, edit and remove documents.
+QUOKKAS = (
+    "Quokkas of Rottnest Island\n\n"
+    "The quokka is a small marsupial that lives on Rottnest Island near Perth. "
+    "Visitors photograph quokkas because the animals appear to smile.\n"
+)
+WOMBATS = (
+    "# Wombats\n\n"
+    "Wombats are burrowing marsupials native to Australia. "
+    "A wombat produces cube-shaped droppings, which it uses to mark its territory.\n"
+)

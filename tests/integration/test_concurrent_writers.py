@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE_SOURCE, read_document
+from helpers import ARTICLE_SOURCE, QUOKKAS, WOMBATS, read_document
 
 from qa import Assistant
 
@@ -21,16 +21,6 @@ pytestmark = pytest.mark.integration
 
 BEIJING_QUESTION = "Where did the second round of the cybercrime dialogue take place?"
 WOMBAT_QUESTION = "What shape are wombat droppings?"
-QUOKKAS = (
-    "Quokkas of Rottnest Island\n\n"
-    "The quokka is a small marsupial that lives on Rottnest Island near Perth. "
-    "Visitors photograph quokkas because the animals appear to smile.\n"
-)
-WOMBATS = (
-    "# Wombats\n\n"
-    "Wombats are burrowing marsupials native to Australia. "
-    "A wombat produces cube-shaped droppings, which it uses to mark its territory.\n"
-)
 
 # A reader process: one Assistant opened once, answering one JSON question per stdin line with one
 # JSON line on stdout (its logs go to stderr).

@@ -4,22 +4,12 @@ incremental rebuilds that embed only what changed."""
 from __future__ import annotations
 
 import pytest
-from helpers import ARTICLE_SOURCE, read_document
+from helpers import ARTICLE_SOURCE, QUOKKAS, WOMBATS, read_document
 
 from qa import Assistant
 
 pytestmark = pytest.mark.integration
 
-QUOKKAS = (
-    "Quokkas of Rottnest Island\n\n"
-    "The quokka is a small marsupial that lives on Rottnest Island near Perth. "
-    "Visitors photograph quokkas because the animals appear to smile.\n"
-)
-WOMBATS = (
-    "# Wombats\n\n"
-    "Wombats are burrowing marsupials native to Australia. "
-    "A wombat produces cube-shaped droppings, which it uses to mark its territory.\n"
-)
 BEIJING_QUESTION = "Where did the second round of the cybercrime dialogue take place?"
 
 
