@@ -72,7 +72,7 @@ def query_latency_chart(result: dict[str, Any], out: Path) -> None:
     series = [
         ("search", "p95", "hybrid search p95", ORANGE, "o", "-"),
         ("search", "p50", "hybrid search p50", BLUE, "o", "-"),
-        ("snapshot_check", "p50", "per-call index check p50 (generation and manifest version)", PURPLE, "D", ":"),
+        ("snapshot_check", "p50", "per-call index check p50 (manifest version)", PURPLE, "D", ":"),
         ("dense_only", "p50", "dense only p50 (embed query + Chroma k-NN)", GREEN, "s", "--"),
         ("bm25_only", "p50", "BM25 only p50", GREY, "^", "--"),
     ]
