@@ -56,7 +56,9 @@ def standalone_question(question: str, history: list[tuple[str, str]] | None, mo
         return question
     if model is not None:
         rewritten = _rewrite_with_model(model, question, history)
-        if rewritten:
+        # A small model often hands the question back unchanged; only a rewrite that resolved the
+        # pronoun is better than the rule below.
+        if rewritten and not _PRONOUN.search(rewritten):
             return rewritten
     for previous, _answer in reversed(history):
         subject = _subject(previous)

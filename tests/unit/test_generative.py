@@ -492,3 +492,18 @@ def test_the_prompt_never_numbers_the_same_passage_text_twice(with_model):
     with_model(model).ask("Explain the state of China-U.S. relations in cyberspace.")
     passages = prompt_passages(model.calls[0])
     assert len(passages) == len(set(passages))
+
+
+def test_a_model_rewrite_that_keeps_the_pronoun_gives_way_to_the_rule_based_rewrite():
+    from qa.rewriting import standalone_question
+
+    history = [("What did the Senior Experts Group discuss?", "International norms [1]")]
+    echo = ScriptedChatModel(reply="When did they first meet?")  # a small model's usual "rewrite"
+    assert standalone_question("When did they first meet?", history, echo) == (
+        "When did the Senior Experts Group first meet?"
+    )
+    resolved = ScriptedChatModel(reply="When did the Sino-U.S. Senior Experts Group first convene?")
+    assert standalone_question("When did they first meet?", history, resolved) == (
+        "When did the Sino-U.S. Senior Experts Group first convene?"
+    )
+    assert len(echo.calls) == len(resolved.calls) == 1
