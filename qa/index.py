@@ -48,7 +48,6 @@ MANIFEST_FORMAT = 3  # 3: chunk ids include the document version
 PREFIX = "qa"
 MANIFEST_ID = "manifest"
 POINTER_ID = "current"
-KEEP_GENERATIONS = 2  # the live one and the one before it, which a reader may still hold open
 WRITE_BATCH = 256
 READ_BATCH = 5000
 

@@ -7,8 +7,10 @@ they go through the same Chroma store, keyword index and evidence scoring as the
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,3 +80,25 @@ WOMBATS = (
     "Wombats are burrowing marsupials native to Australia. "
     "A wombat produces cube-shaped droppings, which it uses to mark its territory.\n"
 )
+
+
+def stored_chunk_count(assistant: Any) -> int:
+    """How many chunks the live generation's Chroma collection holds, listed by the manifest or not."""
+    snapshot = assistant.store.open()  # also drops Chroma's per-process cache: what is stored now
+    return int(assistant.store._chunks_collection(snapshot.generation).count())
+
+
+def manifest_chunk_total(assistant: Any) -> int:
+    return sum(d["chunks"] for d in assistant.documents())
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """Terminate a server the tests started, killing it if it does not stop in time."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE_SOURCE, CORPUS_DIR, read_document
+from helpers import ARTICLE_SOURCE, CORPUS_DIR, manifest_chunk_total, read_document, stop, stored_chunk_count
 
 from qa import Assistant
 
@@ -97,13 +97,7 @@ def chroma_server(tmp_path):
             time.sleep(0.2)
         yield url
     finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=20)
+        stop(server, timeout=20)
 
 
 @dataclass
@@ -132,15 +126,6 @@ def server_index(chroma_server, tmp_path) -> ServerIndex:
     report = assistant.rebuild()
     assert sorted(report.added) == INDEXED and not report.skipped
     return ServerIndex(chroma_server, corpus_dir, assistant, report.generation)
-
-
-def stored_chunk_count(assistant: Assistant) -> int:
-    snapshot = assistant.store.open()
-    return assistant.store._chunks_collection(snapshot.generation).count()
-
-
-def manifest_chunk_total(assistant: Assistant) -> int:
-    return sum(d["chunks"] for d in assistant.documents())
 
 
 def assert_answers_beijing_with_exact_citations(assistant: Assistant, corpus_dir: Path) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE_SOURCE, read_document
+from helpers import ARTICLE_SOURCE, manifest_chunk_total, read_document, stored_chunk_count
 
 from qa import Assistant
 
@@ -154,16 +154,6 @@ def kill_build_while_embedding(corpus_dir: Path, index_dir: Path, *options: str)
 
 def fresh_assistant(corpus_dir: Path, index_dir: Path) -> Assistant:
     return Assistant(corpus_dir=corpus_dir, index_dir=index_dir, answerer="extractive")
-
-
-def stored_chunk_count(assistant: Assistant) -> int:
-    """How many chunks the live generation's Chroma collection holds, listed by the manifest or not."""
-    snapshot = assistant.store.open()  # also drops Chroma's per-process cache: what is on disk now
-    return assistant.store._chunks_collection(snapshot.generation).count()
-
-
-def manifest_chunk_total(assistant: Assistant) -> int:
-    return sum(d["chunks"] for d in assistant.documents())
 
 
 def assert_answers_beijing_with_exact_citations(assistant: Assistant, corpus_dir: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import stop
 from langchain_core.messages import HumanMessage
 
 from qa import Assistant
@@ -100,12 +101,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
                 time.sleep(0.5)
         yield Server(base_url, models[0], log, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process)
 
 
 @pytest.fixture(scope="module")
