@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,15 @@ from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError
 from .generative import Checked, SentenceChecker, compose, generate_checked
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .llm import LocalChatModel, local_model_file, local_runtime_installed, openai_chat_model
-from .models import Answer, Chunk, Passage, page_at
+from .loaders import (
+    IGNORED_NAMES,
+    SUPPORTED_SUFFIXES,
+    Skipped,
+    extract_text,
+    size_limit_reason,
+    unsupported_reason,
+)
+from .models import Answer, Chunk, Citation, Excerpt, Passage, page_at
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
 from .settings import AnswererName, Settings, get_settings
@@ -130,17 +138,46 @@ class Assistant:
                 self.corpus_dir, int(self.settings.max_file_mb * 1e6), full=full, progress=progress
             )
 
-    def add(self, paths: list[str | Path], progress: Progress | None = None) -> BuildReport:
-        """Copy files into the corpus folder and index them."""
-        self.corpus_dir.mkdir(parents=True, exist_ok=True)
-        for raw in paths:
-            path = Path(raw)
+    def add(self, paths: Sequence[str | Path], progress: Progress | None = None) -> BuildReport:
+        """Copy files into the corpus folder (top level, by their own names) and index them.
+
+        A file that cannot be used (type, size, unreadable, a hidden or reserved name) is checked before
+        it is copied, so it never lands in the corpus: it comes back in `report.skipped` with its
+        reason, and the corpus and the index stay as they were. A file with the name of an indexed
+        document replaces it."""
+        files = [Path(raw) for raw in paths]
+        for path in files:
             if not path.is_file():
                 raise CorpusError(f"{path} is not a file; give the path of a document to add")
-            target = self.corpus_dir / Path(path.name).name
+        self.corpus_dir.mkdir(parents=True, exist_ok=True)
+        refused: list[Skipped] = []
+        for path in files:
+            reason = self._unusable(path)
+            if reason:
+                refused.append(Skipped(path.name, reason))
+                continue
+            target = self.corpus_dir / path.name
             if target.resolve() != path.resolve():
                 shutil.copyfile(path, target)
-        return self.rebuild(progress=progress)
+        report = self.rebuild(progress=progress)
+        report.skipped[:0] = refused
+        return report
+
+    def _unusable(self, path: Path) -> str | None:
+        """Why `path` cannot be added to the corpus, or None; the same checks a build makes."""
+        if path.name.startswith(".") or path.name in IGNORED_NAMES:
+            return "has a name the corpus ignores (hidden or reserved); rename the file and add it again"
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            return unsupported_reason(path)
+        max_bytes = int(self.settings.max_file_mb * 1e6)
+        size = path.stat().st_size
+        if size > max_bytes:
+            return size_limit_reason(size, max_bytes)
+        try:
+            extract_text(path, path.read_bytes())
+        except (ValueError, OSError) as exc:
+            return str(exc)
+        return None
 
     def remove(self, sources: list[str]) -> BuildReport:
         """Delete documents (by source name) from the corpus folder and from the index."""
@@ -160,6 +197,33 @@ class Assistant:
         for target in targets:
             target.unlink()
         return self.rebuild()
+
+    def excerpt(self, cited: Citation | Passage, chars: int = 300) -> Excerpt:
+        """A citation (or passage) with up to `chars` characters of its document around it, from the
+        index version it was cited from, for showing the evidence in place."""
+        snapshot = self._snapshot()
+        page = cited.page
+        if snapshot.text(cited.source, cited.start, cited.end) != cited.text:  # the document changed since
+            return Excerpt(cited.source, cited.start, cited.end, cited.text, page=page)
+        lo = max(0, cited.start - chars)
+        before = snapshot.text(cited.source, lo, cited.start) or ""
+        after = snapshot.text(cited.source, cited.end, cited.end + chars + 1) or ""
+        clipped_before, clipped_after = lo > 0, len(after) > chars
+        if clipped_before:  # cut at a word boundary, so the context never starts mid-word
+            before = before.split(maxsplit=1)[1] if len(before.split(maxsplit=1)) > 1 else ""
+        if clipped_after:
+            after = after[:chars].rsplit(maxsplit=1)[0] if after[:chars].strip() else ""
+        return Excerpt(
+            cited.source,
+            cited.start,
+            cited.end,
+            cited.text,
+            before,
+            after,
+            clipped_before,
+            clipped_after,
+            page,
+        )
 
     def documents(self) -> list[dict[str, Any]]:
         """What is indexed: one entry per document with its chunk count, size and when it was added."""

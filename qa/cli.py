@@ -336,13 +336,20 @@ def eval_command(
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (QA_HOST, default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (QA_PORT, default 7860).")
+@click.option(
+    "--insecure-no-login",
+    is_flag=True,
+    default=None,
+    help="Allow a non-loopback --host without QA_UI_AUTH: anyone who reaches it can read and change the "
+    "documents (QA_UI_INSECURE_NO_LOGIN).",
+)
 @click.pass_context
 @_errors_to_exit
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, insecure_no_login: bool | None) -> None:
     """Open the web chat (building or updating the index first)."""
     from ui.app import launch, launch_options
 
-    assistant = _assistant(ctx)
+    assistant = _assistant(ctx, ui_insecure_no_login=insecure_no_login)
     host = host or assistant.settings.host
     port = port or assistant.settings.port
     launch_options(assistant.settings, host, port)  # refuse an unsafe host before any slow work

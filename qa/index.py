@@ -20,6 +20,8 @@ How updates stay safe:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import os
@@ -103,6 +105,23 @@ class Snapshot:
 
     def pages(self, source: str) -> list[list[int]]:
         return self.manifest["documents"].get(source, {}).get("pages", [])
+
+    def text(self, source: str, start: int, end: int) -> str | None:
+        """The document's text in [start, end) as the indexed chunks hold it, cut short where the
+        document ends; a gap between chunks reads as spaces. None when no chunk covers the range.
+        Lets a caller show a citation's surroundings from the very version it was cited from."""
+        first = bisect.bisect_left(self.chunks, (source, 0), key=lambda c: (c.source, c.start))
+        buffer: list[str | None] = [None] * max(0, end - start)
+        for chunk in itertools.islice(self.chunks, first, None):
+            if chunk.source != source or chunk.start >= end:
+                break
+            lo, hi = max(chunk.start, start), min(chunk.end, end)
+            if lo < hi:
+                buffer[lo - start : hi - start] = chunk.text[lo - chunk.start : hi - chunk.start]
+        covered = [i for i, ch in enumerate(buffer) if ch is not None]
+        if not covered:
+            return None
+        return "".join(" " if ch is None else ch for ch in buffer[: covered[-1] + 1])
 
     def where(self, sources: list[str] | None = None) -> dict[str, Any] | None:
         """The Chroma filter for a dense search: the named sources, and only committed versions

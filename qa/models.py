@@ -75,6 +75,25 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """A cited span with the document text around it, so a reader can check it in place.
+
+    `before` and `after` are cut at whole words; `clipped_before`/`clipped_after` say whether the
+    document goes on beyond them. Both are empty when the span is no longer in the index (its document
+    changed since the answer was given): then only the cited text itself can be shown."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    before: str = ""
+    after: str = ""
+    clipped_before: bool = False
+    clipped_after: bool = False
+    page: int | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the assistant says. When `answerable` is False the text declines and `citations` is empty;
     `nearest` then holds the closest passages, which do not support an answer."""

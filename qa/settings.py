@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Model name to ask the OpenAI-compatible server for.")
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     ui_auth: str | None = Field(None, description="`user:password` required by the web chat.")
+    ui_insecure_no_login: bool = Field(
+        False,
+        description="Serve the web chat on a non-loopback host without a login (anyone who can reach it "
+        "can read and change the documents); `qa serve --insecure-no-login` sets it.",
+    )
     host: str = Field("127.0.0.1", description="Interface the web chat binds to.")
     port: int = Field(7860, description="Port of the web chat.")
 

@@ -3,18 +3,27 @@
     qa serve                      # builds or updates the index, then serves http://127.0.0.1:7860
     python -m ui.app              # the same page with settings from QA_* variables
 
-Importing this module is cheap: `demo` creates its Assistant on the first question, so the model
-loads only when someone asks. Everything that comes from documents is escaped before it reaches the
-page, and the page asks for nothing outside the server (system fonts, no analytics).
+Layout: the conversation on the left (answers stream in, each `[n]` links to its passage); on the right
+the evidence panel (every cited passage in its surroundings, the cited words highlighted) and the
+documents (upload, list, remove). Narrow windows stack the two columns.
+
+Importing this module is cheap: `demo` creates its Assistant on first use, so the model loads only when
+someone asks. What the page shows is rendered by `ui.render`, which escapes all document text; the page
+asks for nothing outside the server (system fonts, no analytics, no CDN).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
+import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Before gradio is imported: it reads this at import time and would otherwise phone home.
@@ -23,10 +32,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
 from qa.errors import QAError
-from qa.models import Answer, Citation, Passage
+from qa.loaders import SUPPORTED_SUFFIXES
+from qa.models import Answer, Excerpt
+from ui import render
+from ui.render import Turn
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
+    from qa.index import BuildReport
     from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,12 +51,10 @@ EXAMPLES = [
     "Who extended the national state of emergency over cyberattacks?",
     "What is the population of Beijing?",
 ]
-SEARCHING = "_Searching the documents…_"
-SOURCES_HEADING = "**Sources**"
-NEAREST_HEADING = "**Nearest passages — these do NOT support an answer:**"
-NEAREST_CHARS = 300  # a declined answer's passages are context, not evidence: a snippet is enough
 QUEUE_CONCURRENCY = 2  # two answers at a time on a 2-core laptop; more only slows each one down
 QUEUE_MAX_SIZE = 32  # beyond this, new questions are turned away instead of waiting minutes
+EXPORT_MAX_AGE = 3600.0  # seconds an exported conversation file is kept for its download
+_EXPORT_DIR = Path(tempfile.gettempdir()) / f"qa-exports-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 # System fonts only: a GoogleFont (or a LocalFont the browser lacks) would make the page reach outside.
 THEME = gr.themes.Soft(
@@ -52,74 +63,69 @@ THEME = gr.themes.Soft(
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"],
 )
 CSS = """
-#qa-status p { color: var(--error-text-color); margin: 0; }
+#qa-status p, #qa-upload-status p.qa-problem { color: var(--error-text-color); margin: 0; }
+#qa-evidence { max-height: 72vh; overflow-y: auto !important; }
+@media (max-width: 900px) { #qa-evidence { max-height: none; } }
+.qa-turn { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px;
+  margin-bottom: 8px; }
+.qa-turn > summary { cursor: pointer; font-weight: 600; }
+.qa-meta { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 4px 0 6px; }
+.qa-cite { border-left: 4px solid var(--color-accent); padding: 4px 10px; margin: 8px 0;
+  scroll-margin: 16px; }
+.qa-cite header, .qa-nearest header { font-weight: 600; font-size: 0.9em; overflow-wrap: anywhere; }
+.qa-context { margin: 4px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.qa-around { color: var(--body-text-color-subdued); }
+.qa-context mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
+.qa-declined { font-weight: 600; }
+.qa-declined-label { font-weight: 600; color: var(--error-text-color); margin-top: 8px; }
+.qa-nearest { border: 1px dashed var(--border-color-primary); padding: 4px 10px; margin: 6px 0;
+  opacity: 0.85; }
+.qa-copy { margin-top: 6px; padding: 2px 10px; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; background: var(--button-secondary-background-fill); cursor: pointer; }
+.qa-flash { animation: qa-flash 1.6s ease-out; }
+@keyframes qa-flash { from { background: #fde68a; } to { background: transparent; } }
+.qa-docs { width: 100%; border-collapse: collapse; font-size: 0.9em; }
+.qa-docs th, .qa-docs td { text-align: left; padding: 3px 6px; white-space: nowrap;
+  border-bottom: 1px solid var(--border-color-primary); }
+.qa-docs td:first-child { white-space: normal; overflow-wrap: anywhere; }
+.qa-empty { color: var(--body-text-color-subdued); }
+"""
+# In-page behaviour the server cannot do: jump from an `[n]` link to its passage (opening a folded turn),
+# and copy an answer. Delegated on the document, so it survives Gradio re-rendering the chat and panel.
+JS = """
+() => {
+  const copyText = async (text, button) => {
+    try { await navigator.clipboard.writeText(text); }
+    catch (e) {
+      const area = document.createElement('textarea');
+      area.value = text; document.body.appendChild(area); area.select();
+      document.execCommand('copy'); area.remove();
+    }
+    if (button && button.tagName === 'BUTTON') {
+      button.textContent = 'Copied'; setTimeout(() => { button.textContent = 'Copy answer'; }, 1500);
+    }
+  };
+  document.addEventListener('click', (event) => {
+    const el = event.target.closest('a[href^="#qa-"], button[data-qa-copy]');
+    if (!el) return;
+    const id = el.dataset.qaCopy || el.getAttribute('href').slice(1);
+    const target = document.getElementById(id);
+    event.preventDefault(); event.stopPropagation();
+    if (!target) return;
+    if (id.startsWith('qa-copy-')) { copyText(target.value, el); return; }
+    const turn = target.closest('details'); if (turn) turn.open = true;
+    target.scrollIntoView({behavior: 'smooth', block: 'center'});
+    target.focus({preventScroll: true});
+    target.classList.remove('qa-flash'); void target.offsetWidth; target.classList.add('qa-flash');
+  }, true);
+}
 """
 
 ChatMessages = list[dict[str, Any]]
-History = list[tuple[str, str]]
-Update = tuple[ChatMessages, History, str, str]  # chat, history, status line, question box
-
-# Every ASCII punctuation mark becomes a numeric character reference. That covers what HTML needs
-# (& < > " ') and everything Markdown could read as syntax (* _ [ ] # > ` | ~ $ : ...), including
-# autolinks, and the browser still shows the original characters.
-_ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"}
-
-
-def escape_text(text: str) -> str:
-    """Document text (user data) made safe to put into the chat's Markdown: shown literally, run never.
-
-    Whitespace is collapsed to single spaces so a passage stays inside its quote block."""
-    return " ".join(text.split()).translate(_ENTITIES)
-
-
-def _label(prefix: str, source: str, start: int, end: int, page: int | None) -> str:
-    page_part = f" (page {page})" if page else ""
-    return f"**{escape_text(f'{prefix}{source}{page_part}, chars {start}-{end}')}**"
-
-
-def render_citation(citation: Citation) -> str:
-    """One citation as Markdown: "[n] source (page), chars start-end" and the quoted text, escaped."""
-    label = _label(f"[{citation.n}] ", citation.source, citation.start, citation.end, citation.page)
-    return f"{label}\n> “{escape_text(citation.text)}”"
-
-
-def render_passage(passage: Passage) -> str:
-    """A nearest passage offered with a refusal: where it is and a snippet of it, escaped."""
-    snippet = " ".join(passage.text.split())
-    if len(snippet) > NEAREST_CHARS:
-        snippet = snippet[:NEAREST_CHARS].rsplit(" ", 1)[0] + " …"
-    label = _label("", passage.source, passage.start, passage.end, passage.page)
-    return f"{label}\n> {escape_text(snippet)}"
-
-
-def render_answer(answer: Answer, question: str) -> str:
-    """The assistant's chat message: what was searched (if rewritten), the answer, and its sources.
-
-    A refusal is shown as it is, with the nearest passages under a heading that says they are no
-    support, so nobody mistakes them for citations."""
-    parts = []
-    if answer.query and answer.query != question.strip():
-        parts.append(f"_Searched for: {escape_text(answer.query)}_")
-    parts.append(escape_text(answer.text))
-    if answer.answerable and answer.citations:
-        parts.append(SOURCES_HEADING)
-        parts.extend(render_citation(c) for c in answer.citations)
-    elif not answer.answerable and answer.nearest:
-        parts.append(NEAREST_HEADING)
-        parts.extend(render_passage(p) for p in answer.nearest)
-    return "\n\n".join(parts)
-
-
-def _user_message(question: str) -> dict[str, Any]:
-    return {"role": "user", "content": escape_text(question)}
-
-
-def _assistant_message(content: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": content}
 
 
 def _status(message: str) -> str:
-    return f"⚠️ {escape_text(message)}"
+    return f"⚠️ {render.escape_text(message)}"
 
 
 class _LazyAssistant:
@@ -138,50 +144,103 @@ class _LazyAssistant:
             return self._assistant
 
 
-def make_respond(
-    get_assistant: Callable[[], Assistant],
-) -> Callable[[str, ChatMessages, History], Iterator[Update]]:
-    """The chat's streaming handler, bound to an assistant (a factory, so it can be created lazily)."""
+def messages(turns: list[Turn]) -> ChatMessages:
+    """The chat as Gradio messages, rebuilt from the finished turns (the single source of truth)."""
+    out: ChatMessages = []
+    for n, turn in enumerate(turns, start=1):
+        out.append({"role": "user", "content": render.user_markdown(turn.question)})
+        out.append({"role": "assistant", "content": render.chat_markdown(turn.answer, turn.question, n)})
+    return out
 
-    def respond(question: str, chat: ChatMessages, history: History) -> Iterator[Update]:
-        """Show the question at once, then the answer as it grows, then the checked final answer.
 
-        A QAError (empty or too long question, no corpus, ...) becomes one line in the page, the chat
-        is left as it was and the question stays in the box to be fixed."""
-        chat = list(chat or [])
-        history = list(history or [])
-        pending = [*chat, _user_message(question)]
-        yield [*pending, _assistant_message(SEARCHING)], history, "", ""
+def _excerpts(assistant: Assistant, answer: Answer) -> list[Excerpt]:
+    """Each citation in its surroundings; a citation whose surroundings cannot be read is shown alone."""
+    try:
+        return [assistant.excerpt(c) for c in answer.citations]
+    except QAError as exc:  # e.g. the index was rebuilt with other settings a moment ago
+        log.warning("could not read the surroundings of the citations: %s", exc)
+        return []
+
+
+def write_exports(turns: list[Turn]) -> tuple[str, str]:
+    """The conversation as Markdown and JSON files for the two download buttons. Each export gets its
+    own folder (named by content, so two sessions never clash); old ones are pruned."""
+    md, js = render.export_markdown(turns), render.export_json(turns)
+    folder = _EXPORT_DIR / hashlib.sha256((md + js).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "conversation.md").write_text(md, encoding="utf-8")
+    (folder / "conversation.json").write_text(js, encoding="utf-8")
+    cutoff = time.time() - EXPORT_MAX_AGE
+    for old in _EXPORT_DIR.iterdir():
+        if old != folder and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return str(folder / "conversation.md"), str(folder / "conversation.json")
+
+
+def _export_buttons(turns: list[Turn]) -> tuple[Any, Any]:
+    if not turns:
+        return gr.DownloadButton(value=None, interactive=False), gr.DownloadButton(
+            value=None, interactive=False
+        )
+    md, js = write_exports(turns)
+    return gr.DownloadButton(value=md, interactive=True), gr.DownloadButton(value=js, interactive=True)
+
+
+def make_respond(get_assistant: Callable[[], Assistant]) -> Callable[..., Iterator[tuple[Any, ...]]]:
+    """The chat's streaming handler, bound to an assistant (a factory, so it can be created lazily).
+
+    Outputs: chat, turns, status line, question box, evidence panel, the two export buttons."""
+
+    def respond(question: str, turns: list[Turn], within: list[str] | None) -> Iterator[tuple[Any, ...]]:
+        """Show the question at once, then the answer as it grows, then the checked final answer with
+        its evidence. A QAError (empty or too long question, ...) becomes one line in the page, the chat
+        is left as it was and the question goes back into the box to be fixed.
+
+        The question box is cleared once, at the start, and then left alone, so a question typed while
+        this one is answered is not wiped (it is asked next: the submit event is `always_last`)."""
+        turns = list(turns or [])
+        skip = gr.skip()
+        done = messages(turns)
+        n = len(turns) + 1
+        pending = [*done, {"role": "user", "content": render.user_markdown(question)}]
+        yield [*pending, {"role": "assistant", "content": render.SEARCHING}], skip, "", "", skip, skip, skip
+        history = [(t.question, t.answer.text) for t in turns]
         answer: Answer | None = None
         try:
-            for answer in get_assistant().stream(question, history=history):
+            assistant = get_assistant()
+            for answer in assistant.stream(question, history=history, sources=within or None):
                 if not answer.final:
-                    yield [*pending, _assistant_message(render_answer(answer, question))], history, "", ""
+                    shown = render.chat_markdown(answer, question, n)
+                    yield (
+                        [*pending, {"role": "assistant", "content": shown}],
+                        skip,
+                        "",
+                        skip,
+                        skip,
+                        skip,
+                        skip,
+                    )
+            if answer is None:  # the assistant always yields a final answer; guard the contract anyway
+                raise QAError("no answer came back; see the server log")
+            turn = Turn(question.strip(), answer, _excerpts(assistant, answer))
         except QAError as exc:
-            yield chat, history, _status(str(exc)), question
+            yield done, skip, _status(str(exc)), question, skip, skip, skip
             return
         except Exception:
             log.exception("answering %r failed", question)
-            yield chat, history, _status("something went wrong while answering; see the server log"), question
+            failure = _status("something went wrong while answering; see the server log")
+            yield done, skip, failure, question, skip, skip, skip
             return
-        if answer is None:  # the assistant always yields a final answer; guard the contract anyway
-            yield chat, history, _status("no answer came back; see the server log"), question
-            return
-        final = [*pending, _assistant_message(render_answer(answer, question))]
-        yield final, [*history, (question.strip(), answer.text)], "", ""
+        turns.append(turn)
+        md, js = _export_buttons(turns)
+        yield messages(turns), turns, "", skip, render.evidence_html(turns), md, js
 
     return respond
 
 
-def _documents_markdown(get_assistant: Callable[[], Assistant]) -> str:
-    """The indexed documents, listed on page load (reads the manifest only; loads no model)."""
-    try:
-        documents = get_assistant().documents()
-    except QAError as exc:
-        return _status(str(exc))
-    if not documents:
-        return "No index yet: it is built from the corpus folder on the first question."
-    return "\n".join(f"- {escape_text(d['source'])} ({d['chunks']} chunks)" for d in documents)
+def _new_conversation() -> tuple[Any, ...]:
+    md, js = _export_buttons([])
+    return [], [], "", render.evidence_html([]), md, js
 
 
 def _example_text(evt: gr.SelectData) -> str:
@@ -190,66 +249,200 @@ def _example_text(evt: gr.SelectData) -> str:
     return str(value.get("text", "")) if isinstance(value, dict) else str(value)
 
 
-def _new_conversation() -> tuple[ChatMessages, History, str]:
-    return [], [], ""
+# ---- documents ---------------------------------------------------------------------------------
+
+
+def _document_views(get_assistant: Callable[[], Assistant], within: list[str] | None) -> tuple[Any, ...]:
+    """The document list and the two pickers (ask within, remove), from the index's manifest."""
+    try:
+        documents = get_assistant().documents()
+    except QAError as exc:
+        return f'<p class="qa-empty">{render.escape_html(str(exc))}</p>', gr.Dropdown(), gr.Dropdown()
+    names = [d["source"] for d in documents]
+    kept = [name for name in within or [] if name in names]
+    return (
+        render.documents_html(documents),
+        gr.Dropdown(choices=names, value=kept),
+        gr.Dropdown(choices=names, value=None),
+    )
+
+
+def _problem(text: str) -> str:
+    return f'<p class="qa-problem">⚠️ {render.escape_html(text)}</p>'
+
+
+def _chunks(n: int) -> str:
+    return f"{n} chunk" if n == 1 else f"{n} chunks"
+
+
+def upload_message(report: BuildReport, uploaded: list[str], chunks: dict[str, int]) -> str:
+    """What happened to each uploaded file, in one short line each (HTML, escaped)."""
+    mine = set(uploaded)
+    h = render.escape_html
+    lines = [
+        f"Added {h(name)} ({_chunks(chunks.get(name, 0))}); ask about it now."
+        for name in report.added
+        if name in mine
+    ]
+    lines += [
+        f"Replaced {h(name)} with the uploaded version ({_chunks(chunks.get(name, 0))})."
+        for name in report.updated
+    ]
+    lines += [f"{h(name)} is already indexed, unchanged." for name in report.unchanged if name in mine]
+    lines += [
+        f"{h(name)} has the same content as {h(kept)}, which is indexed; not added twice."
+        for name, kept in report.duplicates.items()
+        if name in mine
+    ]
+    problems = [
+        _problem(f"{i.source} was not added: it {i.reason}") for i in report.skipped if i.source in mine
+    ]
+    return "".join(f"<p>{line}</p>" for line in lines) + "".join(problems)
+
+
+_PROGRESS = gr.Progress()  # Gradio fills a parameter defaulting to a Progress with the live tracker
+
+
+def make_upload(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[Any, ...]]:
+    def upload(
+        files: list[str] | None, within: list[str] | None, progress: gr.Progress = _PROGRESS
+    ) -> tuple[Any, ...]:
+        """Index uploaded files, with progress. Outputs: upload status, documents, the two pickers."""
+        paths = [Path(f) for f in files or []]
+        if not paths:
+            return "", *_document_views(get_assistant, within)
+        tracker = progress
+
+        def report_progress(stage: str, done: int, total: int) -> None:
+            what = "Reading files" if stage == "read" else "Embedding chunks"
+            tracker((done, max(total, 1)), desc=what, unit="files" if stage == "read" else "chunks")
+
+        try:
+            assistant = get_assistant()
+            report = assistant.add(paths, progress=report_progress)
+        except QAError as exc:
+            return _problem(str(exc)), *_document_views(get_assistant, within)
+        views = _document_views(get_assistant, within)
+        chunks = {d["source"]: d["chunks"] for d in assistant.documents()}
+        return upload_message(report, [p.name for p in paths], chunks), *views
+
+    return upload
+
+
+def make_remove(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[Any, ...]]:
+    def remove(source: str | None, within: list[str] | None) -> tuple[Any, ...]:
+        """Remove one document from the corpus and the index. Outputs as for upload."""
+        if not source:
+            return _problem("choose a document to remove first"), *_document_views(get_assistant, within)
+        try:
+            get_assistant().remove([source])
+        except QAError as exc:
+            return _problem(str(exc)), *_document_views(get_assistant, within)
+        return f"<p>Removed {render.escape_html(source)}.</p>", *_document_views(get_assistant, within)
+
+    return remove
+
+
+# ---- the page ----------------------------------------------------------------------------------
 
 
 def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
     """The chat page. With no assistant, one is created from QA_* settings on the first request.
 
-    Theme and CSS are not set here: Gradio 6 takes them in `launch()` (see `launch_options`)."""
+    Theme, CSS and JS are not set here: Gradio 6 takes them in `launch()` (see `launch_options`)."""
     get_assistant = _LazyAssistant(assistant)
-    respond = make_respond(get_assistant)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
             "Answers come only from the indexed documents, and every answer cites the exact passages "
             "it rests on. When the documents don't say, it says so."
         )
-        chatbot = gr.Chatbot(
-            label="Conversation",
-            height=520,
-            examples=[{"text": q} for q in EXAMPLES],
-            placeholder="Ask a question about the documents, or pick an example.",
-            buttons=[],  # copy buttons would copy the escaped Markdown source, not the text shown
-            feedback_options=None,
-            latex_delimiters=[],  # "$" in a document is money, not maths
-            allow_tags=False,
-            sanitize_html=True,
-            elem_id="qa-chat",
-        )
-        question = gr.Textbox(
-            placeholder="Ask about the documents… (follow-up questions understand what came before)",
-            show_label=False,
-            submit_btn="Ask",
-            autofocus=True,
-            lines=1,
-            max_lines=6,
-            elem_id="qa-question",
-        )
-        status = gr.Markdown(elem_id="qa-status")
-        history = gr.State([])
-        with gr.Row():
-            new_conversation = gr.Button("New conversation", size="sm", variant="secondary", scale=0)
-        with gr.Accordion("Documents in the index", open=False):
-            documents = gr.Markdown()
+        turns = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    height=560,
+                    examples=[{"text": q} for q in EXAMPLES],
+                    placeholder="Ask a question about the documents, or pick an example.",
+                    buttons=[],  # copy would copy the escaped Markdown; "Copy answer" copies plain text
+                    feedback_options=None,
+                    latex_delimiters=[],  # "$" in a document is money, not maths
+                    allow_tags=False,
+                    sanitize_html=True,
+                    elem_id="qa-chat",
+                )
+                question = gr.Textbox(
+                    placeholder="Ask about the documents… (follow-up questions understand what came before)",
+                    show_label=False,
+                    submit_btn="Ask",
+                    autofocus=True,
+                    lines=1,
+                    max_lines=6,
+                    elem_id="qa-question",
+                )
+                status = gr.Markdown(elem_id="qa-status")
+                within = gr.Dropdown(
+                    label="Ask within (leave empty for all documents)",
+                    choices=[],
+                    value=[],
+                    multiselect=True,
+                    elem_id="qa-within",
+                )
+                with gr.Row():
+                    new_conversation = gr.Button("New conversation", size="sm", variant="secondary")
+                    export_md = gr.DownloadButton(
+                        "Export Markdown", size="sm", interactive=False, elem_id="qa-export-md"
+                    )
+                    export_json = gr.DownloadButton(
+                        "Export JSON", size="sm", interactive=False, elem_id="qa-export-json"
+                    )
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown("### Evidence")
+                evidence = gr.HTML(render.evidence_html([]), elem_id="qa-evidence")
+                with gr.Accordion("Documents", open=False, elem_id="qa-documents-panel"):
+                    upload = gr.UploadButton(
+                        "Add documents…",
+                        file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        size="sm",
+                        elem_id="qa-upload",
+                    )
+                    upload_status = gr.HTML(elem_id="qa-upload-status")
+                    documents = gr.HTML(elem_id="qa-documents")
+                    with gr.Row():
+                        to_remove = gr.Dropdown(
+                            label="Remove a document", choices=[], value=None, elem_id="qa-remove-choice"
+                        )
+                        remove = gr.Button("Remove", variant="stop", size="sm", elem_id="qa-remove", scale=0)
 
-        def list_documents() -> str:
-            return _documents_markdown(get_assistant)
-
-        # Listing documents reads a small manifest: it skips the queue so it never waits behind answers.
-        refresh: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
-        outputs = [chatbot, history, status, question]
-        question.submit(respond, [question, chatbot, history], outputs, api_name="ask").then(
-            list_documents, None, documents, **refresh
+        respond = make_respond(get_assistant)
+        answer_outputs = [chatbot, turns, status, question, evidence, export_md, export_json]
+        answer_inputs = [question, turns, within]
+        # Answers share one queue slot pool; a question submitted while one is answered runs next.
+        answering: dict[str, Any] = {"concurrency_id": "answer", "trigger_mode": "always_last"}
+        question.submit(respond, answer_inputs, answer_outputs, api_name="ask", **answering)
+        quick: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+        chatbot.example_select(_example_text, None, question, **quick).then(
+            respond, answer_inputs, answer_outputs, api_visibility="private", concurrency_id="answer"
         )
-        chatbot.example_select(_example_text, None, question, **refresh).then(
-            respond, [question, chatbot, history], outputs, api_visibility="private"
-        ).then(list_documents, None, documents, **refresh)
-        cleared = [chatbot, history, status]
-        new_conversation.click(_new_conversation, None, cleared, queue=False, api_visibility="private")
-        chatbot.clear(_new_conversation, None, cleared, queue=False, api_visibility="private")
-        demo.load(list_documents, None, documents, **refresh)
+        cleared = [chatbot, turns, status, evidence, export_md, export_json]
+        new_conversation.click(_new_conversation, None, cleared, **quick)
+        chatbot.clear(_new_conversation, None, cleared, **quick)
+
+        def list_documents(current: list[str] | None) -> tuple[Any, ...]:
+            return _document_views(get_assistant, current)
+
+        # Writers go one at a time through the page (the index also locks across processes).
+        indexing: dict[str, Any] = {
+            "concurrency_id": "index",
+            "concurrency_limit": 1,
+            "api_visibility": "private",
+        }
+        doc_outputs = [upload_status, documents, within, to_remove]
+        upload.upload(make_upload(get_assistant), [upload, within], doc_outputs, **indexing)
+        remove.click(make_remove(get_assistant), [to_remove, within], doc_outputs, **indexing)
+        demo.load(list_documents, within, [documents, within, to_remove], **quick)
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return demo
 
@@ -264,13 +457,19 @@ def _is_loopback(host: str) -> bool:
 
 
 def _auth(settings: Settings, host: str) -> tuple[str, str] | None:
-    """The login pair from QA_UI_AUTH; required whenever the page is reachable from other machines."""
+    """The login pair from QA_UI_AUTH; required whenever the page is reachable from other machines,
+    unless the operator opted out explicitly (QA_UI_INSECURE_NO_LOGIN / --insecure-no-login)."""
     if not settings.ui_auth:
         if _is_loopback(host):
             return None
+        if settings.ui_insecure_no_login:
+            log.warning(
+                "serving on %s with no login: anyone who can reach it can read and change the documents", host
+            )
+            return None
         raise QAError(
             f"refusing to serve on {host} without a login: set QA_UI_AUTH=user:password "
-            "(or serve on 127.0.0.1)"
+            "(or serve on 127.0.0.1, or pass --insecure-no-login on a trusted network)"
         )
     user, sep, password = settings.ui_auth.partition(":")
     if not sep or not user or not password:
@@ -284,12 +483,14 @@ def launch_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "server_name": host,
         "server_port": port,
         "auth": _auth(settings, host),
-        "theme": THEME,  # Gradio 6: theme and css are launch() arguments, no longer Blocks()
+        "theme": THEME,  # Gradio 6: theme, css and js are launch() arguments, no longer Blocks()
         "css": CSS,
+        "js": JS,
+        "max_file_size": f"{settings.max_file_mb:g}mb",  # Gradio refuses bigger uploads before they land
         "footer_links": ["api", "settings"],  # no "built with Gradio" link out of an offline page
         "run_history": False,  # questions about private documents are not kept in the browser
         "ssr_mode": False,  # server-side rendering needs Node; the page renders in the browser
-        "show_error": False,  # errors the user should see are shown in the page by the handler
+        "show_error": False,  # errors the user should see are shown in the page by the handlers
     }
 
 
@@ -302,8 +503,8 @@ def launch(
 ) -> gr.Blocks:
     """Serve the chat (used by `qa serve`). Blocks until stopped unless `prevent_thread_lock`.
 
-    Binds loopback by default; any other host needs QA_UI_AUTH=user:password, checked before
-    anything is built or bound."""
+    Binds loopback by default; any other host needs QA_UI_AUTH=user:password (or the explicit opt-out),
+    checked before anything is built or bound."""
     if assistant is not None:
         settings = assistant.settings
     else:
