@@ -53,8 +53,8 @@ EXAMPLES = [
 ]
 QUEUE_CONCURRENCY = 2  # two answers at a time on a 2-core laptop; more only slows each one down
 QUEUE_MAX_SIZE = 32  # beyond this, new questions are turned away instead of waiting minutes
-EXPORT_MAX_AGE = 3600.0  # seconds an exported conversation file is kept for its download
-_EXPORT_DIR = Path(tempfile.gettempdir()) / f"qa-exports-{os.getuid() if hasattr(os, 'getuid') else 0}"
+CACHE_MAX_AGE = 3600  # seconds uploaded and exported files are kept (in Gradio's cache and ours)
+EXPORT_DIR = Path(tempfile.gettempdir()) / "qa-exports"
 
 # System fonts only: a GoogleFont (or a LocalFont the browser lacks) would make the page reach outside.
 THEME = gr.themes.Soft(
@@ -162,28 +162,27 @@ def _excerpts(assistant: Assistant, answer: Answer) -> list[Excerpt]:
         return []
 
 
-def write_exports(turns: list[Turn]) -> tuple[str, str]:
-    """The conversation as Markdown and JSON files for the two download buttons. Each export gets its
-    own folder (named by content, so two sessions never clash); old ones are pruned."""
-    md, js = render.export_markdown(turns), render.export_json(turns)
-    folder = _EXPORT_DIR / hashlib.sha256((md + js).encode()).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "conversation.md").write_text(md, encoding="utf-8")
-    (folder / "conversation.json").write_text(js, encoding="utf-8")
-    cutoff = time.time() - EXPORT_MAX_AGE
-    for old in _EXPORT_DIR.iterdir():
-        if old != folder and old.stat().st_mtime < cutoff:
-            shutil.rmtree(old, ignore_errors=True)
-    return str(folder / "conversation.md"), str(folder / "conversation.json")
-
-
 def _export_buttons(turns: list[Turn]) -> tuple[Any, Any]:
+    """The two download buttons, holding the conversation as Markdown and as JSON (or disabled when there
+    is nothing to export). Gradio copies the files into its cache after the handler returns, so they stay
+    in a folder of their own (named by content: sessions never clash) that is pruned after an hour."""
     if not turns:
         return gr.DownloadButton(value=None, interactive=False), gr.DownloadButton(
             value=None, interactive=False
         )
-    md, js = write_exports(turns)
-    return gr.DownloadButton(value=md, interactive=True), gr.DownloadButton(value=js, interactive=True)
+    md, js = render.export_markdown(turns), render.export_json(turns)
+    folder = EXPORT_DIR / hashlib.sha256((md + js).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "conversation.md").write_text(md, encoding="utf-8")
+    (folder / "conversation.json").write_text(js, encoding="utf-8")
+    cutoff = time.time() - CACHE_MAX_AGE
+    for old in EXPORT_DIR.iterdir():
+        if old != folder and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return (
+        gr.DownloadButton(value=folder / "conversation.md", interactive=True),
+        gr.DownloadButton(value=folder / "conversation.json", interactive=True),
+    )
 
 
 def make_respond(get_assistant: Callable[[], Assistant]) -> Callable[..., Iterator[tuple[Any, ...]]]:
@@ -262,7 +261,7 @@ def _document_views(get_assistant: Callable[[], Assistant], within: list[str] | 
     kept = [name for name in within or [] if name in names]
     return (
         render.documents_html(documents),
-        gr.Dropdown(choices=names, value=kept),
+        gr.Dropdown(choices=names, value=kept, multiselect=True),
         gr.Dropdown(choices=names, value=None),
     )
 
@@ -294,9 +293,7 @@ def upload_message(report: BuildReport, uploaded: list[str], chunks: dict[str, i
         for name, kept in report.duplicates.items()
         if name in mine
     ]
-    problems = [
-        _problem(f"{i.source} was not added: it {i.reason}") for i in report.skipped if i.source in mine
-    ]
+    problems = [_problem(f"Not added: {i.source}: {i.reason}") for i in report.skipped if i.source in mine]
     return "".join(f"<p>{line}</p>" for line in lines) + "".join(problems)
 
 
@@ -351,7 +348,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
 
     Theme, CSS and JS are not set here: Gradio 6 takes them in `launch()` (see `launch_options`)."""
     get_assistant = _LazyAssistant(assistant)
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=(CACHE_MAX_AGE, CACHE_MAX_AGE)) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
             "Answers come only from the indexed documents, and every answer cites the exact passages "

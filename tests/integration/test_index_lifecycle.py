@@ -3,6 +3,8 @@ incremental rebuilds that embed only what changed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from helpers import ARTICLE_SOURCE, QUOKKAS, WOMBATS, read_document
 
@@ -155,3 +157,68 @@ def test_search_can_be_restricted_to_named_sources(three_documents):
     passages = three_documents.assistant.search("marsupials", k=5, sources=["wombats.md"])
     assert passages and {p.source for p in passages} == {"wombats.md"}
     assert three_documents.assistant.search("marsupials", k=5, sources=["nope.txt"]) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("slides.pptx", b"PK\x03\x04 not really", "unsupported file type .pptx"),
+        ("empty.txt", b"  \n", "is empty"),
+        ("broken.pdf", b"%PDF-1.4 truncated", "is not a readable PDF"),
+        (".hidden.txt", b"Hidden notes about wombats.", "name the corpus ignores"),
+    ],
+)
+def test_add_refuses_an_unusable_file_before_it_reaches_the_corpus(
+    private_article_index, tmp_path, name, content, reason
+):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / name).write_bytes(content)
+    (incoming / "wombats.md").write_text(WOMBATS, encoding="utf-8")
+    before = sorted(p.name for p in private_article_index.corpus_dir.iterdir())
+    report = private_article_index.assistant.add([incoming / name, incoming / "wombats.md"])
+    assert [(s.source, reason in s.reason) for s in report.skipped] == [(name, True)]
+    assert report.added == ["wombats.md"]  # the usable file beside it still goes in
+    after = sorted(p.name for p in private_article_index.corpus_dir.iterdir())
+    assert after == sorted([*before, "wombats.md"])  # the unusable one was never copied
+
+
+def test_add_refuses_a_file_over_the_size_limit_before_copying(private_article_index, tmp_path):
+    small = private_article_index.open_assistant(max_file_mb=0.0001)  # 100 bytes
+    big = tmp_path / "long-notes.txt"
+    big.write_text("Wombats dig burrows. " * 20, encoding="utf-8")
+    report = small.add([big])
+    assert report.skipped[0].source == "long-notes.txt"  # first: refused before the build ran
+    assert "over the 0.0001 MB limit; raise QA_MAX_FILE_MB" in report.skipped[0].reason
+    assert not (private_article_index.corpus_dir / "long-notes.txt").exists()
+
+
+def test_an_excerpt_shows_a_citation_in_its_surroundings(private_article_index, article_text):
+    assistant = private_article_index.assistant
+    answer = assistant.ask("Where did the second round of the cybercrime dialogue take place?")
+    citation = answer.citations[0]
+    excerpt = assistant.excerpt(citation, chars=120)
+    assert excerpt.text == citation.text == article_text[citation.start : citation.end]
+    assert 0 < len(excerpt.before) <= 120 and 0 < len(excerpt.after) <= 120
+    assert article_text[: citation.start].endswith(excerpt.before)  # exact text, cut at a word
+    assert article_text[citation.end :].startswith(excerpt.after)
+    assert excerpt.clipped_before and excerpt.clipped_after
+
+
+def test_an_excerpt_stops_at_the_ends_of_its_document(private_article_index, article_text):
+    assistant = private_article_index.assistant
+    opening = assistant.search("China-US Relations in Cyberspace: A Half-Year Assessment", k=1)[0]
+    assert opening.start == 0
+    excerpt = assistant.excerpt(opening, chars=50)
+    assert excerpt.before == "" and not excerpt.clipped_before
+    whole = assistant.excerpt(opening, chars=len(article_text))
+    assert not whole.clipped_after
+    assert whole.text + whole.after == article_text.rstrip()[: len(whole.text + whole.after)]
+
+
+def test_an_excerpt_of_a_changed_document_shows_only_the_cited_text(private_article_index):
+    assistant = private_article_index.assistant
+    citation = assistant.ask("Where did the second round of the cybercrime dialogue take place?").citations[0]
+    stale = replace(citation, text="words that are no longer in the document")
+    excerpt = assistant.excerpt(stale)
+    assert excerpt.text == stale.text and excerpt.before == excerpt.after == ""

@@ -14,6 +14,8 @@ import sys
 import urllib.request
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,14 @@ from urllib.parse import urljoin, urlparse
 
 import gradio as gr
 import pytest
+from helpers import QUOKKAS, WOMBATS, stored_chunk_count
 
 import ui.app as app
 from qa import Assistant
 from qa.errors import QAError
-from qa.models import Answer, Citation, Passage
+from qa.models import Answer, Citation
+from ui import render
+from ui.render import Turn
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING = "Where did the second round of the cybercrime dialogue take place?"
@@ -58,13 +63,22 @@ def respond(assistant: Assistant) -> Any:
     return app.make_respond(lambda: assistant)
 
 
-def run(respond: Any, question: str, history: list[tuple[str, str]] | None = None) -> list[Any]:
-    return list(respond(question, [], history or []))
+SKIP = gr.skip()
+
+
+def run(
+    respond: Any, question: str, turns: list[Turn] | None = None, within: list[str] | None = None
+) -> list[Any]:
+    return list(respond(question, turns or [], within or []))
 
 
 def last_message(update: tuple[Any, ...]) -> str:
     chat = update[0]
     return str(chat[-1]["content"])
+
+
+def turn_for(assistant: Assistant, question: str) -> Turn:
+    return Turn(question, assistant.ask(question))
 
 
 class ScriptedAssistant(Assistant):
@@ -106,28 +120,30 @@ def test_building_the_demo_raises_no_deprecation_warnings(assistant: Assistant) 
 # ---- the streaming handler ----------------------------------------------------------------------
 
 
-def test_the_answer_shows_the_question_at_once_then_the_answer_with_its_citation(
+def test_the_answer_shows_the_question_at_once_then_the_answer_and_its_evidence(
     respond: Any, assistant: Assistant
 ) -> None:
     updates = run(respond, BEIJING)
     assert len(updates) >= 2
-    first_chat = updates[0][0]
+    first_chat, turns, status, box, evidence, *_ = updates[0]
     assert first_chat[0]["role"] == "user" and "cybercrime dialogue" in first_chat[0]["content"]
-    assert first_chat[-1]["content"] == app.SEARCHING
+    assert first_chat[-1]["content"] == render.SEARCHING
+    assert box == "" and turns == SKIP and evidence == SKIP  # the box is cleared once, at the start
 
-    final_chat, history, status, box = updates[-1]
-    message = last_message(updates[-1])
-    assert [m["role"] for m in final_chat] == ["user", "assistant"]
+    final_chat, turns, status, box, evidence, md, js = updates[-1]
     expected = assistant.ask(BEIJING)
     assert expected.citations
-    assert message.startswith(app.escape_text(expected.text))
-    assert app.SOURCES_HEADING in message
-    for citation in expected.citations:
-        assert app.render_citation(citation) in message
-    assert "china&#45;us&#45;relations&#45;in&#45;cyberspace&#46;txt" in message  # source, escaped
-    assert message.count("June 14 in Beijing") == 2  # once in the answer, once quoted in the citation
-    assert status == "" and box == ""
-    assert history == [(BEIJING, expected.text)]
+    assert [m["role"] for m in final_chat] == ["user", "assistant"]
+    assert last_message(updates[-1]) == render.chat_markdown(expected, BEIJING, 1)
+    assert [(t.question, t.answer.text) for t in turns] == [(BEIJING, expected.text)]
+    assert [e.text for e in turns[0].excerpts] == [c.text for c in expected.citations]
+    assert box == SKIP and status == ""  # a question typed meanwhile is not wiped
+    assert 'id="qa-ev-1-1"' in evidence and f"<mark>{escape(expected.citations[0].text)}</mark>" in evidence
+    assert md.interactive and Path(md.value["path"]).read_text(encoding="utf-8").count("## 1.") == 1
+    assert md.value["orig_name"] == "conversation.md" and js.value["orig_name"] == "conversation.json"
+    assert (
+        json.loads(Path(js.value["path"]).read_text(encoding="utf-8"))["turns"][0]["answer"] == expected.text
+    )
 
 
 def test_a_question_the_documents_cannot_answer_is_declined_with_unsupporting_passages(
@@ -135,38 +151,45 @@ def test_a_question_the_documents_cannot_answer_is_declined_with_unsupporting_pa
 ) -> None:
     expected = assistant.ask(POPULATION)
     assert not expected.answerable and expected.nearest
-    message = last_message(run(respond, POPULATION)[-1])
-    assert message.startswith(app.escape_text(expected.text))  # the decline, plainly
-    assert "do not support" in message.lower()
-    assert app.SOURCES_HEADING not in message
-    heading = message.index(app.NEAREST_HEADING)
+    final = run(respond, POPULATION)[-1]
+    assert last_message(final).startswith(render.escape_text(expected.text))  # the decline, plainly
+    evidence = final[4]
+    label = evidence.index("these do NOT support an answer")
     for passage in expected.nearest:
-        assert message.index(app.render_passage(passage)) > heading
+        assert evidence.index(escape(passage.source), label) > label
+    assert "<mark>" not in evidence
 
 
-def test_a_follow_up_shows_what_was_actually_searched(respond: Any) -> None:
-    history = [("What did the Senior Experts Group discuss?", "They discussed international norms.")]
-    final_chat, new_history, _, _ = run(respond, "When did they first meet?", history)[-1]
+def test_a_follow_up_is_rewritten_with_the_conversation_and_shows_what_was_searched(
+    respond: Any, assistant: Assistant
+) -> None:
+    earlier = [turn_for(assistant, "What did the Senior Experts Group discuss?")]
+    final_chat, turns, *_ = run(respond, "When did they first meet?", earlier)[-1]
     assert "Searched for: When did the Senior Experts Group first meet&#63;" in final_chat[-1]["content"]
-    assert len(new_history) == 2
+    assert len(turns) == 2 and len(final_chat) == 4
+    assert "May" in turns[1].answer.text
 
 
-def test_an_unrewritten_question_does_not_show_searched_for(respond: Any) -> None:
-    assert "Searched for" not in last_message(run(respond, BEIJING)[-1])
+def test_asking_within_a_document_cites_only_that_document(respond: Any) -> None:
+    question = "What did the inspector write in the margin of the report?"
+    turns = run(respond, question, within=["harbour-notes.txt"])[-1][1]
+    assert {c.source for c in turns[0].answer.citations} == {"harbour-notes.txt"}
+    other = run(respond, question, within=["china-us-relations-in-cyberspace.txt"])[-1][1]
+    assert all(c.source != "harbour-notes.txt" for c in other[0].answer.citations)
 
 
-def test_an_empty_question_becomes_a_visible_one_line_message(respond: Any) -> None:
-    previous = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "answer"}]
-    updates = list(respond("   ", previous, []))  # no exception escapes the handler
-    chat, history, status, box = updates[-1]
-    assert chat == previous  # the pending question is taken back out
-    assert history == []
+def test_an_empty_question_becomes_a_visible_one_line_message(respond: Any, assistant: Assistant) -> None:
+    earlier = [turn_for(assistant, BEIJING)]
+    updates = run(respond, "   ", earlier)  # no exception escapes the handler
+    chat, turns, status, box, *_ = updates[-1]
+    assert chat == app.messages(earlier)  # the pending question is taken back out
+    assert turns == SKIP
     assert "question is empty" in status and "\n" not in status
     assert "Traceback" not in status
     assert box == "   "  # left in the box, to be fixed
 
 
-def test_a_too_long_question_becomes_a_visible_message(corpus: Path, assistant: Assistant) -> None:
+def test_a_too_long_question_becomes_a_visible_message(assistant: Assistant) -> None:
     strict = Assistant(settings=assistant.settings, max_question_chars=10)
     updates = list(app.make_respond(lambda: strict)("a question far longer than ten characters", [], []))
     assert "limit" in updates[-1][2]
@@ -201,40 +224,106 @@ def test_partial_answers_stream_and_grow(tmp_path: Path) -> None:
     answers = [last_message(u) for u in updates[1:]]
     assert len(answers) == 2
     assert "Second part" not in answers[0] and "Second part" in answers[1]
-    assert len(answers[0]) < len(answers[1])
-    assert updates[0][1] == [] and updates[1][1] == []  # history grows only with the final answer
-    assert updates[-1][1] == [("q?", "First part. [1] Second part. [2]")]
-
-
-# ---- escaping document text -----------------------------------------------------------------------
-
-
-def test_a_citation_with_markup_is_rendered_as_escaped_text() -> None:
-    text = f"Quote {HOSTILE} *bold* [x](javascript:1)"
-    rendered = app.render_citation(Citation(3, "evil<img src=x onerror=alert(1)>.txt", 5, 30, text))
-    assert "<" not in rendered and ">" not in rendered.replace("\n> ", "")
-    assert "&#60;script&#62;alert&#40;1&#41;&#60;&#47;script&#62;" in rendered
-    assert "javascript:" not in rendered  # no Markdown link can form
-    assert rendered.startswith("**&#91;3&#93; evil&#60;img")
-    assert "chars 5&#45;30" in rendered
-
-
-def test_a_citation_shows_its_page_when_it_has_one() -> None:
-    rendered = app.render_citation(Citation(1, "report.pdf", 10, 20, "text", page=4))
-    assert "&#40;page 4&#41;" in rendered
-
-
-def test_a_nearest_passage_with_markup_is_rendered_as_escaped_text() -> None:
-    rendered = app.render_passage(Passage("notes.txt", 0, 40, f"Before {HOSTILE} after", 0.5))
-    assert "<script>" not in rendered and "&#60;script&#62;" in rendered
+    assert "Copy answer" not in answers[0] and "Copy answer" in answers[1]
+    assert updates[1][1] == SKIP  # the conversation grows only with the final answer
+    assert [t.answer.text for t in updates[-1][1]] == ["First part. [1] Second part. [2]"]
 
 
 def test_a_hostile_document_is_escaped_end_to_end(respond: Any) -> None:
-    final_chat, _, _, _ = run(respond, "What did the inspector write in the margin of the report?")[-1]
-    message = final_chat[-1]["content"]
+    final = run(respond, "What did the inspector write in the margin of the report?")[-1]
+    message, evidence = last_message(final), final[4]
     assert "harbour&#45;notes&#46;txt" in message  # the hostile document was really cited
     assert "<script" not in message and "<img" not in message
-    assert "&#60;script&#62;" in message and "&#60;img src&#61;x onerror&#61;" in message
+    assert "&#60;script&#62;" in message
+    assert "<script" not in evidence and "<img" not in evidence
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in evidence
+
+
+def test_new_conversation_empties_chat_evidence_and_exports() -> None:
+    chat, turns, status, evidence, md, js = app._new_conversation()
+    assert chat == [] and turns == [] and status == ""
+    assert "appear here" in evidence
+    assert md.interactive is False and md.value is None and js.value is None
+
+
+# ---- documents: upload, list, remove -----------------------------------------------------------
+
+
+@pytest.fixture
+def own_assistant(assistant: Assistant, tmp_path: Path) -> Assistant:
+    """An assistant over its own copy of the corpus and index, free to change."""
+    shutil.copytree(assistant.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(assistant.index_dir, tmp_path / "index")
+    return Assistant(
+        settings=assistant.settings, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"
+    )
+
+
+def test_an_upload_is_indexed_listed_and_answerable_then_removable(
+    own_assistant: Assistant, tmp_path: Path
+) -> None:
+    upload = tmp_path / "uploads" / "quokkas.txt"
+    upload.parent.mkdir()
+    upload.write_text(QUOKKAS, encoding="utf-8")
+    steps: list[tuple[Any, str | None]] = []
+
+    def progress(value: Any, desc: str | None = None, unit: str = "") -> None:
+        steps.append((value, desc))
+
+    status, documents, within, to_remove = app.make_upload(lambda: own_assistant)([str(upload)], [], progress)
+    chunks = {d["source"]: d["chunks"] for d in own_assistant.documents()}["quokkas.txt"]
+    assert f"Added quokkas.txt ({chunks} chunk" in status
+    assert "<td>quokkas.txt</td>" in documents
+    assert "quokkas.txt" in [c[0] for c in within.choices] and "quokkas.txt" in [
+        c[0] for c in to_remove.choices
+    ]
+    assert ((chunks, chunks), "Embedding chunks") in steps  # progress reached the end of embedding
+
+    answer = own_assistant.ask("What do quokkas eat?")
+    assert answer.answerable and {c.source for c in answer.citations} == {"quokkas.txt"}
+
+    status, documents, within, _ = app.make_remove(lambda: own_assistant)("quokkas.txt", ["quokkas.txt"])
+    assert status == "<p>Removed quokkas.txt.</p>"
+    assert "quokkas.txt" not in documents and within.value == []  # the filter forgets it too
+    assert not (own_assistant.corpus_dir / "quokkas.txt").exists()
+
+
+def test_an_unusable_upload_is_reported_in_the_page_and_never_reaches_the_corpus(
+    own_assistant: Assistant, tmp_path: Path
+) -> None:
+    bad = tmp_path / "scan.pdf"
+    bad.write_bytes(b"%PDF-1.4 nothing readable")
+    before = own_assistant.documents()
+    status, *_ = app.make_upload(lambda: own_assistant)([str(bad)], [], lambda *a, **k: None)
+    assert 'class="qa-problem"' in status and "Not added: scan.pdf: is not a readable PDF" in status
+    assert not (own_assistant.corpus_dir / "scan.pdf").exists()
+    assert own_assistant.documents() == before
+
+
+def test_removing_the_last_document_is_refused_with_a_message(own_assistant: Assistant) -> None:
+    remove = app.make_remove(lambda: own_assistant)
+    assert "choose a document" in remove(None, [])[0]
+    remove("harbour-notes.txt", [])
+    status, documents, *_ = remove("china-us-relations-in-cyberspace.txt", [])
+    assert "would leave nothing to answer from" in status
+    assert "china-us-relations-in-cyberspace.txt" in documents
+
+
+def test_uploads_from_two_sessions_at_once_both_land_and_the_index_stays_whole(
+    own_assistant: Assistant, tmp_path: Path
+) -> None:
+    upload = app.make_upload(lambda: own_assistant)
+    files = []
+    for name, text in [("quokkas.txt", QUOKKAS), ("wombats.md", WOMBATS)]:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        files.append(str(tmp_path / name))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda f: upload([f], [], lambda *a, **k: None), files))
+    assert all("qa-problem" not in status for status, *_ in results)
+    listed = {d["source"]: d["chunks"] for d in own_assistant.documents()}
+    assert {"quokkas.txt", "wombats.md"} <= set(listed)
+    assert stored_chunk_count(own_assistant) == sum(listed.values())  # no strays, nothing missing
+    assert own_assistant.ask("What shape are wombat droppings?").citations[0].source == "wombats.md"
 
 
 # ---- launch safety ---------------------------------------------------------------------------------
@@ -260,6 +349,11 @@ def test_launch_turns_a_busy_port_into_a_qa_error(assistant: Assistant) -> None:
             app.launch(assistant, host="127.0.0.1", port=busy.getsockname()[1], prevent_thread_lock=True)
 
 
+def test_launch_allows_a_non_loopback_host_without_login_only_when_told_to(assistant: Assistant) -> None:
+    opted_out = assistant.settings.model_copy(update={"ui_auth": None, "ui_insecure_no_login": True})
+    assert app.launch_options(opted_out, "0.0.0.0", 7860)["auth"] is None
+
+
 def test_launch_options_pass_the_login_and_keep_the_page_offline(assistant: Assistant) -> None:
     settings = assistant.settings.model_copy(update={"ui_auth": "ana:s3cret:with-colon"})
     options = app.launch_options(settings, "0.0.0.0", 7860)
@@ -267,7 +361,8 @@ def test_launch_options_pass_the_login_and_keep_the_page_offline(assistant: Assi
     assert app.launch_options(assistant.settings, "127.0.0.1", 7860)["auth"] is None
     assert app.launch_options(assistant.settings, "::1", 7860)["auth"] is None
     assert app.launch_options(assistant.settings, "localhost", 7860)["auth"] is None
-    assert options["theme"] is app.THEME and options["css"]  # Gradio 6: theme/css go to launch()
+    assert options["theme"] is app.THEME and options["css"] and options["js"]  # Gradio 6: in launch()
+    assert options["max_file_size"] == f"{assistant.settings.max_file_mb:g}mb"
 
 
 # ---- a real server ---------------------------------------------------------------------------------
@@ -336,18 +431,26 @@ def test_the_served_chat_answers_through_its_api(server: str) -> None:
     from gradio_client import Client
 
     client = Client(server, verbose=False)
-    chat, status, box = client.predict("What did the Senior Experts Group discuss?", [], api_name="/ask")
-    text = json.dumps(chat)
-    assert "international norms" in text and "Sources" in text
-    assert status == "" and box == ""
-    _, status, _ = client.predict("", [], api_name="/ask")
+    chat, status, _box, evidence, *_ = client.predict(
+        "What did the Senior Experts Group discuss?", [], api_name="/ask"
+    )
+    assert "international norms" in json.dumps(chat) and "Sources" in json.dumps(chat)
+    assert status == "" and "<mark>" in evidence
+    _, status, *_ = client.predict("", [], api_name="/ask")
     assert "question is empty" in status
 
 
-def test_the_documents_panel_lists_indexed_sources_escaped(assistant: Assistant) -> None:
-    listing = app._documents_markdown(lambda: assistant)
-    assert "- china&#45;us&#45;relations&#45;in&#45;cyberspace&#46;txt (" in listing
-    assert "- harbour&#45;notes&#46;txt (" in listing
+def test_the_documents_panel_lists_indexed_sources_and_fills_the_pickers(assistant: Assistant) -> None:
+    documents, within, to_remove = app._document_views(lambda: assistant, ["gone.txt"])
+    assert (
+        "<td>china-us-relations-in-cyberspace.txt</td>" in documents
+        and "<td>harbour-notes.txt</td>" in documents
+    )
+    assert within.value == []  # a filter on a document that is gone is dropped
+    assert [c[0] for c in to_remove.choices] == [
+        "china-us-relations-in-cyberspace.txt",
+        "harbour-notes.txt",
+    ]
 
 
 def test_clicking_an_example_asks_its_text() -> None:
