@@ -101,9 +101,9 @@ JS = """
       area.value = text; document.body.appendChild(area); area.select();
       document.execCommand('copy'); area.remove();
     }
-    if (button && button.tagName === 'BUTTON') {
-      button.textContent = 'Copied'; setTimeout(() => { button.textContent = 'Copy answer'; }, 1500);
-    }
+    if (button.dataset.qaLabel === undefined) button.dataset.qaLabel = button.textContent;
+    button.textContent = 'Copied';
+    setTimeout(() => { button.textContent = button.dataset.qaLabel; }, 1500);
   };
   document.addEventListener('click', (event) => {
     const el = event.target.closest('a[href^="#qa-"], button[data-qa-copy]');
