@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Answer", "Assistant", "Citation", "Passage", "QAError"]
+__all__ = ["Answer", "Assistant", "Citation", "Excerpt", "Passage", "QAError"]
 
 if TYPE_CHECKING:
     from .assistant import Assistant
     from .errors import QAError
-    from .models import Answer, Citation, Passage
+    from .models import Answer, Citation, Excerpt, Passage
 
 
 def __getattr__(name: str) -> Any:
@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
         from .errors import QAError
 
         return QAError
-    if name in {"Answer", "Citation", "Passage"}:
+    if name in {"Answer", "Citation", "Excerpt", "Passage"}:
         from . import models
 
         return getattr(models, name)

@@ -359,6 +359,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
             with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(
                     label="Conversation",
+                    show_label=False,  # its floating label chip would cover the first message
                     height=560,
                     examples=[{"text": q} for q in EXAMPLES],
                     placeholder="Ask a question about the documents, or pick an example.",

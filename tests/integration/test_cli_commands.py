@@ -248,3 +248,9 @@ def test_eval_refuses_a_dataset_that_does_not_exist_with_what_to_use_instead():
     result = CliRunner().invoke(main, ["eval", "--dataset", "no-such-set"])
     assert result.exit_code == 1
     assert "use article, xquad, or the path of a JSON-lines file" in result.stderr
+
+
+def test_serve_refuses_a_non_loopback_host_without_a_login_and_says_how(article_index):
+    result = qa(*on(article_index), "serve", "--host", "0.0.0.0", "--port", "1", env={"QA_UI_AUTH": ""})
+    assert_clean_error(result, "set QA_UI_AUTH=user:password")
+    assert "--insecure-no-login" in result.stderr

@@ -222,3 +222,13 @@ def test_an_excerpt_of_a_changed_document_shows_only_the_cited_text(private_arti
     stale = replace(citation, text="words that are no longer in the document")
     excerpt = assistant.excerpt(stale)
     assert excerpt.text == stale.text and excerpt.before == excerpt.after == ""
+
+
+def test_add_puts_a_file_at_the_top_of_the_corpus_under_its_base_name_only(private_article_index, tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "wombats.md").write_text(WOMBATS, encoding="utf-8")
+    report = private_article_index.assistant.add([tmp_path / "a" / "b" / ".." / "wombats.md"])
+    assert report.added == ["wombats.md"]
+    corpus = private_article_index.corpus_dir
+    assert (corpus / "wombats.md").is_file()
+    assert sorted(p.name for p in corpus.parent.iterdir() if p.suffix == ".md") == []  # nothing beside it
