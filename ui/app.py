@@ -64,8 +64,10 @@ THEME = gr.themes.Soft(
 )
 CSS = """
 #qa-status p, #qa-upload-status p.qa-problem { color: var(--error-text-color); margin: 0; }
+#qa-upload-status { min-height: 4em; }
 #qa-evidence { max-height: 72vh; overflow-y: auto !important; }
-@media (max-width: 900px) { #qa-evidence { max-height: none; } }
+@media (max-width: 900px) { #qa-upload-status { min-height: 4em; }
+#qa-evidence { max-height: none; } }
 .qa-turn { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px;
   margin-bottom: 8px; }
 .qa-turn > summary { cursor: pointer; font-weight: 600; }
@@ -438,8 +440,11 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
             "api_visibility": "private",
         }
         doc_outputs = [upload_status, documents, within, to_remove]
-        upload.upload(make_upload(get_assistant), [upload, within], doc_outputs, **indexing)
-        remove.click(make_remove(get_assistant), [to_remove, within], doc_outputs, **indexing)
+        progress_here = {"show_progress_on": [upload_status]}  # one bar, not one over every output
+        upload.upload(make_upload(get_assistant), [upload, within], doc_outputs, **indexing, **progress_here)
+        remove.click(
+            make_remove(get_assistant), [to_remove, within], doc_outputs, **indexing, **progress_here
+        )
         demo.load(list_documents, within, [documents, within, to_remove], **quick)
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return demo

@@ -8,11 +8,13 @@ panel gives each passage (`qa-ev-T-N`), plus Gradio's own `data-testid="bot"` fo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+XQUAD = Path(__file__).resolve().parents[3] / "eval" / "xquad" / "xquad.en.dev.json"
 TITLE = "Ask the documents"
 BEIJING = "Where did the second round of the cybercrime dialogue take place?"
 SEG = "What did the Senior Experts Group discuss?"
@@ -179,6 +181,29 @@ def test_an_upload_of_the_wrong_type_is_refused_with_a_message_in_the_page(
     expect(page.get_by_text("Invalid file type: slides.pptx")).to_be_visible(timeout=30_000)
     shot(page, "docs-4-wrong-type")
     assert not (served_app.corpus_dir / "slides.pptx").exists()
+
+
+def test_a_large_upload_shows_its_progress_then_its_chunk_count(
+    served_app: Any, page: Any, tmp_path: Path, shot: Any
+) -> None:
+    paragraphs = [
+        p["context"] for a in json.loads(XQUAD.read_text(encoding="utf-8"))["data"] for p in a["paragraphs"]
+    ]
+    large = tmp_path / "encyclopedia.txt"
+    large.write_text(
+        "Encyclopedia sample\n\n" + "\n\n".join(paragraphs[:300]), encoding="utf-8"
+    )  # ~400 chunks
+    page.goto(served_app.url)
+    upload(page, large)
+    status = page.locator("#qa-upload-status")
+    expect(status).to_contain_text("Embedding chunks", timeout=SLOW_MS)  # a progress bar, while it works
+    shot(page, "docs-5-progress")
+    expect(status).to_contain_text("Added encyclopedia.txt (", timeout=SLOW_MS)
+    expect(page.locator("#qa-documents tr", has_text="encyclopedia.txt")).to_be_visible()
+    page.locator("#qa-remove-choice input").click()
+    page.get_by_role("option", name="encyclopedia.txt").click()
+    page.locator("#qa-remove").click()
+    expect(status).to_contain_text("Removed encyclopedia.txt.", timeout=SLOW_MS)
 
 
 def test_a_question_typed_while_another_is_answered_is_asked_next(served_app: Any, page: Any) -> None:
