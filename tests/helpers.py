@@ -102,3 +102,22 @@ def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+def make_pdf(pages: list[str | None], **encryption: object) -> bytes:
+    """A real PDF (made with fpdf2): one page per entry, its lines as text, or only a filled rectangle
+    for None."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        if text is None:
+            pdf.rect(20, 20, 120, 80, style="F")
+            continue
+        for line in text.split("\n"):
+            pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    if encryption:
+        pdf.set_encryption(**encryption)  # type: ignore[arg-type]
+    return bytes(pdf.output())

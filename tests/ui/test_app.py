@@ -11,6 +11,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from urllib.parse import urljoin, urlparse
 
 import gradio as gr
 import pytest
-from helpers import QUOKKAS, WOMBATS, stored_chunk_count
+from helpers import QUOKKAS, WOMBATS, make_pdf, stored_chunk_count
 
 import ui.app as app
 from qa import Assistant
@@ -460,3 +462,44 @@ def test_clicking_an_example_asks_its_text() -> None:
     assert get_type_hints(app._example_text)["evt"] is gr.SelectData
     event = gr.SelectData(None, {"index": 0, "value": {"text": app.EXAMPLES[0]}})
     assert app._example_text(event) == app.EXAMPLES[0]
+
+
+def test_a_pdf_upload_cites_its_page_in_the_chat_and_the_evidence(
+    own_assistant: Assistant, tmp_path: Path
+) -> None:
+    pdf = tmp_path / "field-guide.pdf"
+    pdf.write_bytes(
+        make_pdf(["Field guide to marsupials.", "Quokkas live on Rottnest Island, off Western Australia."])
+    )
+    status, *_ = app.make_upload(lambda: own_assistant)([str(pdf)], [], lambda *a, **k: None)
+    assert "Added field-guide.pdf" in status
+    final = list(app.make_respond(lambda: own_assistant)("Where do quokkas live?", [], ["field-guide.pdf"]))[
+        -1
+    ]
+    message, evidence = last_message(final), final[4]
+    assert "field&#45;guide&#46;pdf p&#46; 2" in message
+    assert "[1]</span> field-guide.pdf, page 2, characters" in evidence
+    assert "<mark>Quokkas live on Rottnest Island" in evidence
+    assert "Field guide to marsupials." in evidence  # page 1's text, shown as the context before it
+
+
+def test_with_a_login_configured_the_page_asks_for_it_first(assistant: Assistant) -> None:
+    guarded = Assistant(settings=assistant.settings, ui_auth="ana:s3cret")
+    port = free_port()
+    demo = app.launch(guarded, host="127.0.0.1", port=port, prevent_thread_lock=True)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(f"http://127.0.0.1:{port}/config")
+        assert refused.value.code == 401
+        for password, expected in [("wrong", 400), ("s3cret", 200)]:
+            form = urllib.parse.urlencode({"username": "ana", "password": password}).encode()
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/login", data=form, timeout=30
+                ) as response:
+                    code = response.status
+            except urllib.error.HTTPError as exc:
+                code = exc.code
+            assert code == expected, password
+    finally:
+        demo.close()

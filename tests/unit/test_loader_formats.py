@@ -11,8 +11,8 @@ from pathlib import Path
 
 import docx
 import pytest
-from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
+from helpers import make_pdf
 
 from qa.loaders import (
     SUPPORTED_SUFFIXES,
@@ -31,22 +31,6 @@ PAGES = [
     "Page two is about bananas.\nBananas are picked green.",
     "The third page covers cherries.\nCherries are small and red.",
 ]
-
-
-def make_pdf(pages: list[str | None], **encryption: object) -> bytes:
-    """A real PDF: one page per entry, its lines as text, or only a filled rectangle for None."""
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        if text is None:
-            pdf.rect(20, 20, 120, 80, style="F")
-            continue
-        for line in text.split("\n"):
-            pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
-    if encryption:
-        pdf.set_encryption(**encryption)  # type: ignore[arg-type]
-    return bytes(pdf.output())
 
 
 def make_docx() -> bytes:

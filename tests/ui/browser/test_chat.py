@@ -159,6 +159,14 @@ def test_an_uploaded_document_is_answerable_and_removable_and_its_markup_stays_i
     assert not [url for url in page_log.requests if url.rstrip("/").endswith("/x")]
     shot(page, "docs-2-inert-markup")
 
+    page.locator("#qa-within input").click()  # ask within the quokka notes only
+    page.get_by_role("option", name="quokka-notes.txt").click()
+    page.keyboard.press("Escape")
+    ask(page, "Where did the second round of the cybercrime dialogue take place?")
+    within = wait_for_turn(page, 3)
+    expect(within).to_contain_text("The documents don't say")  # the article is outside the chosen documents
+    assert "china-us-relations" not in within.inner_text()
+
     for name in ("quokka-notes.txt", "festival-notice.txt"):
         page.locator("#qa-remove-choice input").click()
         page.get_by_role("option", name=name).click()
@@ -166,8 +174,9 @@ def test_an_uploaded_document_is_answerable_and_removable_and_its_markup_stays_i
         expect(status).to_contain_text(f"Removed {name}.", timeout=SLOW_MS)
         expect(documents).not_to_contain_text(name)
     assert sorted(p.name for p in served_app.corpus_dir.iterdir()) == ["china-us-relations-in-cyberspace.txt"]
+    expect(page.locator("#qa-within")).not_to_contain_text("quokka-notes.txt")  # the filter forgets it
     ask(page, "Where do quokkas live?")
-    expect(page.locator("#qa-turn-3")).to_contain_text("The documents don't say", timeout=SLOW_MS)
+    expect(page.locator("#qa-turn-4")).to_contain_text("The documents don't say", timeout=SLOW_MS)
     shot(page, "docs-3-removed")
 
 
@@ -237,6 +246,11 @@ def test_export_and_copy_give_the_answer_with_its_sources(served_app: Any, page:
     assert "Beijing" in copied and "Sources:\n[1] china-us-relations-in-cyberspace.txt" in copied
     assert "&#" not in copied
 
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator("#qa-evidence .qa-turn")).to_have_count(0)
+    expect(page.locator('#qa-chat [data-testid="bot"]')).to_have_count(0)
+    expect(page.locator("#qa-export-md")).to_be_disabled()
+
 
 def test_the_keyboard_alone_asks_and_follows_a_citation(served_app: Any, page: Any) -> None:
     page.goto(served_app.url)
@@ -263,3 +277,28 @@ def test_a_phone_width_window_stacks_chat_and_evidence_without_sideways_scrollin
     evidence_box = phone_page.locator("#qa-evidence").bounding_box()
     assert evidence_box["y"] > chat_box["y"] + chat_box["height"] - 1  # stacked, evidence below the chat
     shot(phone_page, "phone-1-answer")
+
+
+def test_two_sessions_ask_at_the_same_time_and_each_keeps_its_own_conversation(
+    served_app: Any, chromium_browser: Any, page: Any, page_log: Any
+) -> None:
+    other = chromium_browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other.context.on("request", lambda request: page_log.requests.append(request.url))  # checked at teardown
+    try:
+        page.goto(served_app.url)
+        other.goto(served_app.url)
+        ask(page, BEIJING)
+        ask(other, SEG)
+        wait_for_turn(page, 1)
+        wait_for_turn(other, 1)
+        expect(page.locator("#qa-turn-1 summary")).to_have_text(f"1. {BEIJING}")
+        expect(page.locator("#qa-ev-1-1 mark")).to_contain_text("Beijing")
+        expect(other.locator("#qa-turn-1 summary")).to_have_text(f"1. {SEG}")
+        expect(other.locator("#qa-ev-1-1 mark")).to_contain_text("Senior Experts Group")
+        assert (
+            page.locator("#qa-evidence .qa-turn").count()
+            == other.locator("#qa-evidence .qa-turn").count()
+            == 1
+        )
+    finally:
+        other.context.close()
