@@ -65,8 +65,10 @@ THEME = gr.themes.Soft(
 CSS = """
 #qa-status p, #qa-upload-status p.qa-problem { color: var(--error-text-color); margin: 0; }
 #qa-upload-status { min-height: 4em; }
+#qa-upload-limits p { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 4px 0 0; }
 #qa-evidence { max-height: 72vh; overflow-y: auto !important; }
 @media (max-width: 900px) { #qa-upload-status { min-height: 4em; }
+#qa-upload-limits p { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 4px 0 0; }
 #qa-evidence { max-height: none; } }
 .qa-turn { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px;
   margin-bottom: 8px; }
@@ -268,6 +270,12 @@ def _document_views(get_assistant: Callable[[], Assistant], within: list[str] | 
     )
 
 
+def upload_limits(get_assistant: Callable[[], Assistant]) -> str:
+    """The upload rules, said before anyone trips over them."""
+    limit = get_assistant().settings.max_file_mb
+    return f"Up to {limit:g} MB per file (QA\\_MAX\\_FILE\\_MB): {', '.join(SUPPORTED_SUFFIXES)}."
+
+
 def _problem(text: str) -> str:
     return f'<p class="qa-problem">⚠️ {render.escape_html(text)}</p>'
 
@@ -408,6 +416,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
                         size="sm",
                         elem_id="qa-upload",
                     )
+                    limits = gr.Markdown(elem_id="qa-upload-limits")
                     upload_status = gr.HTML(elem_id="qa-upload-status")
                     documents = gr.HTML(elem_id="qa-documents")
                     with gr.Row():
@@ -437,15 +446,14 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
         indexing: dict[str, Any] = {
             "concurrency_id": "index",
             "concurrency_limit": 1,
+            "show_progress_on": [upload_status],  # one progress bar, not one over every output
             "api_visibility": "private",
         }
         doc_outputs = [upload_status, documents, within, to_remove]
-        progress_here = {"show_progress_on": [upload_status]}  # one bar, not one over every output
-        upload.upload(make_upload(get_assistant), [upload, within], doc_outputs, **indexing, **progress_here)
-        remove.click(
-            make_remove(get_assistant), [to_remove, within], doc_outputs, **indexing, **progress_here
-        )
+        upload.upload(make_upload(get_assistant), [upload, within], doc_outputs, **indexing)
+        remove.click(make_remove(get_assistant), [to_remove, within], doc_outputs, **indexing)
         demo.load(list_documents, within, [documents, within, to_remove], **quick)
+        demo.load(lambda: upload_limits(get_assistant), None, limits, **quick)
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return demo
 
@@ -489,7 +497,7 @@ def launch_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "theme": THEME,  # Gradio 6: theme, css and js are launch() arguments, no longer Blocks()
         "css": CSS,
         "js": JS,
-        "max_file_size": f"{settings.max_file_mb:g}mb",  # Gradio refuses bigger uploads before they land
+        "max_file_size": int(settings.max_file_mb * 1e6),  # bytes; Gradio refuses bigger uploads early
         "footer_links": ["api", "settings"],  # no "built with Gradio" link out of an offline page
         "run_history": False,  # questions about private documents are not kept in the browser
         "ssr_mode": False,  # server-side rendering needs Node; the page renders in the browser

@@ -364,7 +364,7 @@ def test_launch_options_pass_the_login_and_keep_the_page_offline(assistant: Assi
     assert app.launch_options(assistant.settings, "::1", 7860)["auth"] is None
     assert app.launch_options(assistant.settings, "localhost", 7860)["auth"] is None
     assert options["theme"] is app.THEME and options["css"] and options["js"]  # Gradio 6: in launch()
-    assert options["max_file_size"] == f"{assistant.settings.max_file_mb:g}mb"
+    assert options["max_file_size"] == int(assistant.settings.max_file_mb * 1e6)
 
 
 # ---- a real server ---------------------------------------------------------------------------------

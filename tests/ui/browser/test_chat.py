@@ -186,6 +186,10 @@ def test_an_upload_of_the_wrong_type_is_refused_with_a_message_in_the_page(
     slides = tmp_path / "slides.pptx"
     slides.write_bytes(b"PK\x03\x04 not a document we read")
     page.goto(served_app.url)
+    open_documents(page)
+    expect(page.locator("#qa-upload-limits")).to_contain_text(
+        "Up to 50 MB per file (QA_MAX_FILE_MB): .txt, .md"
+    )
     upload(page, slides)
     expect(page.get_by_text("Invalid file type: slides.pptx")).to_be_visible(timeout=30_000)
     shot(page, "docs-4-wrong-type")
