@@ -306,3 +306,11 @@ def test_two_sessions_ask_at_the_same_time_and_each_keeps_its_own_conversation(
         )
     finally:
         other.context.close()
+
+
+def test_clicking_an_example_question_asks_it(served_app: Any, page: Any) -> None:
+    page.goto(served_app.url)
+    page.locator("#qa-chat").get_by_text("What is the population of Beijing?", exact=True).click()
+    declined = wait_for_turn(page, 1)
+    expect(declined.locator("summary")).to_have_text("1. What is the population of Beijing?")
+    expect(declined).to_contain_text("these do NOT support an answer")
