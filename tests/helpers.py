@@ -7,6 +7,7 @@ they go through the same Chroma store, keyword index and evidence scoring as the
 from __future__ import annotations
 
 import hashlib
+import socket
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -121,3 +122,10 @@ def make_pdf(pages: list[str | None], **encryption: object) -> bytes:
     if encryption:
         pdf.set_encryption(**encryption)  # type: ignore[arg-type]
     return bytes(pdf.output())
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

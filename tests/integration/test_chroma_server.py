@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE_SOURCE, CORPUS_DIR, manifest_chunk_total, read_document, stop, stored_chunk_count
+from helpers import (
+    ARTICLE_SOURCE,
+    CORPUS_DIR,
+    free_port,
+    manifest_chunk_total,
+    read_document,
+    stop,
+    stored_chunk_count,
+)
 
 from qa import Assistant
 
@@ -47,12 +54,6 @@ WOMBATS = (
     "Wombats are burrowing marsupials native to Australia. "
     "A wombat produces cube-shaped droppings, which it uses to mark its territory.\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def heartbeat(url: str) -> bool:

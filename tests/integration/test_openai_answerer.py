@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import stop
+from helpers import free_port, stop
 from langchain_core.messages import HumanMessage
 
 from qa import Assistant
@@ -35,12 +34,6 @@ COMPLETIONS = '"POST /v1/chat/completions'
 requires_model = pytest.mark.skipif(
     not local_runtime_installed(), reason="the local extra (model + llama.cpp) is not installed"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

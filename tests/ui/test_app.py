@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlparse
 
 import gradio as gr
 import pytest
-from helpers import QUOKKAS, WOMBATS, make_pdf, stored_chunk_count
+from helpers import QUOKKAS, WOMBATS, free_port, make_pdf, stored_chunk_count
 
 import ui.app as app
 from qa import Assistant
@@ -368,12 +368,6 @@ def test_launch_options_pass_the_login_and_keep_the_page_offline(assistant: Assi
 
 
 # ---- a real server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Assets(HTMLParser):
