@@ -296,6 +296,7 @@ def upload_message(report: BuildReport, uploaded: list[str], chunks: dict[str, i
     lines += [
         f"Replaced {h(name)} with the uploaded version ({_chunks(chunks.get(name, 0))})."
         for name in report.updated
+        if name in mine
     ]
     lines += [f"{h(name)} is already indexed, unchanged." for name in report.unchanged if name in mine]
     lines += [
@@ -318,17 +319,20 @@ def make_upload(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[A
         paths = [Path(f) for f in files or []]
         if not paths:
             return "", *_document_views(get_assistant, within)
-        tracker = progress
 
         def report_progress(stage: str, done: int, total: int) -> None:
             what = "Reading files" if stage == "read" else "Embedding chunks"
-            tracker((done, max(total, 1)), desc=what, unit="files" if stage == "read" else "chunks")
+            progress((done, max(total, 1)), desc=what, unit="files" if stage == "read" else "chunks")
 
         try:
             assistant = get_assistant()
             report = assistant.add(paths, progress=report_progress)
         except QAError as exc:
             return _problem(str(exc)), *_document_views(get_assistant, within)
+        except Exception:  # a failed build leaves the index as it was: say so, log the details
+            log.exception("indexing the upload %s failed", [p.name for p in paths])
+            failure = "indexing the upload failed; the index is as it was before; see the server log"
+            return _problem(failure), *_document_views(get_assistant, within)
         views = _document_views(get_assistant, within)
         chunks = {d["source"]: d["chunks"] for d in assistant.documents()}
         return upload_message(report, [p.name for p in paths], chunks), *views

@@ -497,3 +497,18 @@ def test_with_a_login_configured_the_page_asks_for_it_first(assistant: Assistant
             assert code == expected, password
     finally:
         demo.close()
+
+
+def test_an_unexpected_failure_while_indexing_an_upload_is_one_line_and_logged(
+    own_assistant: Assistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Assistant):
+        def add(self, paths: Any, progress: Any = None) -> Any:
+            raise RuntimeError("disk on fire")
+
+    broken = Broken(settings=own_assistant.settings)
+    (tmp_path / "notes.txt").write_text(QUOKKAS, encoding="utf-8")
+    status, documents, *_ = app.make_upload(lambda: broken)([str(tmp_path / "notes.txt")], [], None)
+    assert "indexing the upload failed; the index is as it was before" in status
+    assert "disk on fire" not in status and "disk on fire" in caplog.text
+    assert "<td>china-us-relations-in-cyberspace.txt</td>" in documents
