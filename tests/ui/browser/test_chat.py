@@ -77,6 +77,18 @@ def upload(page: Any, *paths: Path) -> None:
     chooser.value.set_files([str(p) for p in paths])
 
 
+def choose(page: Any, picker: str, name: str) -> None:
+    """Pick `name` in one of our dropdowns (scoped to it: another open dropdown lists the same names)."""
+    page.locator(f"{picker} input").click()
+    page.locator(picker).get_by_role("option", name=name).click()
+
+
+def remove_document(page: Any, name: str) -> None:
+    choose(page, "#qa-remove-choice", name)
+    page.locator("#qa-remove").click()
+    expect(page.locator("#qa-upload-status")).to_contain_text(f"Removed {name}.", timeout=SLOW_MS)
+
+
 def test_an_answer_streams_with_its_cited_span_highlighted_and_a_follow_up_is_rewritten(
     served_app: Any, page: Any, page_log: Any, shot: Any
 ) -> None:
@@ -159,19 +171,15 @@ def test_an_uploaded_document_is_answerable_and_removable_and_its_markup_stays_i
     assert not [url for url in page_log.requests if url.rstrip("/").endswith("/x")]
     shot(page, "docs-2-inert-markup")
 
-    page.locator("#qa-within input").click()  # ask within the quokka notes only
-    page.get_by_role("option", name="quokka-notes.txt").click()
-    page.keyboard.press("Escape")
+    choose(page, "#qa-within", "quokka-notes.txt")  # ask within the quokka notes only
+    page.get_by_role("heading", name="Evidence").click()  # close the list
     ask(page, "Where did the second round of the cybercrime dialogue take place?")
     within = wait_for_turn(page, 3)
     expect(within).to_contain_text("The documents don't say")  # the article is outside the chosen documents
     assert "china-us-relations" not in within.inner_text()
 
     for name in ("quokka-notes.txt", "festival-notice.txt"):
-        page.locator("#qa-remove-choice input").click()
-        page.get_by_role("option", name=name).click()
-        page.locator("#qa-remove").click()
-        expect(status).to_contain_text(f"Removed {name}.", timeout=SLOW_MS)
+        remove_document(page, name)
         expect(documents).not_to_contain_text(name)
     assert sorted(p.name for p in served_app.corpus_dir.iterdir()) == ["china-us-relations-in-cyberspace.txt"]
     expect(page.locator("#qa-within")).not_to_contain_text("quokka-notes.txt")  # the filter forgets it
@@ -213,10 +221,7 @@ def test_a_large_upload_shows_its_progress_then_its_chunk_count(
     shot(page, "docs-5-progress")
     expect(status).to_contain_text("Added encyclopedia.txt (", timeout=SLOW_MS)
     expect(page.locator("#qa-documents tr", has_text="encyclopedia.txt")).to_be_visible()
-    page.locator("#qa-remove-choice input").click()
-    page.get_by_role("option", name="encyclopedia.txt").click()
-    page.locator("#qa-remove").click()
-    expect(status).to_contain_text("Removed encyclopedia.txt.", timeout=SLOW_MS)
+    remove_document(page, "encyclopedia.txt")
 
 
 def test_a_question_typed_while_another_is_answered_is_asked_next(served_app: Any, page: Any) -> None:
@@ -314,3 +319,27 @@ def test_clicking_an_example_question_asks_it(served_app: Any, page: Any) -> Non
     declined = wait_for_turn(page, 1)
     expect(declined.locator("summary")).to_have_text("1. What is the population of Beijing?")
     expect(declined).to_contain_text("these do NOT support an answer")
+
+
+def test_two_sessions_uploading_at_once_both_land_and_the_index_stays_whole(
+    served_app: Any, chromium_browser: Any, page: Any, page_log: Any, tmp_path: Path
+) -> None:
+    other = chromium_browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other.context.on("request", lambda request: page_log.requests.append(request.url))
+    notes, wombats = tmp_path / "quokka-notes.txt", tmp_path / "wombat-notes.txt"
+    notes.write_text(QUOKKA_NOTES, encoding="utf-8")
+    wombats.write_text("Wombat notes.\n\nA wombat produces cube-shaped droppings.\n", encoding="utf-8")
+    try:
+        page.goto(served_app.url)
+        other.goto(served_app.url)
+        upload(page, notes)
+        upload(other, wombats)  # while the first may still be indexing: writes queue, one at a time
+        expect(page.locator("#qa-upload-status")).to_contain_text("Added quokka-notes.txt", timeout=SLOW_MS)
+        expect(other.locator("#qa-upload-status")).to_contain_text("Added wombat-notes.txt", timeout=SLOW_MS)
+        ask(page, "What shape are wombat droppings?")  # the other session's document, without a reload
+        wait_for_turn(page, 1)
+        expect(page.locator("#qa-ev-1-1 header")).to_contain_text("wombat-notes.txt")
+        for name in ("quokka-notes.txt", "wombat-notes.txt"):
+            remove_document(other, name)
+    finally:
+        other.context.close()
