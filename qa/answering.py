@@ -218,6 +218,11 @@ def _known(term: str, keyword: KeywordIndex) -> bool:
     return keyword.document_frequency.get(term, 0) > 0
 
 
+def _spelled_out(token: str, keyword: KeywordIndex) -> bool:
+    """An acronym the documents only write in full ("OPM" for "Office of Personnel Management")."""
+    return 2 <= len(token) <= 6 and token.isupper() and token.isalpha() and token.lower() in keyword.acronyms
+
+
 def missing_entities(question: Question, keyword: KeywordIndex) -> list[str]:
     """Names in the question that no document mentions."""
     missing = []
@@ -227,8 +232,10 @@ def missing_entities(question: Question, keyword: KeywordIndex) -> list[str]:
             if lower in STOPWORDS:
                 continue
             term = normalise(_ALIASES.get(lower, token))
-            if not _known(term, keyword) and not any(
-                _known(normalise(p), keyword) for p in token.split("-") if p
+            if (
+                not _known(term, keyword)
+                and not any(_known(normalise(p), keyword) for p in token.split("-") if p)
+                and not _spelled_out(token, keyword)
             ):
                 missing.append(entity)
                 break
@@ -299,7 +306,11 @@ class EvidenceSelector:
         structural = self._structural(q, passages, heads or {}, sources)
         if structural:
             return Decision(True, structural)
-        unknown = [w for w in q.focus if w not in _GENERIC_HEADS and not _known(normalise(w), keyword)]
+        unknown = [
+            w
+            for w in q.focus
+            if w not in _GENERIC_HEADS and not _known(normalise(w), keyword) and not _spelled_out(w, keyword)
+        ]
         if unknown:
             return Decision(False, reason=f"they never mention {_listing(unknown)}.")
         if not passages:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
+from functools import cached_property
 
 import bm25s
 import numpy as np
@@ -18,6 +20,9 @@ from .models import Chunk
 from .text import terms
 
 log = logging.getLogger(__name__)
+# Two or more capitalised words, possibly joined by a small word: "Office of Personnel Management".
+# A leading "The"/"A"/"An" is not part of the name.
+_NAME_RUN = re.compile(r"\b(?!(?:The|An?)\b)[A-Z][a-z]+(?:\s+(?:(?:of|and|for|the|on|&)\s+)?[A-Z][a-z]+)+")
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import and logs every build
 
 
@@ -26,6 +31,7 @@ class KeywordIndex:
 
     def __init__(self, chunks: list[Chunk]) -> None:
         self.size = len(chunks)
+        self._texts = [c.text for c in chunks]
         tokenised = [terms(c.text) for c in chunks]
         self.document_frequency: Counter[str] = Counter()
         for tokens in tokenised:
@@ -36,6 +42,17 @@ class KeywordIndex:
         self._bm25 = bm25s.BM25()
         if chunks:
             self._bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+
+    @cached_property
+    def acronyms(self) -> set[str]:
+        """Lower-cased initials of the multi-word names in the chunks ("opm" for "Office of Personnel
+        Management"), so a question may use an acronym the documents only spell out. Built on first use:
+        most questions never need it."""
+        found = set()
+        for text in self._texts:
+            for run in _NAME_RUN.findall(text):
+                found.add("".join(word[0] for word in run.split() if word[0].isupper()).lower())
+        return found
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; a term found nowhere gets the highest weight."""

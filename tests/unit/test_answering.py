@@ -166,6 +166,17 @@ def test_missing_entities_names_what_no_chunk_mentions(question, missing, keywor
     assert missing_entities(analyse(question), keyword) == missing
 
 
+def test_an_acronym_is_known_only_when_a_document_spells_out_those_initials():
+    chunks = [Chunk("1", "o.txt", 0, 60, "The Office of Personnel Management and the Federal Reserve met.")]
+    keyword = KeywordIndex(chunks)
+    assert keyword.acronyms >= {"opm", "fr"}
+    assert missing_entities(analyse("What did OPM say?"), keyword) == []
+    assert missing_entities(analyse("What did the FBI say?"), keyword) == ["FBI"]
+    assert missing_entities(analyse("What did Opm say?"), keyword) == [
+        "Opm"
+    ]  # only capitals read as initials
+
+
 def test_a_chinese_alias_is_known_when_a_document_says_china():
     chunks = [Chunk("1", "c.txt", 0, 26, "China held talks in June.")]
     assert missing_entities(analyse("What did Chinese officials say?"), KeywordIndex(chunks)) == []
