@@ -14,6 +14,7 @@ asks for nothing outside the server (system fonts, no analytics, no CDN).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -54,7 +55,6 @@ EXAMPLES = [
 QUEUE_CONCURRENCY = 2  # two answers at a time on a 2-core laptop; more only slows each one down
 QUEUE_MAX_SIZE = 32  # beyond this, new questions are turned away instead of waiting minutes
 CACHE_MAX_AGE = 3600  # seconds uploaded and exported files are kept (in Gradio's cache and ours)
-EXPORT_DIR = Path(tempfile.gettempdir()) / "qa-exports"
 
 # System fonts only: a GoogleFont (or a LocalFont the browser lacks) would make the page reach outside.
 THEME = gr.themes.Soft(
@@ -166,6 +166,13 @@ def _excerpts(assistant: Assistant, answer: Answer) -> list[Excerpt]:
         return []
 
 
+@functools.cache
+def _export_dir() -> Path:
+    """A private folder (mode 0700) for this process's exports: conversations about private documents
+    must not sit in a world-readable /tmp folder that any local user could also pre-create."""
+    return Path(tempfile.mkdtemp(prefix="qa-exports-"))
+
+
 def _export_buttons(turns: list[Turn]) -> tuple[Any, Any]:
     """The two download buttons, holding the conversation as Markdown and as JSON (or disabled when there
     is nothing to export). Gradio copies the files into its cache after the handler returns, so they stay
@@ -175,12 +182,13 @@ def _export_buttons(turns: list[Turn]) -> tuple[Any, Any]:
             value=None, interactive=False
         )
     md, js = render.export_markdown(turns), render.export_json(turns)
-    folder = EXPORT_DIR / hashlib.sha256((md + js).encode()).hexdigest()[:16]
+    exports = _export_dir()
+    folder = exports / hashlib.sha256((md + js).encode()).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "conversation.md").write_text(md, encoding="utf-8")
     (folder / "conversation.json").write_text(js, encoding="utf-8")
     cutoff = time.time() - CACHE_MAX_AGE
-    for old in EXPORT_DIR.iterdir():
+    for old in exports.iterdir():
         if old != folder and old.stat().st_mtime < cutoff:
             shutil.rmtree(old, ignore_errors=True)
     return (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import urllib.error
@@ -512,3 +513,10 @@ def test_an_unexpected_failure_while_indexing_an_upload_is_one_line_and_logged(
     assert "indexing the upload failed; the index is as it was before" in status
     assert "disk on fire" not in status and "disk on fire" in caplog.text
     assert "<td>china-us-relations-in-cyberspace.txt</td>" in documents
+
+
+def test_exports_are_written_to_a_folder_only_this_user_can_read(respond: Any) -> None:
+    run(respond, BEIJING)
+    folder = app._export_dir()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert any(folder.rglob("conversation.md"))
