@@ -27,14 +27,7 @@ from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError
 from .generative import Checked, SentenceChecker, compose, generate_checked
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .llm import LocalChatModel, local_model_file, local_runtime_installed, openai_chat_model
-from .loaders import (
-    IGNORED_NAMES,
-    SUPPORTED_SUFFIXES,
-    Skipped,
-    extract_text,
-    size_limit_reason,
-    unsupported_reason,
-)
+from .loaders import IGNORED_NAMES, Skipped, load_file
 from .models import Answer, Chunk, Citation, Excerpt, Passage, page_at
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
@@ -164,17 +157,12 @@ class Assistant:
         return report
 
     def _unusable(self, path: Path) -> str | None:
-        """Why `path` cannot be added to the corpus, or None; the same checks a build makes."""
+        """Why `path` cannot be added to the corpus, or None: a name the corpus ignores, or whatever
+        loading it the way a build does refuses (type, size, unreadable)."""
         if path.name.startswith(".") or path.name in IGNORED_NAMES:
             return "has a name the corpus ignores (hidden or reserved); rename the file and add it again"
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            return unsupported_reason(path)
-        max_bytes = int(self.settings.max_file_mb * 1e6)
-        size = path.stat().st_size
-        if size > max_bytes:
-            return size_limit_reason(size, max_bytes)
         try:
-            extract_text(path, path.read_bytes())
+            load_file(path, path.parent, int(self.settings.max_file_mb * 1e6))
         except (ValueError, OSError) as exc:
             return str(exc)
         return None
