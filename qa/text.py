@@ -7,6 +7,7 @@ check counts as covered" mean the same thing.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import Stemmer
@@ -20,7 +21,7 @@ STOPWORDS = frozenset(
     should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom whose why will
     with would you your yours yourself yourselves according say says said tell told describe explain
-    mention mentioned mentions article text document documents passage still kind""".split()
+    mention mentioned mentions article text document documents passage still kind many much""".split()
 )
 
 WORD = re.compile(r"[^\W_]+(?:[.&'’-][^\W_]+)*", re.UNICODE)
@@ -34,12 +35,23 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def normalise(word: str) -> str:
-    """Lower-case, drop dots and possessives, stem: "U.S." -> "us", "Obama's" -> "obama"."""
+    """Lower-case, drop accents, dots and possessives, stem: "U.S." -> "us", "Obama's" -> "obama",
+    "Beyoncé" -> "beyonc" (people often type names without their accents)."""
     w = word.lower().replace("’", "'")
+    if not w.isascii():
+        w = "".join(ch for ch in unicodedata.normalize("NFKD", w) if not unicodedata.combining(ch))
     if w.endswith("'s"):
         w = w[:-2]
     w = w.replace(".", "").replace("'", "")
     return _stemmer.stemWord(w)
+
+
+def bare(word: str) -> str:
+    """A word lower-cased without its contraction or possessive: "What's" -> "what", "didn't" -> "did"."""
+    lower = word.lower().replace("’", "'")
+    if lower.endswith("n't"):
+        return lower[:-3]
+    return lower.split("'", 1)[0]
 
 
 def terms(text: str) -> list[str]:
@@ -47,7 +59,7 @@ def terms(text: str) -> list[str]:
     out: list[str] = []
     for word in words(text):
         lower = word.lower()
-        if lower in STOPWORDS:
+        if lower in STOPWORDS or bare(word) in STOPWORDS:
             continue
         out.append(normalise(word))
         if "-" in word:

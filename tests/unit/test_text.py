@@ -75,3 +75,8 @@ def test_terms_are_lower_case_whatever_the_case_of_the_text():
     got = terms("BEIJING Beijing beijing")
     assert got == [normalise("beijing")] * 3
     assert got[0].islower()
+
+
+def test_accents_are_folded_so_a_name_typed_without_them_still_matches():
+    assert normalise("Beyoncé") == normalise("Beyonce")
+    assert terms("Frédéric Chopin") == terms("Frederic Chopin")
