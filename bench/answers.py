@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa import Assistant
     from qa.evaluation import article_dataset
 
-    dataset = article_dataset()
+    [dataset] = article_dataset()
     cases = dataset.cases[: args.limit] if args.limit else dataset.cases
     result: dict[str, Any] = {
         "dataset": dataset.name,

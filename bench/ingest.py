@@ -5,7 +5,7 @@
 Prints one JSON object on stdout; logs go to stderr. Target (from the issue "Measured quality and
 speed", not asserted here): a full build reaches >= 80 % of the raw encoder's throughput.
 
-Corpus: the 240 XQuAD paragraphs (`qa.evaluation.xquad_dataset().documents`), one `.txt` file each,
+Corpus: the 240 XQuAD paragraphs (`qa.evaluation.xquad_dataset()[0].documents`), one `.txt` file each,
 in a temporary folder; with `--copies N` every paragraph is written N times, copy k > 1 with a short
 suffix sentence so that its content (and hash) differs and it is indexed rather than reported as a
 duplicate.
@@ -57,7 +57,7 @@ def write_corpus(folder: Path, copies: int) -> int:
     """XQuAD paragraphs as files; copy k > 1 of each gets a suffix sentence. Returns the file count."""
     from qa.evaluation import xquad_dataset
 
-    documents = xquad_dataset().documents
+    documents = xquad_dataset()[0].documents
     count = 0
     for k in range(1, copies + 1):
         for source, text in documents.items():

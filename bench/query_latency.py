@@ -288,7 +288,7 @@ class Corpus:
         self.chunk = lambda source, text: chunk_document(Document(source, text), chunk_size, overlap)
         self.table: dict[str, np.ndarray] = {}
         self.rng = np.random.default_rng(0)
-        self.dataset = xquad_dataset()
+        self.dataset = xquad_dataset()[0]
         self.written = 0  # filler documents written so far
         self.filler_chunks = 0
         self.mismatches = 0

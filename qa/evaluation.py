@@ -3,8 +3,19 @@
 Datasets ship in the repository's `eval/` folder (rules in `eval/README.md`):
 
 - `article`: 22 questions about the bundled article, 12 answerable and 10 not;
+- `article-paraphrased`: 20 more about it, phrased the way users ask, written after the rules of the
+  first set had been tuned and before the decision was fitted;
 - `xquad`: the development half of XQuAD (English), every paragraph indexed as its own document;
-- a JSON-lines FILE in the article format, judged against the documents of a corpus folder.
+- `xquad-noans`: the same half with one paragraph of each article left out (at index
+  `int(sha1(title), 16) % paragraphs`), one document per article; the left-out paragraph's questions
+  become unanswerable;
+- `squad2`: the SQuAD 2.0 articles that have unanswerable questions (the development article and two
+  training articles), each its own corpus of one document, paragraphs joined by a blank line;
+- a JSON-lines FILE in the article format, judged against the documents of a corpus folder, or a
+  SQuAD 2.0 JSON FILE, judged like `squad2`.
+
+Each article is measured with the support model fitted without it, when the packaged model holds
+such a fold (`python -m bench.calibrate`): every figure is then one the fit did not see.
 
 Judging:
 
@@ -13,20 +24,25 @@ Judging:
   `[n]` markers ignored);
 - a citation is correct when its span overlaps a gold span of the same document by at least 20
   characters, or covers a shorter gold span whole;
-- a retrieved passage is a hit when it overlaps a gold span of the same document.
+- a retrieved passage is a hit when it overlaps a gold span of the same document;
+- a SQuAD-style answer is correct when it is not declined and holds a gold answer after SQuAD's
+  normalisation (lower case, punctuation and a/an/the removed, whitespace collapsed).
 
 Each run builds its own index in a temporary folder; the user's `index/` is never touched.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import statistics
+import string
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,8 +53,11 @@ log = logging.getLogger(__name__)
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "eval"
 ARTICLE_CASES = EVAL_DIR / "article_dev.jsonl"
+ARTICLE_PARAPHRASED = EVAL_DIR / "article_paraphrased.jsonl"
 ARTICLE_CORPUS = EVAL_DIR / "article"
 XQUAD_FILE = EVAL_DIR / "xquad" / "xquad.en.dev.json"
+SQUAD2_DEV = EVAL_DIR / "squad2" / "squad2-dev-computational-complexity.json"
+SQUAD2_TRAIN = EVAL_DIR / "squad2" / "squad2-train-first-10-articles.json"
 MIN_OVERLAP = 20
 SHORT_ALTERNATIVE = 3
 SEARCH_DEPTH = 10  # passages read for hit@k and MRR
@@ -63,11 +82,13 @@ class Case:
     must: list[list[str]] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)  # as written in the dataset
     gold: list[GoldSpan] = field(default_factory=list)  # where the evidence is in the documents
+    answers: list[str] = field(default_factory=list)  # SQuAD-style gold answers, judged by containment
+    article: str = ""  # the article it is about: the fold a cross-validated fit left it out of
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Documents to index (source -> text) and questions about them."""
+    """Documents to index together (source -> text) and questions about them."""
 
     name: str
     documents: dict[str, str]
@@ -88,6 +109,18 @@ def holds_expected_facts(answer_text: str, must: list[list[str]]) -> bool:
     """True when the answer contains an alternative of every `must` group (`[n]` markers ignored)."""
     text = _MARKER.sub(" ", answer_text)
     return all(any(_alternative_pattern(alt).search(text) for alt in group) for group in must)
+
+
+def squad_normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no a/an/the, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def holds_gold_answer(answer_text: str, answers: list[str]) -> bool:
+    """True when the answer contains one of the gold answers, both SQuAD-normalised."""
+    text = f" {squad_normalise(_MARKER.sub(' ', answer_text))} "
+    return any(f" {squad_normalise(a)} " in text for a in answers if squad_normalise(a))
 
 
 def evidence_spans(document_text: str, evidence: list[str]) -> list[tuple[int, int]]:
@@ -169,60 +202,163 @@ def _read_corpus_texts(corpus_dir: Path) -> dict[str, str]:
     return documents
 
 
-def article_dataset() -> Dataset:
+def article_dataset(cases: Path = ARTICLE_CASES, name: str = "article") -> list[Dataset]:
     documents = _read_corpus_texts(ARTICLE_CORPUS)
-    return Dataset("article", documents, _cases_from_jsonl(ARTICLE_CASES, documents))
+    return [Dataset(name, documents, _cases_from_jsonl(cases, documents))]
 
 
-def xquad_dataset(path: Path = XQUAD_FILE) -> Dataset:
+def _safe_name(title: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", title)
+
+
+def xquad_dataset(path: Path = XQUAD_FILE) -> list[Dataset]:
     """Every XQuAD paragraph as its own document; every question answerable, its gold span the answer."""
     data = json.loads(path.read_text(encoding="utf-8"))
     documents: dict[str, str] = {}
     cases: list[Case] = []
     for article in data["data"]:
-        title = re.sub(r"[^A-Za-z0-9_-]+", "_", article["title"])
+        title = _safe_name(article["title"])
         for i, paragraph in enumerate(article["paragraphs"]):
             source = f"{title}/{i:02d}.txt"
             documents[source] = paragraph["context"]
             for qa in paragraph["qas"]:
                 answers = qa["answers"]
                 gold = [(source, a["answer_start"], a["answer_start"] + len(a["text"])) for a in answers]
-                must = [list(dict.fromkeys(a["text"] for a in answers))]
-                cases.append(Case(qa["id"], qa["question"], True, must, [a["text"] for a in answers], gold))
-    return Dataset("xquad", documents, cases)
+                texts = list(dict.fromkeys(a["text"] for a in answers))
+                cases.append(
+                    Case(qa["id"], qa["question"], True, [texts], texts, gold, texts, article["title"])
+                )
+    return [Dataset("xquad", documents, cases)]
 
 
-def file_dataset(path: Path, corpus_dir: Path) -> Dataset:
+def left_out_paragraph(title: str, paragraphs: int) -> int:
+    """The paragraph of an article that `xquad-noans` leaves out: fixed by its title's SHA-1."""
+    return int(hashlib.sha1(title.encode("utf-8")).hexdigest(), 16) % paragraphs
+
+
+def xquad_noans_dataset(path: Path = XQUAD_FILE) -> list[Dataset]:
+    """One document per XQuAD article without one of its paragraphs, whose questions then have no
+    answer in the corpus (a few are also answered elsewhere in the article, so 1.0 is out of reach)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    documents: dict[str, str] = {}
+    cases: list[Case] = []
+    for article in data["data"]:
+        title = article["title"]
+        source = f"{_safe_name(title)}.txt"
+        skip = left_out_paragraph(title, len(article["paragraphs"]))
+        kept = [p for i, p in enumerate(article["paragraphs"]) if i != skip]
+        documents[source] = "\n\n".join(p["context"] for p in kept)
+        offset = 0
+        for i, paragraph in enumerate(article["paragraphs"]):
+            for qa in paragraph["qas"]:
+                texts = list(dict.fromkeys(a["text"] for a in qa["answers"]))
+                if i == skip:
+                    cases.append(Case(qa["id"], qa["question"], False, article=title))
+                    continue
+                gold = [
+                    (source, offset + a["answer_start"], offset + a["answer_start"] + len(a["text"]))
+                    for a in qa["answers"]
+                ]
+                cases.append(Case(qa["id"], qa["question"], True, [texts], texts, gold, texts, title))
+            if i != skip:
+                offset += len(paragraph["context"]) + 2
+    return [Dataset("xquad-noans", documents, cases)]
+
+
+def squad2_datasets(path: Path, titles: set[str] | None = None, name: str = "squad2") -> list[Dataset]:
+    """Each article of a SQuAD 2.0 file as its own corpus: one document, paragraphs joined by a blank
+    line. `titles` picks articles; None takes them all."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        articles = [a for a in data["data"] if titles is None or a["title"] in titles]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QAError(f"{path} is not a SQuAD 2.0 JSON file ({exc}); see eval/squad2/README.md") from exc
+    parts = []
+    for article in articles:
+        title = article["title"]
+        source = f"{_safe_name(title)}.txt"
+        offset = 0
+        texts: list[str] = []
+        cases: list[Case] = []
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            texts.append(context)
+            for qa in paragraph["qas"]:
+                answers = qa.get("answers") or []
+                if qa.get("is_impossible") or not answers:
+                    cases.append(Case(qa["id"], qa["question"], False, article=title))
+                    continue
+                gold = [
+                    (source, offset + a["answer_start"], offset + a["answer_start"] + len(a["text"]))
+                    for a in answers
+                ]
+                alternatives = list(dict.fromkeys(a["text"] for a in answers))
+                cases.append(
+                    Case(
+                        qa["id"],
+                        qa["question"],
+                        True,
+                        [alternatives],
+                        alternatives,
+                        gold,
+                        alternatives,
+                        title,
+                    )
+                )
+            offset += len(context) + 2
+        parts.append(Dataset(f"{name}:{title}", {source: "\n\n".join(texts)}, cases))
+    return parts
+
+
+# The shared SQuAD 2.0 articles that hold unanswerable questions (the other training articles hold none).
+SQUAD2_WITH_UNANSWERABLE = {"The_Legend_of_Zelda:_Twilight_Princess", "Spectre_(2015_film)"}
+
+
+def squad2_default() -> list[Dataset]:
+    return squad2_datasets(SQUAD2_DEV) + squad2_datasets(SQUAD2_TRAIN, SQUAD2_WITH_UNANSWERABLE)
+
+
+def file_dataset(path: Path, corpus_dir: Path) -> list[Dataset]:
+    if path.suffix == ".json":
+        return squad2_datasets(path, name=path.stem)
     documents = _read_corpus_texts(corpus_dir)
     if not documents:
         raise QAError(f"no readable documents in {corpus_dir} to judge {path} against; pass --corpus")
-    return Dataset(path.name, documents, _cases_from_jsonl(path, documents))
+    return [Dataset(path.name, documents, _cases_from_jsonl(path, documents))]
 
 
-def load_dataset(name: str, corpus_dir: Path | None = None) -> Dataset:
+DATASETS = ("article", "article-paraphrased", "xquad", "xquad-noans", "squad2")
+
+
+def load_dataset(name: str, corpus_dir: Path | None = None) -> list[Dataset]:
+    """The named dataset (see DATASETS) or a FILE, as one or more corpora with their questions."""
     if name == "article":
         return article_dataset()
+    if name == "article-paraphrased":
+        return article_dataset(ARTICLE_PARAPHRASED, name)
     if name == "xquad":
         return xquad_dataset()
+    if name == "xquad-noans":
+        return xquad_noans_dataset()
+    if name == "squad2":
+        return squad2_default()
     path = Path(name)
     if not path.is_file():
-        raise QAError(f"no dataset {name!r}: use article, xquad, or the path of a JSON-lines file")
+        raise QAError(
+            f"no dataset {name!r}: use {', '.join(DATASETS)}, or the path of a JSON-lines or SQuAD 2.0 file"
+        )
     return file_dataset(path, corpus_dir or Path("corpus"))
 
 
 # ---- running ---------------------------------------------------------------------------------
 
 
-def evaluate(
-    dataset: Dataset,
-    answerer: str = "extractive",
-    limit: int | None = None,
-    **settings: Any,
-) -> dict[str, Any]:
-    """Index the dataset's documents in a temporary folder, ask every question, return the figures."""
+@contextmanager
+def indexed(dataset: Dataset, answerer: str = "extractive", **settings: Any) -> Iterator[tuple[Any, float]]:
+    """An Assistant over the dataset's documents, indexed in a temporary folder (removed afterwards),
+    and the seconds the build took. The user's own corpus and index are never touched."""
     from .assistant import Assistant
 
-    cases = dataset.cases[:limit] if limit else dataset.cases
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         corpus = Path(tmp) / "corpus"
         for source, text in dataset.documents.items():
@@ -232,11 +368,41 @@ def evaluate(
         assistant = Assistant(corpus_dir=corpus, index_dir=Path(tmp) / "index", answerer=answerer, **settings)  # type: ignore[arg-type]
         started = time.perf_counter()
         report = assistant.rebuild()
-        build_seconds = time.perf_counter() - started
         if report.skipped:
             log.warning("eval: %d documents skipped", len(report.skipped))
-        rows = [_judge(assistant, case) for case in cases]
-    return _figures(dataset, answerer, rows, build_seconds)
+        yield assistant, time.perf_counter() - started
+
+
+def evaluate(
+    datasets: Dataset | list[Dataset],
+    answerer: str = "extractive",
+    limit: int | None = None,
+    cross_validate: bool = True,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Index each corpus in a temporary folder, ask every question, return the figures.
+
+    With `cross_validate`, each question is decided by the support model fitted without its article,
+    when the packaged model holds that fold."""
+    parts = [datasets] if isinstance(datasets, Dataset) else datasets
+    rows: list[dict[str, Any]] = []
+    build_seconds = 0.0
+    remaining = limit
+    for dataset in parts:
+        cases = dataset.cases[:remaining] if remaining is not None else dataset.cases
+        if not cases:
+            break
+        with indexed(dataset, answerer, **settings) as (assistant, seconds):
+            build_seconds += seconds
+            packaged = assistant.selector.model
+            for case in cases:
+                assistant.selector.model = packaged.fold(case.article) if cross_validate else packaged
+                rows.append(_judge(assistant, case))
+        if remaining is not None:
+            remaining -= len(cases)
+    name = parts[0].name.split(":")[0] if parts else ""
+    documents = sum(len(d.documents) for d in parts)
+    return _figures(name, documents, answerer, rows, build_seconds)
 
 
 def _judge(assistant: Any, case: Case) -> dict[str, Any]:
@@ -247,18 +413,24 @@ def _judge(assistant: Any, case: Case) -> dict[str, Any]:
         "id": case.id,
         "answerable": case.answerable,
         "declined": not answer.answerable,
+        "support": answer.support,
         "seconds": seconds,
         "mode": answer.mode,
+        "words": len(_MARKER.sub(" ", answer.text).split()),
     }
     if case.answerable:
         passages = assistant.search(case.question, k=SEARCH_DEPTH)
         ranks = [i for i, p in enumerate(passages, start=1) if overlaps(p, case.gold)]
         gold_sources = {s for s, _, _ in case.gold}
         source_ranks = [i for i, p in enumerate(passages, start=1) if p.source in gold_sources]
+        facts = answer.answerable and holds_expected_facts(answer.text, case.must)
         row.update(
             rank=ranks[0] if ranks else None,
             source_rank=source_ranks[0] if source_ranks else None,
-            facts=answer.answerable and holds_expected_facts(answer.text, case.must),
+            facts=facts,
+            correct=answer.answerable and holds_gold_answer(answer.text, case.answers)
+            if case.answers
+            else facts,
             citations=len(answer.citations),
             correct_citations=sum(citation_is_correct(c, case.gold) for c in answer.citations),
         )
@@ -270,7 +442,7 @@ def _share(part: float, whole: float) -> float | None:
 
 
 def _figures(
-    dataset: Dataset, answerer: str, rows: list[dict[str, Any]], build_seconds: float
+    name: str, documents: int, answerer: str, rows: list[dict[str, Any]], build_seconds: float
 ) -> dict[str, Any]:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -280,13 +452,19 @@ def _figures(
         return _share(sum(1 for r in answerable if r[key] is not None and r[key] <= k), n)
 
     citations = sum(r["citations"] for r in answerable)
+    right = sum(1 for r in answerable if r["correct"]) + sum(1 for r in unanswerable if r["declined"])
+    answered = [r for r in rows if not r["declined"]]
     return {
-        "dataset": dataset.name,
+        "dataset": name,
         "answerer": answerer,
         "questions": len(rows),
         "answerable": n,
         "unanswerable": len(unanswerable),
-        "documents": len(dataset.documents),
+        "documents": documents,
+        "accuracy": _share(right, len(rows)),
+        "has_correct": _share(sum(1 for r in answerable if r["correct"]), n),
+        "has_declined": _share(sum(1 for r in answerable if r["declined"]), n),
+        "noans_declined": _share(sum(1 for r in unanswerable if r["declined"]), len(unanswerable)),
         "hit_at_1": hit(1),
         "hit_at_4": hit(4),
         "hit_at_5": hit(5),
@@ -301,12 +479,17 @@ def _figures(
         "written_by": dict(
             sorted({m: sum(1 for r in rows if r["mode"] == m) for m in {r["mode"] for r in rows}}.items())
         ),
+        "median_answer_words": statistics.median(r["words"] for r in answered) if answered else None,
         "median_seconds": round(statistics.median(r["seconds"] for r in rows), 3) if rows else None,
         "build_seconds": round(build_seconds, 2),
     }
 
 
 FIGURE_LABELS = {
+    "accuracy": "correct or rightly declined",
+    "has_correct": "answerable answered correctly",
+    "has_declined": "answerable declined",
+    "noans_declined": "unanswerable declined",
     "hit_at_1": "retrieval hit@1",
     "hit_at_4": "retrieval hit@4",
     "hit_at_5": "retrieval hit@5",
@@ -318,6 +501,7 @@ FIGURE_LABELS = {
     "citation_recall": "citation recall",
     "refusals": "unanswerable questions declined",
     "wrong_refusals": "answerable questions declined",
+    "median_answer_words": "median answer length (words)",
     "median_seconds": "median seconds per answer",
     "build_seconds": "index build seconds",
 }

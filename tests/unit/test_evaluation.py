@@ -10,15 +10,22 @@ from helpers import ARTICLE_PATH, read_document
 
 from qa.errors import QAError
 from qa.evaluation import (
+    XQUAD_FILE,
     _cases_from_jsonl,
     article_dataset,
     citation_is_correct,
     evidence_spans,
     holds_expected_facts,
+    holds_gold_answer,
+    left_out_paragraph,
+    load_dataset,
+    squad_normalise,
     xquad_dataset,
+    xquad_noans_dataset,
 )
 
 ARTICLE = read_document(ARTICLE_PATH)
+ARTICLE_XQUAD = XQUAD_FILE
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,7 @@ def gold(*spans: tuple[int, int]) -> list[tuple[str, int, int]]:
 
 
 def test_the_development_set_loads_twenty_two_cases_twelve_of_them_answerable():
-    cases = article_dataset().cases
+    cases = article_dataset()[0].cases
     assert len(cases) == 22
     assert sum(c.answerable for c in cases) == 12
     assert len({c.id for c in cases}) == 22
@@ -57,7 +64,7 @@ def test_a_case_file_skips_blank_lines_and_defaults_missing_fields(tmp_path):
 
 
 def test_every_evidence_passage_of_the_development_set_is_in_the_article():
-    for case in article_dataset().cases:
+    for case in article_dataset()[0].cases:
         assert len(evidence_spans(ARTICLE, case.evidence)) >= len(case.evidence), case.id
 
 
@@ -140,9 +147,95 @@ def test_a_case_whose_evidence_is_in_no_document_is_refused_with_its_line(tmp_pa
 
 
 def test_xquad_makes_every_paragraph_a_document_and_every_answer_a_gold_span():
-    dataset = xquad_dataset()
+    dataset = xquad_dataset()[0]
     assert len(dataset.documents) == 240
     assert len(dataset.cases) > 500 and all(c.answerable for c in dataset.cases)
     for case in dataset.cases[:50]:
         for source, start, end in case.gold:
             assert dataset.documents[source][start:end] in case.evidence
+
+
+def test_the_paraphrased_article_set_loads_twenty_cases_with_evidence_in_the_article():
+    [dataset] = load_dataset("article-paraphrased")
+    assert len(dataset.cases) == 20
+    assert all(c.gold for c in dataset.cases if c.answerable)
+    assert {c.answerable for c in dataset.cases} == {True, False}
+
+
+@pytest.mark.parametrize(
+    ("answer", "answers", "holds"),
+    [
+        ("It was published by The Times [1].", ["the Times"], True),  # articles and case ignored
+        ("Costs rose to $1,000.", ["1,000"], True),  # punctuation ignored on both sides
+        ("In 1990s Britain.", ["1990"], False),  # whole words only
+        ("Nothing here.", [], False),
+    ],
+)
+def test_holds_gold_answer_uses_squad_normalisation(answer, answers, holds):
+    assert holds_gold_answer(answer, answers) is holds
+
+
+def test_squad_normalise_lower_cases_and_drops_punctuation_and_articles():
+    assert squad_normalise("The  U.S. Army, an ally!") == "us army ally"
+
+
+def test_squad2_makes_each_article_one_document_whose_gold_spans_are_the_answers():
+    parts = load_dataset("squad2")
+    assert len(parts) == 3
+    dev = parts[0]
+    assert len(dev.cases) == 418 and sum(not c.answerable for c in dev.cases) == 221
+    [(source, text)] = dev.documents.items()
+    for case in dev.cases:
+        assert case.article == "Computational_complexity_theory"
+        for s, start, end in case.gold:
+            assert s == source and text[start:end] in case.answers
+    assert all(any(not c.answerable for c in part.cases) for part in parts)
+
+
+def test_a_squad_json_file_is_read_as_squad2_and_a_broken_one_is_refused(tmp_path):
+    data = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "T",
+                "paragraphs": [
+                    {
+                        "context": "Ada wrote notes.",
+                        "qas": [
+                            {
+                                "id": "1",
+                                "question": "Who wrote notes?",
+                                "answers": [{"text": "Ada", "answer_start": 0}],
+                            },
+                            {"id": "2", "question": "Who read them?", "answers": [], "is_impossible": True},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(data))
+    [part] = load_dataset(str(path))
+    assert [c.answerable for c in part.cases] == [True, False]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(QAError, match=r"not a SQuAD 2\.0 JSON file"):
+        load_dataset(str(bad))
+
+
+def test_xquad_noans_leaves_one_paragraph_per_article_out_and_its_questions_unanswerable():
+    [dataset] = xquad_noans_dataset()
+    raw = json.loads(ARTICLE_XQUAD.read_text(encoding="utf-8"))["data"]
+    assert len(dataset.documents) == len(raw) == 48
+    left_out = {
+        qa["id"]
+        for article in raw
+        for i, p in enumerate(article["paragraphs"])
+        if i == left_out_paragraph(article["title"], len(article["paragraphs"]))
+        for qa in p["qas"]
+    }
+    assert {c.id for c in dataset.cases if not c.answerable} == left_out
+    for case in dataset.cases:
+        for source, start, end in case.gold:
+            assert dataset.documents[source][start:end] in case.answers
