@@ -1,73 +1,57 @@
 """Evidence selection and the extractive answerer: cited sentences, or an honest refusal.
 
-The decision to answer is made here, from the question and the retrieved passages, before any
-text is written, and no later stage can overturn a refusal. A question is declined when
+The decision to answer is made here, before any text is written, and no later stage can overturn a
+decline. Every sentence of the retrieved passages gets a match score (cosine similarity of question
+and sentence, and the share of the question's terms, weighted by rarity, that it contains). The best
+one is described by the features of `qa.support`, and the fitted model turns them into `support`:
+the probability that the documents answer the question. Below the model's threshold the question is
+declined, and the reason given is the one the features point at.
 
-- it asks for writing rather than information ("Write a poem about ..."),
-- it names something the documents never mention (a person, place, acronym or year),
-- the thing it asks about ("What is the *population* of ...") appears nowhere in the documents,
-- it expects a kind of answer (a date, a count, a name) that no supporting sentence contains, or
-- no sentence supports it well enough: `support` mixes meaning (cosine similarity of question
-  and sentence) with coverage (the share of the question's terms, weighted by rarity, that the
-  sentence contains).
+Two rules stand outside the model, because no evidence bears on them: a request for new writing is
+declined, and a question about a document's own title or subtitle is answered from its first lines.
 
 The answer quotes the best supporting sentences verbatim, each with its exact span as a citation.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunking import Span, split_sentences
+from .chunking import SENTENCE_STARTERS, Span, split_sentences
 from .embeddings import PackagedMiniLM
 from .keyword_index import KeywordIndex
 from .models import Answer, Chunk, Citation, Passage
-from .text import STOPWORDS, WORD, normalise, terms, words
+from .support import SupportModel, load_model
+from .text import STOPWORDS, bare, normalise, terms, words
 
 DECLINE_PREFIX = "The documents don't say"
-SIMILARITY_WEIGHT = 0.5  # support = w * similarity + (1 - w) * coverage
-SECOND_SENTENCE_RATIO = 0.85  # a second sentence is quoted only when nearly as good as the first
+TENTATIVE_PREFIX = "The closest the documents come:"
+SIMILARITY_WEIGHT = 0.5  # match = w * similarity + (1 - w) * coverage: ranks sentences, decides nothing
+# A second sentence is quoted when its match is at least this share of the first's: on XQuAD and
+# SQuAD 2.0 the quoted sentences then hold the answer 6-9 points more often than with one sentence,
+# with a second sentence in about half the answers (python -m bench.evidence_choice).
+SECOND_SENTENCE_RATIO = 0.7
 MAX_SENTENCES = 2
 CONTEXT_RATIO = 0.7  # sentences this close to the best one may be shown to a language model
 MODEL_PASSAGES = 4  # at most this many numbered passages in a prompt: a small model reads few well
+VECTOR_CACHE = 50_000  # sentence and word vectors kept (each cache), about 75 MB at most
 
 _CREATIVE = re.compile(
-    r"^\s*(?:please\s+)?(?:write|compose|create|generate|draft|invent|imagine|pretend|compose|sing|"
+    r"^\s*(?:please\s+)?(?:write|compose|create|generate|draft|invent|imagine|pretend|sing|"
     r"make\s+up|tell\s+me\s+a\s+(?:joke|story|poem))\b",
     re.IGNORECASE,
 )
-_QUESTION_WORDS = frozenset(
-    """what which who whom whose when where why how are is do does did can could was were will
-    would should has have""".split()
-)
-_AUX = frozenset(
-    """is are was were do does did has have had will can could would should may might must be
-    been""".split()
-)
-_NP_STOP = _AUX | frozenset(
-    """of in on for at by from to with about that who which whom whose the a an and or than as
-    into over under""".split()
-)
-# Heads too generic to say what a question is about ("the name of ...", "the main point").
-_GENERIC_HEADS = frozenset(
-    """name kind type sort part number amount way reason one thing things example term word date
-    year time day month role purpose goal result outcome effect impact problem issue main
-    point idea topic subject focus meaning significance view opinion status state source cause
-    difference relationship situation message argument conclusion summary gist tone percentage
-    share level colour color size shape age height weight length width price cost""".split()
-)
-# Verbs that open requests ("List the reasons ..."); a capitalised first word is otherwise a name.
-_IMPERATIVES = frozenset(
-    """list give name summarise summarize compare explain describe tell show find quote define outline
-    identify state provide please according""".split()
-)
-_TITLE_HEADS = {"title", "headline", "heading"}
-_SUBTITLE_HEADS = {"subtitle", "subheading", "standfirst", "subhead", "tagline"}
-# Names a question may use for what a document calls otherwise.
+# What a document calls its own heading and the line under it.
+_TITLE_WORDS = frozenset({"title", "headline"})
+_SUBTITLE_WORDS = frozenset({"subtitle", "subheading", "standfirst", "subhead", "tagline"})
+# Words that negate a statement; a question that negates asks about the opposite of what is said.
+_NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot"})
+# Demonyms and short forms that name the same country; documents often use only one of them.
 _ALIASES = {
     "america": "us",
     "american": "us",
@@ -78,6 +62,12 @@ _ALIASES = {
     "chinese": "china",
     "prc": "china",
 }
+# What each kind of expected answer is called in a decline.
+_KIND = {"date": "date or time", "number": "number", "name": "name", "place": "place"}
+# A place is named after a locative preposition: "in Beijing", "at the Pentagon".
+_PLACE = re.compile(
+    r"\b(?:in|at|near|from|to|across|outside|inside|within|throughout|around)\s+(?:the\s+)?([A-Z][\w’'.-]*)"
+)
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"  # noqa: E501
 _DATE = re.compile(
@@ -87,6 +77,7 @@ _DATE = re.compile(
     r"\d+\s+(?:days?|weeks?|months?|years?|decades?)\s+ago|(?:months|weeks|years)\s+ahead|recently|"
     r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})\b"
 )
+# Counting words: "several", "a dozen" answer "how many" as well as digits do.
 _NUMBER_WORDS = frozenset(
     """one two three four five six seven eight nine ten eleven twelve dozen dozens hundred
     hundreds thousand thousands million millions billion billions several many few half""".split()
@@ -98,45 +89,41 @@ class Question:
     """What a question asks for, read off its wording."""
 
     text: str
-    terms: list[str]
-    entities: list[str]  # names as written: capitalised words, acronyms, years
-    focus: list[str]  # the noun phrase asked about in "what is the X of" / "which X did"
-    expects: str | None  # "date", "number", "name" or None
+    terms: list[str]  # distinct content terms, normalised, in order
+    wording: dict[str, str]  # each term as the question writes it
+    expects: str | None  # "date", "number", "name", "place" or None
     creative: bool
-
-    @property
-    def head(self) -> str | None:
-        return self.focus[-1] if self.focus else None
-
-    @property
-    def asks_title(self) -> bool:
-        return self.head in _TITLE_HEADS
-
-    @property
-    def asks_subtitle(self) -> bool:
-        return any(w.lower() in _SUBTITLE_HEADS for w in words(self.text))
+    asks_title: bool
+    asks_subtitle: bool
+    negated: bool
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """A sentence of a retrieved passage, scored for how well it supports an answer."""
+    """A sentence of a retrieved passage with its match to the question (which ranks sentences)."""
 
     source: str
     span: Span
     similarity: float
     coverage: float
-    support: float
+    match: float
     page: int | None = None
 
 
 @dataclass
 class Decision:
-    """The answer-or-decline verdict with the evidence behind it."""
+    """The answer-or-decline verdict with the evidence behind it.
+
+    `support` is the fitted probability that the documents answer the question; `tentative` marks an
+    answer in the uncertain band, offered as the closest the documents come."""
 
     answerable: bool
     evidence: list[Evidence] = field(default_factory=list)  # what an extractive answer quotes
     reason: str = ""
     context: list[Evidence] = field(default_factory=list)  # what a language model may read
+    support: float = 0.0
+    tentative: bool = False
+    features: dict[str, float] = field(default_factory=dict)
 
     @property
     def passages_for_model(self) -> list[Evidence]:
@@ -144,47 +131,36 @@ class Decision:
 
 
 def analyse(question: str) -> Question:
-    """Read the question's wording: its terms, names, focus and expected kind of answer."""
-    found = list(WORD.finditer(question))
-    tokens = [m.group(0) for m in found]
-    lower = [t.lower() for t in tokens]
-    runs: list[tuple[int, int, int]] = []  # adjacent name tokens form one name: "European Union"
-    for i, token in enumerate(tokens):
-        if lower[i] in _QUESTION_WORDS or lower[i] in STOPWORDS or token == "I":
-            continue
-        if i == 0 and (lower[i] in _IMPERATIVES or (not token[1:2].isupper() and lower[i].endswith("ing"))):
-            continue  # "List the ...", "Summarise ...": a request, not a name
-        if token[0].isupper() or (token.isdigit() and len(token) == 4):
-            end = found[i].end() + (
-                1 if question[found[i].end() : found[i].end() + 1] == "." and "." in token else 0
-            )
-            if runs and runs[-1][2] == i - 1:
-                runs[-1] = (runs[-1][0], end, i)
-            else:
-                runs.append((found[i].start(), end, i))
-    entities = [question[a:b] for a, b, _ in runs]
-    focus = _focus_phrase(lower)
-    head = focus[-1] if focus else None
+    """Read the question's wording: its terms, the kind of answer it expects, what it asks for."""
+    tokens = words(question)
+    plain = [bare(t) for t in tokens]
+    wording: dict[str, str] = {}
+    for token in tokens:
+        for term in terms(token):
+            wording.setdefault(term, token)
+    question_terms = list(dict.fromkeys(terms(question)))
+    first = plain[0] if plain else ""
+    opening = " ".join(plain[:2])
     expects = None
-    first = lower[0] if lower else ""
-    joined = " ".join(lower[:4])
-    if first == "when" or joined.startswith(
-        ("what year", "what date", "what time", "which year", "what day")
-    ):
+    if first == "when" or opening in {"what year", "what date", "what time", "which year", "what day"}:
         expects = "date"
-    elif joined.startswith(("how many", "how much", "what number", "what percentage", "what proportion")) or (
-        head in {"population", "number", "amount", "percentage", "cost", "price", "size", "total"}
-    ):
+    elif opening in {"how many", "how much", "what number", "what percentage", "what proportion"}:
         expects = "number"
-    elif first in {"who", "whom"} or first == "where":
+    elif first in {"who", "whom"}:
         expects = "name"
+    elif first == "where":
+        expects = "place"
+    title_terms = {normalise(w) for w in _TITLE_WORDS}
     return Question(
         text=question,
-        terms=list(dict.fromkeys(terms(question))),
-        entities=entities,
-        focus=focus,
+        terms=question_terms,
+        wording=wording,
         expects=expects,
         creative=bool(_CREATIVE.match(question)),
+        asks_title=bool(question_terms) and set(question_terms) <= title_terms,
+        asks_subtitle=any(w in _SUBTITLE_WORDS for w in plain),
+        negated=any(w in _NEGATIONS for w in plain)
+        or any(t.lower().endswith(("n't", "n’t")) for t in tokens),
     )
 
 
@@ -194,74 +170,44 @@ def asks_about_opening(question: str) -> bool:
     return q.asks_title or q.asks_subtitle
 
 
-def _focus_phrase(lower: list[str]) -> list[str]:
-    """The noun phrase a question asks about: "What is the population of ..." -> [population],
-    "Which Chinese telecom company did ..." -> [chinese, telecom, company]. Empty for other shapes
-    ("What did X say"), whose subject need not be named in the documents."""
-    if len(lower) < 2 or lower[0] not in {"what", "which", "who", "whom"}:
-        return []
-    i = 1
-    if lower[1] in {"is", "are", "was", "were"}:
-        i = 2
-        while i < len(lower) and lower[i] in {"the", "a", "an"}:
-            i += 1
-    elif lower[0] in {"who", "whom"} or lower[1] in _AUX:
-        return []
-    phrase: list[str] = []
-    while i < len(lower) and lower[i] not in _NP_STOP and not (phrase and lower[i].endswith("ed")):
-        phrase.append(lower[i])
-        i += 1
-    return [w for w in phrase if w not in STOPWORDS]
+def known_word(word: str, keyword: KeywordIndex) -> bool:
+    """Does any document mention this word: itself, a part of it when hyphenated, another name for it,
+    or, for an acronym, the words it abbreviates ("OPM" for "Office of Personnel Management")?"""
+    lower = bare(word)
+    for candidate in (word, _ALIASES.get(lower, word), *word.split("-")):
+        if candidate and keyword.document_frequency.get(normalise(candidate), 0) > 0:
+            return True
+    return 2 <= len(word) <= 6 and word.isupper() and word.isalpha() and lower in keyword.acronyms
 
 
-def _known(term: str, keyword: KeywordIndex) -> bool:
-    return keyword.document_frequency.get(term, 0) > 0
-
-
-def _spelled_out(token: str, keyword: KeywordIndex) -> bool:
-    """An acronym the documents only write in full ("OPM" for "Office of Personnel Management")."""
-    return 2 <= len(token) <= 6 and token.isupper() and token.isalpha() and token.lower() in keyword.acronyms
-
-
-def missing_entities(question: Question, keyword: KeywordIndex) -> list[str]:
-    """Names in the question that no document mentions."""
-    missing = []
-    for entity in question.entities:
-        for token in entity.split():
-            lower = token.lower()
-            if lower in STOPWORDS:
-                continue
-            term = normalise(_ALIASES.get(lower, token))
-            if (
-                not _known(term, keyword)
-                and not any(_known(normalise(p), keyword) for p in token.split("-") if p)
-                and not _spelled_out(token, keyword)
-            ):
-                missing.append(entity)
-                break
-    return missing
+def _looks_like_name(word: str, question: str) -> bool:
+    """A name, acronym or number as the question writes it: capitalised past its first word, all
+    capitals, or with digits. Such words have few paraphrases, so their absence says more."""
+    if any(ch.isdigit() for ch in word) or (len(word) > 1 and word.isupper()):
+        return True
+    return word[:1].isupper() and not question.lstrip().startswith(word)
 
 
 def _has_expected(sentence: str, question: Question) -> bool:
-    """Does the sentence contain the kind of thing the question asks for?"""
-    asked = {w.lower() for w in words(question.text)}
+    """Does the sentence contain the kind of thing the question asks for, outside the question's words?"""
+    asked = {bare(w) for w in words(question.text)}
     if question.expects == "date":
         return bool(_DATE.search(sentence))
     if question.expects == "number":
-        no_dates = _DATE.sub(" ", sentence)
-        for token in words(no_dates):
+        for token in words(_DATE.sub(" ", sentence)):
             lower = token.lower()
-            if lower in asked:
-                continue
-            if any(ch.isdigit() for ch in token) or lower in _NUMBER_WORDS:
+            if lower not in asked and (any(ch.isdigit() for ch in token) or lower in _NUMBER_WORDS):
                 return True
         return False
+    if question.expects == "place":
+        return any(bare(m.group(1)) not in asked for m in _PLACE.finditer(_DATE.sub(" ", sentence)))
     if question.expects == "name":
-        tokens = words(sentence)
-        for i, token in enumerate(tokens):
-            if i == 0 or token == "I" or token.lower() in asked or token.lower() in STOPWORDS:
+        for i, token in enumerate(words(sentence)):
+            if token == "I" or bare(token) in asked or token.lower() in STOPWORDS:
                 continue
-            if token[0].isupper() and not re.search(r"\.[a-z]{2,4}$", token):  # a name, not a web address
+            if i == 0 and (token in SENTENCE_STARTERS or token.lower().endswith("ly")):
+                continue  # a capital that only opens the sentence
+            if token[0].isupper() or token[0].isdigit():
                 return True
         return False
     return True
@@ -285,9 +231,19 @@ def document_heads(first_chunks: list[Chunk]) -> dict[str, tuple[Span | None, Sp
 class EvidenceSelector:
     """Scores the sentences of retrieved passages against a question and decides answerability."""
 
-    def __init__(self, embeddings: PackagedMiniLM, min_support: float) -> None:
+    def __init__(
+        self, embeddings: PackagedMiniLM, model: SupportModel | None = None, threshold: float | None = None
+    ) -> None:
         self.embeddings = embeddings
-        self.min_support = min_support
+        self.model = model or load_model()
+        self._threshold = threshold
+        self._word_vectors: dict[str, np.ndarray] = {}
+        self._sentence_vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def threshold(self) -> float:
+        """Support below which a question is declined: the fitted one unless set (QA_MIN_SUPPORT)."""
+        return self.model.threshold if self._threshold is None else self._threshold
 
     def decide(
         self,
@@ -296,51 +252,51 @@ class EvidenceSelector:
         keyword: KeywordIndex,
         heads: dict[str, tuple[Span | None, Span | None]] | None = None,
         sources: list[str] | None = None,
+        asked: str | None = None,
     ) -> Decision:
+        """Answer or decline `question` (standalone) from the passages. `asked` is what the user typed,
+        when a follow-up was rewritten: a decline only quotes the user's own words."""
         q = analyse(question)
         if q.creative:
             return Decision(False, reason="I answer questions from the documents; I don't write new text.")
-        missing = missing_entities(q, keyword)
-        if missing:
-            return Decision(False, reason=f"they never mention {_listing(missing)}.")
         structural = self._structural(q, passages, heads or {}, sources)
-        if structural:
-            return Decision(True, structural)
-        unknown = [
-            w
-            for w in q.focus
-            if w not in _GENERIC_HEADS and not _known(normalise(w), keyword) and not _spelled_out(w, keyword)
-        ]
-        if unknown:
-            return Decision(False, reason=f"they never mention {_listing(unknown)}.")
+        if structural:  # a document's own heading answers it; no match to weigh
+            return Decision(True, structural, support=1.0)
         if not passages:
             return Decision(False, reason="no passage matches the question.")
 
         scored = self.score(q, passages, keyword)
-        typed = [e for e in scored if _has_expected(e.span.text, q)]
-        if not typed:
-            return Decision(False, scored[:3], f"the closest passages give no {q.expects or 'answer'}.")
-        best = typed[0]
-        if best.support < self.min_support:
-            return Decision(False, scored[:3], "no passage supports an answer closely enough.")
+        best = scored[0]
+        features = self.features(q, best, scored, passages, keyword)
+        support = self.model.probability(features)
+        if support < self.threshold:
+            reason = self._reason(q, features, keyword, asked or question)
+            return Decision(False, scored[:3], reason, support=support, features=features)
         chosen = [best]
-        for other in typed[1:]:
-            if len(chosen) >= MAX_SENTENCES or other.support < best.support * SECOND_SENTENCE_RATIO:
+        for other in scored[1:]:
+            if len(chosen) >= MAX_SENTENCES or other.match < best.match * SECOND_SENTENCE_RATIO:
                 break
             if other.span.text != best.span.text:
                 chosen.append(other)
         # A model may also read the next-best supporting sentences, in document order for readability.
-        context = [e for e in scored if e.support >= max(self.min_support, best.support * CONTEXT_RATIO)]
+        context = [e for e in scored if e.match >= best.match * CONTEXT_RATIO]
         unique: dict[str, Evidence] = {}  # one copy of a line a document repeats (titles often are)
         for e in [*chosen, *context]:
             unique.setdefault(" ".join(e.span.text.split()), e)
         context = list(unique.values())[:MODEL_PASSAGES]
-        return Decision(True, chosen, context=sorted(context, key=lambda e: (e.source, e.span.start)))
+        return Decision(
+            True,
+            chosen,
+            context=sorted(context, key=lambda e: (e.source, e.span.start)),
+            support=support,
+            tentative=support < self.model.confident,
+            features=features,
+        )
 
     def score(self, q: Question, passages: list[Passage], keyword: KeywordIndex) -> list[Evidence]:
-        """Every sentence of the passages with its support for the question, best first."""
+        """Every sentence of the passages with its match to the question, best first."""
         candidates = list(_sentences(passages))
-        vectors = self.embeddings.encode([s.text for _, s, _ in candidates])
+        vectors = self._vectors([s.text for _, s, _ in candidates], self._sentence_vectors)
         q_vector = np.asarray(self.embeddings.embed_query(q.text), dtype=np.float32)
         similarity = vectors @ q_vector
         weights = {t: keyword.idf(t) for t in q.terms}
@@ -349,10 +305,92 @@ class EvidenceSelector:
         for (source, span, page), sim in zip(candidates, similarity, strict=True):
             present = set(terms(span.text))
             coverage = sum(w for t, w in weights.items() if t in present) / total
-            support = SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * coverage
-            scored.append(Evidence(source, span, float(sim), coverage, support, page))
-        scored.sort(key=lambda e: -e.support)
+            match = SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * coverage
+            scored.append(Evidence(source, span, float(sim), coverage, match, page))
+        scored.sort(key=lambda e: -e.match)
         return scored
+
+    def features(
+        self,
+        q: Question,
+        best: Evidence,
+        scored: list[Evidence],
+        passages: list[Passage],
+        keyword: KeywordIndex,
+    ) -> dict[str, float]:
+        """The `qa.support.FEATURES` of the question and its best sentence."""
+        weights = {t: keyword.idf(t) for t in q.terms}
+        total = sum(weights.values()) or 1.0
+        passage = next(
+            (p for p in passages if p.source == best.source and p.start <= best.span.start < p.end), None
+        )
+        context = passage.text if passage else best.span.text
+        context_terms = set(terms(context))
+        missing = [t for t in q.terms if t not in context_terms]
+        closeness = self._closest_words([q.wording.get(t, t) for t in missing], context)
+        soft = sum(weights[t] * max(0.0, c) for t, c in zip(missing, closeness, strict=True))
+        context_coverage = 1.0 - sum(weights[t] for t in missing) / total
+        largest_idf = math.log(1.0 + (keyword.size + 0.5) / 0.5)
+        runner_up = next((e for e in scored if e.span.text != best.span.text), None)
+        sentence_terms = set(terms(best.span.text))
+        median = float(np.median([e.similarity for e in scored]))
+        absent = self.absent(q, keyword)
+        negates = any(bare(w) in _NEGATIONS or w.lower().endswith(("n't", "n’t")) for w in words(context))
+        return {
+            "similarity": best.similarity,
+            "similarity_lead": best.similarity - median,
+            "coverage": best.coverage,
+            "context_coverage": context_coverage if q.terms else 1.0,
+            "soft_coverage": min(1.0, context_coverage + soft / total) if q.terms else 1.0,
+            "weakest_match": min(closeness, default=1.0),
+            "unmatched_rarity": max((weights[t] for t in missing), default=0.0) / largest_idf,
+            "absent_names": float(min(2, sum(1 for w in absent if _looks_like_name(w, q.text)))),
+            "absent_words": float(min(2, sum(1 for w in absent if not _looks_like_name(w, q.text)))),
+            "expects_type": float(q.expects is not None),
+            "type_missing": float(q.expects is not None and not _has_expected(best.span.text, q)),
+            "new_terms": math.log1p(len(sentence_terms - set(q.terms))),
+            "margin": best.match - runner_up.match if runner_up else best.match,
+            "negation_mismatch": float(q.negated and not negates),
+            "question_terms": math.log1p(len(q.terms)),
+        }
+
+    @staticmethod
+    def absent(q: Question, keyword: KeywordIndex) -> list[str]:
+        """The question's words (as written) that no document mentions in any form."""
+        return [q.wording.get(t, t) for t in q.terms if not known_word(q.wording.get(t, t), keyword)]
+
+    def _closest_words(self, asked: list[str], context: str) -> list[float]:
+        """For each asked word, the cosine of its vector to the closest content word of `context`."""
+        if not asked:
+            return []
+        found = list(dict.fromkeys(w.lower() for w in words(context) if w.lower() not in STOPWORDS))
+        if not found:
+            return [0.0 for _ in asked]
+        vectors = self._vectors([*(a.lower() for a in asked), *found], self._word_vectors)
+        matrix = vectors[len(asked) :]
+        return [float((matrix @ vectors[i]).max()) for i in range(len(asked))]
+
+    def _vectors(self, texts: list[str], cache: dict[str, np.ndarray]) -> np.ndarray:
+        """Embeddings of `texts`, each computed once: the same sentences and words come back with
+        every question about a document. Safe to share between threads (a miss just recomputes)."""
+        found: dict[str, np.ndarray] = {t: cache[t] for t in texts if t in cache}
+        wanted = [t for t in dict.fromkeys(texts) if t not in found]
+        if wanted:
+            if len(cache) + len(wanted) > VECTOR_CACHE:
+                cache.clear()
+            for text, vector in zip(wanted, self.embeddings.encode(wanted), strict=True):
+                found[text] = cache[text] = np.asarray(vector, dtype=np.float32)
+        return np.stack([found[t] for t in texts])
+
+    def _reason(self, q: Question, features: dict[str, float], keyword: KeywordIndex, asked: str) -> str:
+        """The decline's reason in plain words, from what weighed most against answering."""
+        absent = [w for w in self.absent(q, keyword) if w.lower() in asked.lower()]
+        if absent:
+            return f"no passage mentions {_listing(absent)}."
+        pull = self.model.contributions(features)
+        if features["type_missing"] and pull.get("type_missing", 0.0) < 0 and q.expects:
+            return f"the closest passages give no {_KIND[q.expects]} for this."
+        return "no passage says this closely enough."
 
     @staticmethod
     def _structural(
@@ -395,10 +433,26 @@ def extractive_answer(question: str, query: str, decision: Decision, nearest: li
     """Quote the chosen sentences verbatim, each followed by its citation number."""
     if not decision.answerable:
         text = f"{DECLINE_PREFIX}: {decision.reason}"
-        return Answer(text=text, answerable=False, nearest=nearest, query=query, mode="extractive")
+        return Answer(
+            text=text,
+            answerable=False,
+            nearest=nearest,
+            query=query,
+            mode="extractive",
+            support=round(decision.support, 4),
+        )
     citations = [
         Citation(n=i, source=e.source, start=e.span.start, end=e.span.end, text=e.span.text, page=e.page)
         for i, e in enumerate(decision.evidence, start=1)
     ]
     text = " ".join(f"{c.text} [{c.n}]" for c in citations)
-    return Answer(text=text, answerable=True, citations=citations, query=query, mode="extractive")
+    if decision.tentative:
+        text = f"{TENTATIVE_PREFIX} {text}"
+    return Answer(
+        text=text,
+        answerable=True,
+        citations=citations,
+        query=query,
+        mode="extractive",
+        support=round(decision.support, 4),
+    )

@@ -20,7 +20,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .answering import Evidence, EvidenceSelector, asks_about_opening, document_heads, extractive_answer
+from .answering import (
+    TENTATIVE_PREFIX,
+    Decision,
+    EvidenceSelector,
+    asks_about_opening,
+    document_heads,
+    extractive_answer,
+)
 from .chunking import Span
 from .embeddings import PackagedMiniLM
 from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QAError, QuestionError
@@ -32,6 +39,7 @@ from .models import Answer, Chunk, Citation, Excerpt, Passage, page_at
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
 from .settings import AnswererName, Settings, get_settings
+from .support import load_model
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +113,9 @@ class Assistant:
             chunk_overlap=self.settings.chunk_overlap,
             chroma_url=self.settings.chroma_url,
         )
-        self.selector = EvidenceSelector(embeddings, self.settings.min_support)
+        self.selector = EvidenceSelector(
+            embeddings, load_model(self.settings.support_model), self.settings.min_support
+        )
 
     def _follow_index_backend(self) -> None:
         """With QA_EMBEDDING_BACKEND=auto, keep using the backend an existing index was built with
@@ -314,11 +324,7 @@ class Assistant:
         model = self.chat_model()
         query = standalone_question(question, history, model)
         snapshot = self._snapshot()
-        passages = hybrid_search(
-            snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
-        )
-        heads = self._document_heads(snapshot)
-        decision = self.selector.decide(query, passages, snapshot.keyword, heads, sources)
+        decision, passages = self._decide(snapshot, query, sources, asked=question)
         extractive = _with_pages(
             extractive_answer(question, query, decision, nearest=passages[:NEAREST]), snapshot
         )
@@ -334,19 +340,45 @@ class Assistant:
                 )
             yield extractive
             return
-        yield from self._generate(model, query, decision.passages_for_model, extractive, snapshot)
+        yield from self._generate(model, query, decision, extractive, snapshot)
+
+    def decide(self, question: str, sources: list[str] | None = None) -> Decision:
+        """Whether the documents answer `question` (taken as standalone), with the evidence and the
+        features behind the verdict: what `ask` decides before any text is written."""
+        decision, _ = self._decide(self._snapshot(), self._check_question(question), sources)
+        return decision
+
+    def _decide(
+        self, snapshot: Snapshot, query: str, sources: list[str] | None, asked: str | None = None
+    ) -> tuple[Decision, list[Passage]]:
+        passages = hybrid_search(
+            snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
+        )
+        heads = self._document_heads(snapshot)
+        return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked), passages
 
     def _generate(
-        self, model: Any, query: str, evidence: list[Evidence], fallback: Answer, snapshot: Snapshot
+        self, model: Any, query: str, decision: Decision, fallback: Answer, snapshot: Snapshot
     ) -> Iterator[Answer]:
         """Stream checked sentences from the model; fall back to the extractive answer when none pass."""
+        evidence = decision.passages_for_model
         checker = SentenceChecker(self.embeddings, query, evidence)
         sentences: list[Checked] = []
+        lead = f"{TENTATIVE_PREFIX} " if decision.tentative else ""
+        support = round(decision.support, 4)
         try:
             for checked in generate_checked(model, query, evidence, checker):
                 sentences.append(checked)
                 text, citations = compose(sentences, evidence)
-                yield Answer(text, True, citations, query=query, mode=self.answerer, final=False)
+                yield Answer(
+                    lead + text,
+                    True,
+                    citations,
+                    query=query,
+                    mode=self.answerer,
+                    final=False,
+                    support=support,
+                )
         except Exception as exc:  # an unreachable server or a model error must not lose the answer
             log.warning(
                 "the %s answerer failed (%s: %s); %s",
@@ -359,7 +391,8 @@ class Assistant:
             yield fallback
             return
         text, citations = compose(sentences, evidence)
-        yield _with_pages(Answer(text, True, citations, query=query, mode=self.answerer), snapshot)
+        answer = Answer(lead + text, True, citations, query=query, mode=self.answerer, support=support)
+        yield _with_pages(answer, snapshot)
 
 
 def _with_pages(answer: Answer, snapshot: Snapshot) -> Answer:

@@ -81,7 +81,7 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
         # "U.S. President" stays whole, but "...in the U.S. The next" still splits.
         following = re.match(r"\s*([^\W_]*)", text[end : end + 40])
         next_word = following.group(1) if following else ""
-        if punct == match.start() and _is_abbreviation(text, punct) and next_word not in _SENTENCE_STARTERS:
+        if punct == match.start() and _is_abbreviation(text, punct) and next_word not in SENTENCE_STARTERS:
             continue
         cuts.add(end)
     spans: list[Span] = []
@@ -99,7 +99,7 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
 
 
 # Capitalised words that usually open a new sentence after an abbreviation ("... the U.S. The").
-_SENTENCE_STARTERS = frozenset(
+SENTENCE_STARTERS = frozenset(
     """The This That These Those It In A An But However He She They We I There As On At For If
     When While After""".split()
 )

@@ -211,6 +211,9 @@ def search(ctx: click.Context, query: str, k: int, sources: tuple[str, ...], as_
 
 def _print_answer(answer: Any) -> None:
     click.echo(answer.text)
+    click.echo(
+        f"(support {round(answer.support * 100)} %: the estimated chance that the documents answer this)"
+    )
     if answer.citations:
         click.echo("")
         for c in answer.citations:
@@ -270,11 +273,19 @@ GATES = {  # option -> (figure, at least (True) or at most (False))
     "min_citation_precision": ("citation_precision", True),
     "min_refusals": ("refusals", True),
     "max_wrong_refusals": ("wrong_refusals", False),
+    "min_accuracy": ("accuracy", True),
+    "min_noans_declined": ("noans_declined", True),
+    "max_has_declined": ("has_declined", False),
 }
 
 
 @main.command("eval")
-@click.option("--dataset", default="article", show_default=True, help="article, xquad, or a JSON-lines FILE.")
+@click.option(
+    "--dataset",
+    default="article",
+    show_default=True,
+    help="article, article-paraphrased, xquad, xquad-noans, squad2, or a JSON-lines or SQuAD 2.0 FILE.",
+)
 @click.option(
     "--answerer",
     "answerers",
@@ -293,6 +304,22 @@ GATES = {  # option -> (figure, at least (True) or at most (False))
     "--min-refusals", type=float, help="Fail when the share of unanswerable questions declined is lower."
 )
 @click.option("--max-wrong-refusals", type=int, help="Fail when more answerable questions are declined.")
+@click.option("--min-accuracy", type=float, help="Fail when the share correct or rightly declined is lower.")
+@click.option(
+    "--min-noans-declined",
+    type=float,
+    help="Fail when the share of unanswerable questions declined is lower.",
+)
+@click.option(
+    "--max-has-declined", type=float, help="Fail when the share of answerable questions declined is higher."
+)
+@click.option(
+    "--no-cross-validate",
+    "cross_validate",
+    flag_value=False,
+    default=True,
+    help="Use the packaged support model for every article, even one it was fitted on.",
+)
 @click.pass_context
 @_errors_to_exit
 def eval_command(
@@ -301,19 +328,24 @@ def eval_command(
     answerers: tuple[str, ...],
     limit: int | None,
     as_json: bool,
+    cross_validate: bool,
     **gates: float | None,
 ) -> None:
-    """Measure retrieval, answers, citations and refusals on a question set (in a temporary index)."""
+    """Measure retrieval, answers, citations and refusals on a question set (in a temporary index).
+
+    Each article is decided by the support model fitted without it, so the figures are held out."""
     from .evaluation import FIGURE_LABELS, evaluate, load_dataset
 
     data = load_dataset(dataset, ctx.obj.get("corpus_dir"))
-    results = [evaluate(data, answerer, limit=limit) for answerer in answerers or ("extractive",)]
+    results = [
+        evaluate(data, answerer, limit=limit, cross_validate=cross_validate)
+        for answerer in answerers or ("extractive",)
+    ]
     if as_json:
         _emit(results[0] if len(results) == 1 else results)
     else:
-        click.echo(
-            f"{data.name}: {results[0]['questions']} questions over {results[0]['documents']} documents"
-        )
+        first = results[0]
+        click.echo(f"{first['dataset']}: {first['questions']} questions over {first['documents']} documents")
         header = f"{'':36}" + "".join(f"{r['answerer']:>12}" for r in results)
         click.echo(header)
         for key, label in FIGURE_LABELS.items():

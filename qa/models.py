@@ -96,7 +96,9 @@ class Excerpt:
 @dataclass(frozen=True)
 class Answer:
     """What the assistant says. When `answerable` is False the text declines and `citations` is empty;
-    `nearest` then holds the closest passages, which do not support an answer."""
+    `nearest` then holds the closest passages, which do not support an answer. `support` is the
+    fitted probability (0-1) that the documents answer the question: of answers given with support
+    0.8, about 8 in 10 are right on articles the fit never saw."""
 
     text: str
     answerable: bool
@@ -105,6 +107,7 @@ class Answer:
     query: str = ""
     mode: str = "extractive"
     final: bool = True
+    support: float = 0.0  # calibrated probability that the documents answer the question
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `qa ask --json`."""
@@ -115,4 +118,5 @@ class Answer:
             "nearest": [p.to_dict() for p in self.nearest],
             "query": self.query,
             "mode": self.mode,
+            "support": self.support,
         }

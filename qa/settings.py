@@ -48,8 +48,17 @@ class Settings(BaseSettings):
     chunk_size: int = Field(700, ge=100, le=4000, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
     top_k: int = Field(4, ge=1, le=50, description="Passages handed to the answerer.")
-    min_support: float = Field(
-        0.3, ge=0.0, le=1.0, description="Evidence support below which a question is declined."
+    min_support: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Support (the fitted probability that the documents answer) below which a question is "
+        "declined; unset = the threshold fitted with the model.",
+    )
+    support_model: Path | None = Field(
+        None,
+        description="A support model fitted by `python -m bench.calibrate` on your own labelled questions; "
+        "unset = the packaged one.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_file_mb: float = Field(50.0, gt=0, description="Largest document accepted, in MB.")

@@ -17,6 +17,7 @@ import numpy as np
 
 from qa.embeddings import PackagedMiniLM
 from qa.loaders import decode_text
+from qa.support import FEATURES, SupportModel
 from qa.text import terms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,20 @@ ARTICLE_PATH = CORPUS_DIR / ARTICLE_SOURCE
 def read_document(path: Path) -> str:
     """A corpus file's text exactly as qa.loaders decodes it: what citation offsets index into."""
     return decode_text(path.read_bytes())
+
+
+def hand_set_model(
+    bias: float, threshold: float = 0.5, confident: float = 0.7, **weights: float
+) -> SupportModel:
+    """A support model with hand-set weights on raw (unscaled) features, for tests that must not
+    depend on the fitted one (whose features assume the real MiniLM, not a stand-in)."""
+    n = len(FEATURES)
+    w = tuple(weights.get(name, 0.0) for name in FEATURES)
+    return SupportModel(FEATURES, (0.0,) * n, (1.0,) * n, w, bias, threshold, confident)
+
+
+# Answers unless the question has a word no document contains or lacks the kind of answer it asks for.
+STRICT_MODEL = hand_set_model(bias=4.0, absent_names=-10.0, absent_words=-10.0, type_missing=-10.0)
 
 
 class HashingEmbeddings(PackagedMiniLM):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ARTICLE_SOURCE, CORPUS_DIR, HashingEmbeddings
+from helpers import ARTICLE_SOURCE, CORPUS_DIR, STRICT_MODEL, HashingEmbeddings
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
@@ -300,7 +300,9 @@ def hashed_article(tmp_path_factory) -> tuple[Path, Path]:
 def _assistant(corpus_dir: Path, index_dir: Path) -> Assistant:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("qa.assistant.PackagedMiniLM", MiniLMStandIn)
-        return Assistant(corpus_dir=corpus_dir, index_dir=index_dir, answerer="extractive")
+        assistant = Assistant(corpus_dir=corpus_dir, index_dir=index_dir, answerer="extractive")
+    assistant.selector.model = STRICT_MODEL  # the fitted model's features assume the real MiniLM
+    return assistant
 
 
 @pytest.fixture
