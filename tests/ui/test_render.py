@@ -175,3 +175,12 @@ def test_the_json_export_uses_the_answer_shape_of_qa_ask() -> None:
         "text": "They weigh 2.5 to 5 kg.",
         "page": 3,
     }
+
+
+def test_the_evidence_panel_states_the_support_of_an_answer_and_of_a_decline() -> None:
+    sure = Answer(ANSWER.text, True, ANSWER.citations, support=0.873)
+    assert "Support 87 %: the estimated chance that the documents answer this." in render.evidence_html(
+        [Turn("q?", sure)]
+    )
+    declined = Answer("The documents don't say: no passage mentions “Mars”.", False, support=0.04)
+    assert "Support 4 %" in render.evidence_html([Turn("q?", declined)])
