@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 # the parts we do not use.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup dev browser run test lint eval clean
+.PHONY: setup dev browser run test lint eval calibrate clean
 
 setup: $(VENV)/.installed
 
@@ -35,8 +35,13 @@ lint: dev
 	$(VENV)/bin/ruff format --check qa ui tests bench
 	$(VENV)/bin/mypy
 
-# The quality gate holds the development-set figures reached so far (see README, "Measured").
-EVAL_GATE := --min-citation-precision 1.0 --min-refusals 1.0 --max-wrong-refusals 0 --min-facts 0.9 --min-hit-at-4 1.0
+# The quality gate holds the figures reached so far (README, "Measured"), a little below them for the
+# larger sets. squad2 and xquad-noans decide every article with the support model fitted without it,
+# so they are held-out figures; the article sets were never fitted on.
+EVAL_GATE := --min-citation-precision 1.0 --min-refusals 0.6 --max-wrong-refusals 0 --min-facts 0.9 --min-hit-at-4 1.0
+GATE_PARAPHRASED := --max-has-declined 0.1 --min-facts 0.8 --min-citation-precision 1.0
+GATE_XQUAD_NOANS := --min-accuracy 0.82 --max-has-declined 0.03 --min-refusals 0.55
+GATE_SQUAD2 := --min-accuracy 0.42 --max-has-declined 0.08
 
 # The browser tests (tests/ui/browser) drive Debian's Chromium through Playwright, which cannot
 # download its own browsers here. Installed when missing and we are root; otherwise say so.
@@ -52,12 +57,24 @@ browser:
 	fi
 
 test: dev lint browser
-	$(VENV)/bin/qa eval --dataset article $(EVAL_GATE)
+	$(VENV)/bin/qa eval --dataset article --answerer extractive --answerer local $(EVAL_GATE)
+	$(VENV)/bin/qa eval --dataset article-paraphrased $(GATE_PARAPHRASED)
+	$(VENV)/bin/qa eval --dataset xquad-noans $(GATE_XQUAD_NOANS)
+	$(VENV)/bin/qa eval --dataset squad2 $(GATE_SQUAD2)
 	$(VENV)/bin/pytest
 
+# The figures behind the README's "Measured" table, saved where the README points.
+RESULTS := docs/results
 eval: setup
-	$(VENV)/bin/qa eval --dataset article
-	$(VENV)/bin/qa eval --dataset xquad
+	@mkdir -p $(RESULTS)
+	for d in article article-paraphrased; do \
+	  $(VENV)/bin/qa eval --dataset $$d --answerer extractive --answerer local --json > $(RESULTS)/eval-$$d.json; done
+	for d in xquad xquad-noans squad2; do \
+	  $(VENV)/bin/qa eval --dataset $$d --json > $(RESULTS)/eval-$$d.json; done
+
+calibrate: dev
+	$(VENV)/bin/python -m bench.calibrate
+	$(VENV)/bin/python -m bench.evidence_choice
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/gen-* .pytest_cache .mypy_cache .ruff_cache

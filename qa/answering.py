@@ -431,16 +431,10 @@ def _listing(items: list[str]) -> str:
 
 def extractive_answer(question: str, query: str, decision: Decision, nearest: list[Passage]) -> Answer:
     """Quote the chosen sentences verbatim, each followed by its citation number."""
+    support = round(decision.support, 4)
     if not decision.answerable:
         text = f"{DECLINE_PREFIX}: {decision.reason}"
-        return Answer(
-            text=text,
-            answerable=False,
-            nearest=nearest,
-            query=query,
-            mode="extractive",
-            support=round(decision.support, 4),
-        )
+        return Answer(text, False, nearest=nearest, query=query, mode="extractive", support=support)
     citations = [
         Citation(n=i, source=e.source, start=e.span.start, end=e.span.end, text=e.span.text, page=e.page)
         for i, e in enumerate(decision.evidence, start=1)
@@ -448,11 +442,4 @@ def extractive_answer(question: str, query: str, decision: Decision, nearest: li
     text = " ".join(f"{c.text} [{c.n}]" for c in citations)
     if decision.tentative:
         text = f"{TENTATIVE_PREFIX} {text}"
-    return Answer(
-        text=text,
-        answerable=True,
-        citations=citations,
-        query=query,
-        mode="extractive",
-        support=round(decision.support, 4),
-    )
+    return Answer(text, True, citations, query=query, mode="extractive", support=support)

@@ -274,7 +274,6 @@ GATES = {  # option -> (figure, at least (True) or at most (False))
     "min_refusals": ("refusals", True),
     "max_wrong_refusals": ("wrong_refusals", False),
     "min_accuracy": ("accuracy", True),
-    "min_noans_declined": ("noans_declined", True),
     "max_has_declined": ("has_declined", False),
 }
 
@@ -305,11 +304,6 @@ GATES = {  # option -> (figure, at least (True) or at most (False))
 )
 @click.option("--max-wrong-refusals", type=int, help="Fail when more answerable questions are declined.")
 @click.option("--min-accuracy", type=float, help="Fail when the share correct or rightly declined is lower.")
-@click.option(
-    "--min-noans-declined",
-    type=float,
-    help="Fail when the share of unanswerable questions declined is lower.",
-)
 @click.option(
     "--max-has-declined", type=float, help="Fail when the share of answerable questions declined is higher."
 )
