@@ -248,7 +248,7 @@ def test_eval_exits_1_naming_the_figure_when_a_quality_gate_fails():
 def test_eval_refuses_a_dataset_that_does_not_exist_with_what_to_use_instead():
     result = CliRunner().invoke(main, ["eval", "--dataset", "no-such-set"])
     assert result.exit_code == 1
-    assert "use article, xquad, or the path of a JSON-lines file" in result.stderr
+    assert "use article, article-paraphrased, xquad, xquad-noans, squad2, or the path of" in result.stderr
 
 
 def test_serve_refuses_a_non_loopback_host_without_a_login_and_says_how(article_index):
