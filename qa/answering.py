@@ -33,8 +33,8 @@ DECLINE_PREFIX = "The documents don't say"
 TENTATIVE_PREFIX = "The closest the documents come:"
 SIMILARITY_WEIGHT = 0.5  # match = w * similarity + (1 - w) * coverage: ranks sentences, decides nothing
 # A second sentence is quoted when its match is at least this share of the first's: on XQuAD and
-# SQuAD 2.0 the quoted sentences then hold the answer 6-9 points more often than with one sentence,
-# with a second sentence in about half the answers (python -m bench.evidence_choice).
+# SQuAD 2.0 the quoted sentences then hold the answer 9-11 points more often than one sentence does,
+# with a second sentence in half to three quarters of the answers (python -m bench.evidence_choice).
 SECOND_SENTENCE_RATIO = 0.7
 MAX_SENTENCES = 2
 CONTEXT_RATIO = 0.7  # sentences this close to the best one may be shown to a language model
