@@ -255,7 +255,8 @@ def test_the_local_answerer_declines_exactly_what_the_decision_declines_before_w
         decided = article_index.assistant.ask(case.question)  # extractive: the decision alone
         updates = dev_streams[case.id]
         assert updates[-1].answerable == decided.answerable, case.id
-        assert updates[-1].support == decided.support, case.id
+        # int8 activations are quantised per batch, so vectors cached in another order differ slightly
+        assert updates[-1].support == pytest.approx(decided.support, abs=0.02), case.id
         if not decided.answerable:
             declined += 1
             assert len(updates) == 1 and updates[0].citations == [], case.id  # no model text ever shown
