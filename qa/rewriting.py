@@ -1,8 +1,9 @@
 """Follow-up questions -> standalone questions, so retrieval sees what the user means.
 
 "When did they first meet?" after "What did the Senior Experts Group discuss?" becomes
-"When did the Senior Experts Group first meet?". This rule-based rewrite needs no language
-model: it replaces the follow-up's pronoun with the main name of the previous question.
+"When did the Senior Experts Group first meet?". With a language model, its rewrite is tried first
+and kept only when it looks sane; otherwise (and with no model) a rule replaces the follow-up's
+pronoun with the main name of the previous question.
 """
 
 from __future__ import annotations

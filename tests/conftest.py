@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # `helpers` and `dev_set` from any test folder
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `helpers` from any test folder
 
 # The default tier answers extractively; tests of the language-model answerers ask for them by name.
 os.environ.setdefault("QA_ANSWERER", "extractive")

@@ -108,7 +108,7 @@ def test_page_at_is_none_without_pages_or_before_the_first_page():
     assert page_at(((5, 2),), 5) == 2
 
 
-def test_load_file_with_pages_returns_the_document_and_its_page_starts(three_pages, tmp_path):
+def test_load_file_returns_a_pdf_document_with_its_page_starts(three_pages, tmp_path):
     path, extracted = three_pages
     document = load_file(path, tmp_path, MAX_BYTES)
     pages = document.pages
@@ -128,7 +128,7 @@ def test_a_loaded_pdf_document_carries_its_page_starts(three_pages, tmp_path):
     )
 
 
-def test_load_file_with_pages_gives_no_pages_for_a_text_file(tmp_path):
+def test_load_file_gives_no_pages_for_a_text_file(tmp_path):
     path = write(tmp_path / "notes.txt", b"Plain notes.\n")
     document = load_file(path, tmp_path, MAX_BYTES)
     pages = document.pages
