@@ -19,6 +19,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,22 +87,22 @@ class SupportModel:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> SupportModel:
-        folds = data.get("folds") or {}
-        assert isinstance(folds, dict)
-        about = data.get("about") or {}
-        assert isinstance(about, dict)
-        return cls(
-            features=tuple(data["features"]),  # type: ignore[arg-type]
-            mean=tuple(data["mean"]),  # type: ignore[arg-type]
-            scale=tuple(data["scale"]),  # type: ignore[arg-type]
-            weights=tuple(data["weights"]),  # type: ignore[arg-type]
-            bias=float(data["bias"]),  # type: ignore[arg-type]
-            threshold=float(data.get("threshold", 0.5)),  # type: ignore[arg-type]
-            confident=float(data.get("confident", 0.7)),  # type: ignore[arg-type]
-            folds={k: cls.from_json(v) for k, v in folds.items()},
-            about=about,
+    def from_json(cls, data: dict[str, Any]) -> SupportModel:
+        """The model a `to_json` wrote; KeyError, TypeError or ValueError when it is not one."""
+        model = cls(
+            features=tuple(str(f) for f in data["features"]),
+            mean=tuple(float(v) for v in data["mean"]),
+            scale=tuple(float(v) for v in data["scale"]),
+            weights=tuple(float(v) for v in data["weights"]),
+            bias=float(data["bias"]),
+            threshold=float(data.get("threshold", 0.5)),
+            confident=float(data.get("confident", 0.7)),
+            folds={str(k): cls.from_json(v) for k, v in dict(data.get("folds") or {}).items()},
+            about=dict(data.get("about") or {}),
         )
+        if not len(model.features) == len(model.mean) == len(model.scale) == len(model.weights):
+            raise ValueError("features, mean, scale and weights differ in length")
+        return model
 
 
 def load_model(path: str | Path | None = None) -> SupportModel:
@@ -111,7 +112,7 @@ def load_model(path: str | Path | None = None) -> SupportModel:
     target = Path(path) if path else PACKAGED_MODEL
     try:
         model = SupportModel.from_json(json.loads(target.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise QAError(
             f"cannot read the support model {target} ({exc}); refit it with `python -m bench.calibrate`"
         ) from exc

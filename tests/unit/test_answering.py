@@ -442,3 +442,36 @@ def test_an_absent_name_and_an_absent_word_are_counted_apart(keyword):
     ).features
     assert f["absent_names"] == 2.0  # Snowden, NSA
     assert f["absent_words"] == 1.0  # senator
+
+
+# ---- the fitted model ----------------------------------------------------------------------------
+
+
+def test_the_packaged_support_model_loads_with_a_fold_per_held_out_article():
+    from qa.support import load_model
+
+    packaged = load_model()
+    assert packaged.features == FEATURES and 0.0 < packaged.threshold < 1.0
+    assert len(packaged.folds) > 10
+    zelda = packaged.fold("The_Legend_of_Zelda:_Twilight_Princess")
+    assert zelda is not packaged and zelda.features == FEATURES
+    assert packaged.fold("an article it never saw") is packaged
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "cannot read the support model"),
+        ('{"features": ["x"], "mean": [0], "scale": [1], "weights": [], "bias": 0}', "cannot read"),
+        ('{"features": ["x"], "mean": [0], "scale": [1], "weights": [1], "bias": 0}', "other features"),
+    ],
+)
+def test_a_broken_or_foreign_support_model_is_refused_in_one_line(tmp_path, content, message):
+    from qa.errors import QAError
+    from qa.support import load_model
+
+    path = tmp_path / "model.json"
+    path.write_text(content)
+    with pytest.raises(QAError, match=message) as caught:
+        load_model(path)
+    assert "\n" not in str(caught.value) and "bench.calibrate" in str(caught.value)
