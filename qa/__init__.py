@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Answer", "Assistant", "Citation", "Excerpt", "Passage", "QAError"]
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Citation",
+    "DocumentInfo",
+    "Excerpt",
+    "IndexStatus",
+    "Passage",
+    "QAError",
+]
 
 if TYPE_CHECKING:
     from .assistant import Assistant
     from .errors import QAError
-    from .models import Answer, Citation, Excerpt, Passage
+    from .models import Answer, Citation, DocumentInfo, Excerpt, IndexStatus, Passage
 
 
 def __getattr__(name: str) -> Any:
@@ -22,7 +31,7 @@ def __getattr__(name: str) -> Any:
         from .errors import QAError
 
         return QAError
-    if name in {"Answer", "Citation", "Excerpt", "Passage"}:
+    if name in {"Answer", "Citation", "DocumentInfo", "Excerpt", "IndexStatus", "Passage"}:
         from . import models
 
         return getattr(models, name)

@@ -1,4 +1,4 @@
-"""Evidence selection and the extractive answerer: cited sentences, or an honest refusal.
+"""Evidence selection: which sentences answer a question, or an honest refusal.
 
 The decision to answer is made here, before any text is written, and no later stage can overturn a
 decline. Every sentence of the retrieved passages gets a match score (cosine similarity of question
@@ -10,7 +10,7 @@ declined, and the reason given is the one the features point at.
 Two rules stand outside the model, because no evidence bears on them: a request for new writing is
 declined, and a question about a document's own title or subtitle is answered from its first lines.
 
-The answer quotes the best supporting sentences verbatim, each with its exact span as a citation.
+The chosen sentences, each with its exact span, are the evidence every answerer (`qa.answerers`) cites.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from .chunking import SENTENCE_STARTERS, Span, split_sentences
 from .embeddings import PackagedMiniLM
 from .keyword_index import KeywordIndex
-from .models import Answer, Chunk, Citation, Passage
+from .models import Chunk, Passage
 from .support import SupportModel, load_model
 from .text import STOPWORDS, bare, normalise, terms, words
 
@@ -427,19 +427,3 @@ def _sentences(passages: list[Passage]) -> Iterator[tuple[str, Span, int | None]
 def _listing(items: list[str]) -> str:
     quoted = [f"“{i}”" for i in dict.fromkeys(items)]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-def extractive_answer(question: str, query: str, decision: Decision, nearest: list[Passage]) -> Answer:
-    """Quote the chosen sentences verbatim, each followed by its citation number."""
-    support = round(decision.support, 4)
-    if not decision.answerable:
-        text = f"{DECLINE_PREFIX}: {decision.reason}"
-        return Answer(text, False, nearest=nearest, query=query, mode="extractive", support=support)
-    citations = [
-        Citation(n=i, source=e.source, start=e.span.start, end=e.span.end, text=e.span.text, page=e.page)
-        for i, e in enumerate(decision.evidence, start=1)
-    ]
-    text = " ".join(f"{c.text} [{c.n}]" for c in citations)
-    if decision.tentative:
-        text = f"{TENTATIVE_PREFIX} {text}"
-    return Answer(text, True, citations, query=query, mode="extractive", support=support)

@@ -16,30 +16,25 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .answering import (
-    TENTATIVE_PREFIX,
-    Decision,
-    EvidenceSelector,
-    asks_about_opening,
-    document_heads,
-    extractive_answer,
-)
+from .answerers import Answerer, decline, quote, resolve
+from .answering import Decision, EvidenceSelector, asks_about_opening, document_heads
 from .chunking import Span
 from .embeddings import PackagedMiniLM
-from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QAError, QuestionError
-from .generative import Checked, SentenceChecker, compose, generate_checked
+from .errors import CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
-from .llm import LocalChatModel, local_model_file, local_runtime_installed, openai_chat_model
 from .loaders import IGNORED_NAMES, Skipped, load_file
-from .models import Answer, Chunk, Citation, Excerpt, Passage, page_at
+from .models import Answer, Chunk, Citation, DocumentInfo, Excerpt, IndexStatus, Passage, page_at
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
-from .settings import AnswererName, Settings, get_settings
+from .settings import Settings, get_settings
 from .support import load_model
+
+if TYPE_CHECKING:
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +48,7 @@ class Assistant:
         self,
         corpus_dir: str | Path | None = None,
         index_dir: str | Path | None = None,
-        answerer: AnswererName | None = None,
+        answerer: str | None = None,
         settings: Settings | None = None,
         **overrides: Any,
     ) -> None:
@@ -75,34 +70,18 @@ class Assistant:
         self.index_dir = Path(self.settings.index_dir)
         self._use_embeddings(PackagedMiniLM(backend=self.settings.embedding_backend))
         self._backend_checked = self.settings.embedding_backend != "auto"
-        self.answerer = self._resolve_answerer(self.settings.answerer)
-        self._chat_model: Any = None
-        self._model_lock = threading.Lock()
+        self.writer: Answerer = resolve(self.settings.answerer, self.settings)(self.settings)
         self._build_lock = threading.Lock()
         self._heads: tuple[str, dict[str, tuple[Span | None, Span | None]]] | None = None
 
-    def _resolve_answerer(self, name: AnswererName) -> str:
-        """`auto` means the local model when its runtime and weights are installed, else extractive."""
-        if name == "auto":
-            return "local" if local_runtime_installed() else "extractive"
-        if name == "local" and not local_runtime_installed():
-            raise AnswererUnavailableError(
-                "the local answerer needs llama-cpp-python and the packaged model; run `make setup` "
-                "(or set QA_ANSWERER=extractive)"
-            )
-        if name == "openai":
-            openai_chat_model(self.settings.llm_base_url, self.settings.llm_model, self.settings.llm_api_key)
-        return name
+    @property
+    def answerer(self) -> str:
+        """The name of the answerer in use (`auto` resolved)."""
+        return self.writer.name
 
-    def chat_model(self) -> Any:
-        """The language model behind the answerer, created on first use; None for `extractive`."""
-        with self._model_lock:
-            if self._chat_model is None and self.answerer == "local":
-                self._chat_model = LocalChatModel(model_path=str(local_model_file()))
-            elif self._chat_model is None and self.answerer == "openai":
-                s = self.settings
-                self._chat_model = openai_chat_model(s.llm_base_url, s.llm_model, s.llm_api_key)
-            return self._chat_model
+    def chat_model(self) -> BaseChatModel | None:
+        """The answerer's language model, created on first use; None for one that only quotes."""
+        return self.writer.chat_model()
 
     def _use_embeddings(self, embeddings: PackagedMiniLM) -> None:
         self.embeddings = embeddings
@@ -184,10 +163,10 @@ class Assistant:
         for source in sources:
             target = (self.corpus_dir / source).resolve()
             if root not in target.parents or not target.is_file():
-                known = ", ".join(d["source"] for d in self.documents()) or "none"
+                known = ", ".join(d.source for d in self.documents()) or "none"
                 raise DocumentNotFoundError(f"no document named {source!r} in the corpus; indexed: {known}")
             targets.append(target)
-        indexed = {d["source"] for d in self.documents()}
+        indexed = {d.source for d in self.documents()}
         if indexed and indexed <= set(sources):
             raise CorpusError(
                 "removing every document would leave nothing to answer from; add another document first"
@@ -223,44 +202,37 @@ class Assistant:
             page,
         )
 
-    def documents(self) -> list[dict[str, Any]]:
+    def documents(self) -> list[DocumentInfo]:
         """What is indexed: one entry per document with its chunk count, size and when it was added."""
         manifest = self.store.manifest()
         if manifest is None:
             return []
         return [
-            {"source": source, "chunks": doc["chunks"], "bytes": doc["bytes"], "added": doc["added"]}
+            DocumentInfo(source, doc["chunks"], doc["bytes"], doc["added"])
             for source, doc in manifest["documents"].items()
         ]
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> IndexStatus:
         """A summary of the index for `qa index status`."""
         manifest = self.store.manifest()
+        index_dir, corpus_dir = str(self.index_dir), str(self.corpus_dir)
         if manifest is None:
-            return {
-                "documents": 0,
-                "chunks": 0,
-                "embedding_model": self.embeddings.name,
-                "embedding_dim": self.embeddings.dimension,
-                "embedding_backend": self.embeddings.backend,
-                "built_at": None,
-                "index_dir": str(self.index_dir),
-                "corpus_dir": str(self.corpus_dir),
-            }
-        return {
-            "documents": len(manifest["documents"]),
-            "chunks": sum(d["chunks"] for d in manifest["documents"].values()),
-            "embedding_model": manifest["embedding_model"],
-            "embedding_dim": manifest["embedding_dim"],
-            "embedding_backend": manifest["embedding_backend"],
-            "chunking": manifest["chunking"],
-            "built_at": manifest["built_at"],
-            "updated_at": manifest["updated_at"],
-            "version": manifest["version"],
-            "generation": self.store.current_generation(),
-            "index_dir": str(self.index_dir),
-            "corpus_dir": str(self.corpus_dir),
-        }
+            e = self.embeddings
+            return IndexStatus(0, 0, e.name, e.dimension, e.backend, index_dir, corpus_dir)
+        return IndexStatus(
+            documents=len(manifest["documents"]),
+            chunks=sum(d["chunks"] for d in manifest["documents"].values()),
+            embedding_model=manifest["embedding_model"],
+            embedding_dim=manifest["embedding_dim"],
+            embedding_backend=manifest["embedding_backend"],
+            built_at=manifest["built_at"],
+            updated_at=manifest["updated_at"],
+            chunking=manifest["chunking"],
+            version=manifest["version"],
+            generation=self.store.current_generation(),
+            index_dir=index_dir,
+            corpus_dir=corpus_dir,
+        )
 
     def _snapshot(self) -> Snapshot:
         """The live index, built first if there is none yet."""
@@ -325,22 +297,11 @@ class Assistant:
         query = standalone_question(question, history, model)
         snapshot = self._snapshot()
         decision, passages = self._decide(snapshot, query, sources, asked=question)
-        extractive = _with_pages(
-            extractive_answer(question, query, decision, nearest=passages[:NEAREST]), snapshot
-        )
-        if not extractive.answerable:  # declined before any model is called; nothing can overturn it
-            yield extractive
+        if not decision.answerable:  # declined before any model is called; nothing can overturn it
+            yield _with_pages(decline(query, decision, nearest=passages[:NEAREST]), snapshot)
             return
-        if model is None:
-            shown = ""
-            for citation in extractive.citations[:-1]:
-                shown = f"{shown} {citation.text} [{citation.n}]".strip()
-                yield replace(
-                    extractive, text=shown, citations=extractive.citations[: citation.n], final=False
-                )
-            yield extractive
-            return
-        yield from self._generate(model, query, decision, extractive, snapshot)
+        for answer in self.writer.write(query, decision, quote(query, decision), self.embeddings):
+            yield _with_pages(answer, snapshot) if answer.final else answer
 
     def decide(self, question: str, sources: list[str] | None = None) -> Decision:
         """Whether the documents answer `question` (taken as standalone), with the evidence and the
@@ -356,43 +317,6 @@ class Assistant:
         )
         heads = self._document_heads(snapshot)
         return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked), passages
-
-    def _generate(
-        self, model: Any, query: str, decision: Decision, fallback: Answer, snapshot: Snapshot
-    ) -> Iterator[Answer]:
-        """Stream checked sentences from the model; fall back to the extractive answer when none pass."""
-        evidence = decision.passages_for_model
-        checker = SentenceChecker(self.embeddings, query, evidence)
-        sentences: list[Checked] = []
-        lead = f"{TENTATIVE_PREFIX} " if decision.tentative else ""
-        support = round(decision.support, 4)
-        try:
-            for checked in generate_checked(model, query, evidence, checker):
-                sentences.append(checked)
-                text, citations = compose(sentences, evidence)
-                yield Answer(
-                    lead + text,
-                    True,
-                    citations,
-                    query=query,
-                    mode=self.answerer,
-                    final=False,
-                    support=support,
-                )
-        except Exception as exc:  # an unreachable server or a model error must not lose the answer
-            log.warning(
-                "the %s answerer failed (%s: %s); %s",
-                self.answerer,
-                type(exc).__name__,
-                exc,
-                "keeping the checked sentences already shown" if sentences else "answering extractively",
-            )
-        if not sentences:
-            yield fallback
-            return
-        text, citations = compose(sentences, evidence)
-        answer = Answer(lead + text, True, citations, query=query, mode=self.answerer, support=support)
-        yield _with_pages(answer, snapshot)
 
 
 def _with_pages(answer: Answer, snapshot: Snapshot) -> Answer:

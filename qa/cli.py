@@ -15,11 +15,17 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .answerers import QUOTING, choices
 from .errors import QAError
+
+if TYPE_CHECKING:
+    from .assistant import Assistant
+    from .index import BuildReport
+    from .models import Answer
 
 EXIT_QA_ERROR = 1
 EXIT_SKIPPED = 3
@@ -53,11 +59,12 @@ def _errors_to_exit(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _emit(value: Any) -> None:
+def _emit(value: object) -> None:
+    """Print one JSON value (already plain dicts and lists) on stdout."""
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def _assistant(ctx: click.Context, **overrides: Any) -> Any:
+def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
     from .assistant import Assistant
 
     options = {**ctx.obj, **{k: v for k, v in overrides.items() if v is not None}}
@@ -98,7 +105,7 @@ class ProgressBar:
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder (QA_INDEX_DIR).")
 @click.option(
     "--answerer",
-    type=click.Choice(["auto", "extractive", "local", "openai"]),
+    type=click.Choice(choices()),
     help="Who writes answers (QA_ANSWERER).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens, to stderr.")
@@ -118,7 +125,7 @@ def index() -> None:
     """Build and inspect the index."""
 
 
-def _report_build(report: Any, as_json: bool) -> None:
+def _report_build(report: BuildReport, as_json: bool) -> None:
     if as_json:
         _emit(report.to_dict())
     else:
@@ -177,18 +184,19 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     """What is indexed: documents, chunks, embedding model, build time."""
     assistant = _assistant(ctx)
     status = assistant.status()
+    documents = assistant.documents()
     if as_json:
-        _emit({**status, "sources": assistant.documents()})
+        _emit({**status.to_dict(), "sources": [d.to_dict() for d in documents]})
         return
-    if not status.get("built_at"):
-        click.echo(f"no index in {status['index_dir']}; build it with `qa index build`")
+    if not status.built_at:
+        click.echo(f"no index in {status.index_dir}; build it with `qa index build`")
         return
     click.echo(
-        f"{status['documents']} documents, {status['chunks']} chunks; {status['embedding_model']} "
-        f"({status['embedding_backend']}); built {status['built_at']}"
+        f"{status.documents} documents, {status.chunks} chunks; {status.embedding_model} "
+        f"({status.embedding_backend}); built {status.built_at}"
     )
-    for doc in assistant.documents():
-        click.echo(f"  {doc['source']}  {doc['chunks']} chunks  {doc['bytes']} bytes  added {doc['added']}")
+    for doc in documents:
+        click.echo(f"  {doc.source}  {doc.chunks} chunks  {doc.bytes} bytes  added {doc.added}")
 
 
 @main.command()
@@ -209,7 +217,7 @@ def search(ctx: click.Context, query: str, k: int, sources: tuple[str, ...], as_
         click.echo(f"    {p.text.strip()}\n")
 
 
-def _print_answer(answer: Any) -> None:
+def _print_answer(answer: Answer) -> None:
     click.echo(answer.text)
     click.echo(
         f"(support {round(answer.support * 100)} %: the estimated chance that the documents answer this)"
@@ -278,6 +286,10 @@ GATES = {  # option -> (figure, at least (True) or at most (False))
 }
 
 
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 @main.command("eval")
 @click.option(
     "--dataset",
@@ -289,8 +301,8 @@ GATES = {  # option -> (figure, at least (True) or at most (False))
     "--answerer",
     "answerers",
     multiple=True,
-    type=click.Choice(["extractive", "local", "openai"]),
-    help="Answerer to measure (repeatable; default extractive).",
+    type=click.Choice(choices(auto=False)),
+    help=f"Answerer to measure (repeatable; default {QUOTING}).",
 )
 @click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -333,17 +345,17 @@ def eval_command(
     data = load_dataset(dataset, ctx.obj.get("corpus_dir"))
     results = [
         evaluate(data, answerer, limit=limit, cross_validate=cross_validate)
-        for answerer in answerers or ("extractive",)
+        for answerer in answerers or (QUOTING,)
     ]
     if as_json:
-        _emit(results[0] if len(results) == 1 else results)
+        _emit(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
     else:
         first = results[0]
-        click.echo(f"{first['dataset']}: {first['questions']} questions over {first['documents']} documents")
-        header = f"{'':36}" + "".join(f"{r['answerer']:>12}" for r in results)
+        click.echo(f"{first.dataset}: {first.questions} questions over {first.documents} documents")
+        header = f"{'':36}" + "".join(f"{r.answerer:>12}" for r in results)
         click.echo(header)
         for key, label in FIGURE_LABELS.items():
-            cells = "".join(f"{'-' if r[key] is None else r[key]:>12}" for r in results)
+            cells = "".join(f"{_cell(r.figure(key)):>12}" for r in results)
             click.echo(f"{label:36}{cells}")
     failures = []
     for option, limit_value in gates.items():
@@ -351,10 +363,10 @@ def eval_command(
             continue
         key, at_least = GATES[option]
         for r in results:
-            value = r[key]
+            value = r.figure(key)
             if value is None or (value < limit_value if at_least else value > limit_value):
                 flag = "--" + option.replace("_", "-")
-                failures.append(f"{r['answerer']} {FIGURE_LABELS[key]} {value} ({flag} {limit_value})")
+                failures.append(f"{r.answerer} {FIGURE_LABELS[key]} {_cell(value)} ({flag} {limit_value})")
     if failures:
         raise QAError("quality gate failed: " + "; ".join(failures))
 

@@ -41,11 +41,9 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_DIM = 384
 BACKEND = "torch"  # the default `backend` of the class (what subclasses that skip __init__ report)
 BACKENDS = {"torch": "torch", "onnx": "onnx-int8", "onnx-int8": "onnx-int8"}  # requested -> recorded
-# What "auto" means. The rule (issue "A faster embedding path"): onnx only if int8 is >= 2.5x faster
-# than PyTorch on this machine (2 cores) and XQuAD dense hit@5 drops by <= 1 point. Measured with
-# bench/embedding_backends.py: int8 ran 3.3x PyTorch's throughput on article chunks and 3.8x on XQuAD
-# texts (5.7x and 8.3x on a busier machine), a query in 1.8 ms instead of 7.2 ms; hit@5 98.2 % vs
-# 98.0 % (hit@1 86.3 % vs 87.1 %).
+# What "auto" means: int8 ONNX, because it is worth its small loss only when it is much faster (at
+# least 2.5x PyTorch's throughput on 2 cores) and retrieval barely moves (XQuAD dense hit@5 within
+# 1 point). `python -m bench.embedding_backends` measures both; its saved figures are in the README.
 AUTO_BACKEND = "onnx"
 
 

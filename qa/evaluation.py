@@ -43,11 +43,16 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .answerers import QUOTING
 from .errors import QAError
+from .models import JSONObject
+
+if TYPE_CHECKING:
+    from .assistant import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +72,14 @@ GoldSpan = tuple[str, int, int]  # (source, start, end)
 
 
 class Spanned(Protocol):
-    source: str
-    start: int
-    end: int
+    """A span of a document: a passage or a citation."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -354,7 +364,7 @@ def load_dataset(name: str, corpus_dir: Path | None = None) -> list[Dataset]:
 
 
 @contextmanager
-def indexed(dataset: Dataset, answerer: str = "extractive", **settings: Any) -> Iterator[tuple[Any, float]]:
+def indexed(dataset: Dataset, answerer: str = QUOTING, **settings: Any) -> Iterator[tuple[Assistant, float]]:
     """An Assistant over the dataset's documents, indexed in a temporary folder (removed afterwards),
     and the seconds the build took. The user's own corpus and index are never touched."""
     from .assistant import Assistant
@@ -365,7 +375,7 @@ def indexed(dataset: Dataset, answerer: str = "extractive", **settings: Any) -> 
             target = corpus / source
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        assistant = Assistant(corpus_dir=corpus, index_dir=Path(tmp) / "index", answerer=answerer, **settings)  # type: ignore[arg-type]
+        assistant = Assistant(corpus_dir=corpus, index_dir=Path(tmp) / "index", answerer=answerer, **settings)
         started = time.perf_counter()
         report = assistant.rebuild()
         if report.skipped:
@@ -373,19 +383,78 @@ def indexed(dataset: Dataset, answerer: str = "extractive", **settings: Any) -> 
         yield assistant, time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One question asked and judged. The retrieval and answer fields are None for an unanswerable one."""
+
+    id: str
+    answerable: bool  # whether the documents answer it (the gold label)
+    declined: bool
+    support: float
+    seconds: float
+    mode: str  # the answerer that wrote the answer
+    words: int  # answer length, citation markers left out
+    rank: int | None = None  # first retrieved passage overlapping a gold span
+    source_rank: int | None = None  # first retrieved passage from a gold document
+    facts: bool = False
+    correct: bool = False
+    citations: int = 0
+    correct_citations: int = 0
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What `qa eval` reports for one answerer on one dataset; shares are None when nothing was counted.
+    `to_dict` is the JSON shape of `qa eval --json` and of `docs/results/eval-*.json`."""
+
+    dataset: str
+    answerer: str
+    questions: int
+    answerable: int
+    unanswerable: int
+    documents: int
+    accuracy: float | None
+    has_correct: float | None
+    has_declined: float | None
+    noans_declined: float | None
+    hit_at_1: float | None
+    hit_at_4: float | None
+    hit_at_5: float | None
+    mrr: float | None
+    source_hit_at_1: float | None
+    source_hit_at_5: float | None
+    facts: float | None
+    citation_precision: float | None
+    citation_recall: float | None
+    refusals: float | None
+    wrong_refusals: int
+    written_by: dict[str, int]
+    median_answer_words: float | None
+    median_seconds: float | None
+    build_seconds: float
+
+    def to_dict(self) -> JSONObject:
+        return asdict(self)
+
+    def figure(self, key: str) -> float | None:
+        """A figure by its name in `FIGURE_LABELS`, for gates and tables."""
+        value = getattr(self, key)
+        return None if value is None else float(value)
+
+
 def evaluate(
     datasets: Dataset | list[Dataset],
-    answerer: str = "extractive",
+    answerer: str = QUOTING,
     limit: int | None = None,
     cross_validate: bool = True,
     **settings: Any,
-) -> dict[str, Any]:
+) -> Figures:
     """Index each corpus in a temporary folder, ask every question, return the figures.
 
     With `cross_validate`, each question is decided by the support model fitted without its article,
     when the packaged model holds that fold."""
     parts = [datasets] if isinstance(datasets, Dataset) else datasets
-    rows: list[dict[str, Any]] = []
+    rows: list[Judged] = []
     build_seconds = 0.0
     remaining = limit
     for dataset in parts:
@@ -397,92 +466,93 @@ def evaluate(
             packaged = assistant.selector.model
             for case in cases:
                 assistant.selector.model = packaged.fold(case.article) if cross_validate else packaged
-                rows.append(_judge(assistant, case))
+                rows.append(judge(assistant, case))
         if remaining is not None:
             remaining -= len(cases)
     name = parts[0].name.split(":")[0] if parts else ""
     documents = sum(len(d.documents) for d in parts)
-    return _figures(name, documents, answerer, rows, build_seconds)
+    return figures(name, documents, answerer, rows, build_seconds)
 
 
-def _judge(assistant: Any, case: Case) -> dict[str, Any]:
+def judge(assistant: Assistant, case: Case) -> Judged:
+    """Ask `case`'s question and judge the answer (and, for an answerable one, the retrieval)."""
     started = time.perf_counter()
     answer = assistant.ask(case.question)
     seconds = time.perf_counter() - started
-    row: dict[str, Any] = {
-        "id": case.id,
-        "answerable": case.answerable,
-        "declined": not answer.answerable,
-        "support": answer.support,
-        "seconds": seconds,
-        "mode": answer.mode,
-        "words": len(_MARKER.sub(" ", answer.text).split()),
-    }
-    if case.answerable:
-        passages = assistant.search(case.question, k=SEARCH_DEPTH)
-        ranks = [i for i, p in enumerate(passages, start=1) if overlaps(p, case.gold)]
-        gold_sources = {s for s, _, _ in case.gold}
-        source_ranks = [i for i, p in enumerate(passages, start=1) if p.source in gold_sources]
-        facts = answer.answerable and holds_expected_facts(answer.text, case.must)
-        row.update(
-            rank=ranks[0] if ranks else None,
-            source_rank=source_ranks[0] if source_ranks else None,
-            facts=facts,
-            correct=answer.answerable and holds_gold_answer(answer.text, case.answers)
-            if case.answers
-            else facts,
-            citations=len(answer.citations),
-            correct_citations=sum(citation_is_correct(c, case.gold) for c in answer.citations),
-        )
-    return row
+    asked = Judged(
+        id=case.id,
+        answerable=case.answerable,
+        declined=not answer.answerable,
+        support=answer.support,
+        seconds=seconds,
+        mode=answer.mode,
+        words=len(_MARKER.sub(" ", answer.text).split()),
+    )
+    if not case.answerable:
+        return asked
+    passages = assistant.search(case.question, k=SEARCH_DEPTH)
+    ranks = [i for i, p in enumerate(passages, start=1) if overlaps(p, case.gold)]
+    gold_sources = {s for s, _, _ in case.gold}
+    source_ranks = [i for i, p in enumerate(passages, start=1) if p.source in gold_sources]
+    facts = answer.answerable and holds_expected_facts(answer.text, case.must)
+    correct = answer.answerable and holds_gold_answer(answer.text, case.answers) if case.answers else facts
+    return replace(
+        asked,
+        rank=ranks[0] if ranks else None,
+        source_rank=source_ranks[0] if source_ranks else None,
+        facts=facts,
+        correct=correct,
+        citations=len(answer.citations),
+        correct_citations=sum(citation_is_correct(c, case.gold) for c in answer.citations),
+    )
 
 
 def _share(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _figures(
-    name: str, documents: int, answerer: str, rows: list[dict[str, Any]], build_seconds: float
-) -> dict[str, Any]:
-    answerable = [r for r in rows if r["answerable"]]
-    unanswerable = [r for r in rows if not r["answerable"]]
+def figures(name: str, documents: int, answerer: str, rows: list[Judged], build_seconds: float) -> Figures:
+    """The dataset's figures from its judged questions."""
+    answerable = [r for r in rows if r.answerable]
+    unanswerable = [r for r in rows if not r.answerable]
     n = len(answerable)
 
-    def hit(k: int, key: str = "rank") -> float | None:
-        return _share(sum(1 for r in answerable if r[key] is not None and r[key] <= k), n)
+    def hit(k: int, ranks: list[int | None]) -> float | None:
+        return _share(sum(1 for rank in ranks if rank is not None and rank <= k), n)
 
-    citations = sum(r["citations"] for r in answerable)
-    right = sum(1 for r in answerable if r["correct"]) + sum(1 for r in unanswerable if r["declined"])
-    answered = [r for r in rows if not r["declined"]]
-    return {
-        "dataset": name,
-        "answerer": answerer,
-        "questions": len(rows),
-        "answerable": n,
-        "unanswerable": len(unanswerable),
-        "documents": documents,
-        "accuracy": _share(right, len(rows)),
-        "has_correct": _share(sum(1 for r in answerable if r["correct"]), n),
-        "has_declined": _share(sum(1 for r in answerable if r["declined"]), n),
-        "noans_declined": _share(sum(1 for r in unanswerable if r["declined"]), len(unanswerable)),
-        "hit_at_1": hit(1),
-        "hit_at_4": hit(4),
-        "hit_at_5": hit(5),
-        "mrr": round(sum(1 / r["rank"] for r in answerable if r["rank"]) / n, 4) if n else None,
-        "source_hit_at_1": hit(1, "source_rank"),
-        "source_hit_at_5": hit(5, "source_rank"),
-        "facts": _share(sum(1 for r in answerable if r["facts"]), n),
-        "citation_precision": _share(sum(r["correct_citations"] for r in answerable), citations),
-        "citation_recall": _share(sum(1 for r in answerable if r["correct_citations"]), n),
-        "refusals": _share(sum(1 for r in unanswerable if r["declined"]), len(unanswerable)),
-        "wrong_refusals": sum(1 for r in answerable if r["declined"]),
-        "written_by": dict(
-            sorted({m: sum(1 for r in rows if r["mode"] == m) for m in {r["mode"] for r in rows}}.items())
-        ),
-        "median_answer_words": statistics.median(r["words"] for r in answered) if answered else None,
-        "median_seconds": round(statistics.median(r["seconds"] for r in rows), 3) if rows else None,
-        "build_seconds": round(build_seconds, 2),
-    }
+    ranks = [r.rank for r in answerable]
+    source_ranks = [r.source_rank for r in answerable]
+    citations = sum(r.citations for r in answerable)
+    right = sum(1 for r in answerable if r.correct) + sum(1 for r in unanswerable if r.declined)
+    answered = [r for r in rows if not r.declined]
+    modes = sorted({r.mode for r in rows})
+    return Figures(
+        dataset=name,
+        answerer=answerer,
+        questions=len(rows),
+        answerable=n,
+        unanswerable=len(unanswerable),
+        documents=documents,
+        accuracy=_share(right, len(rows)),
+        has_correct=_share(sum(1 for r in answerable if r.correct), n),
+        has_declined=_share(sum(1 for r in answerable if r.declined), n),
+        noans_declined=_share(sum(1 for r in unanswerable if r.declined), len(unanswerable)),
+        hit_at_1=hit(1, ranks),
+        hit_at_4=hit(4, ranks),
+        hit_at_5=hit(5, ranks),
+        mrr=round(sum(1 / rank for rank in ranks if rank) / n, 4) if n else None,
+        source_hit_at_1=hit(1, source_ranks),
+        source_hit_at_5=hit(5, source_ranks),
+        facts=_share(sum(1 for r in answerable if r.facts), n),
+        citation_precision=_share(sum(r.correct_citations for r in answerable), citations),
+        citation_recall=_share(sum(1 for r in answerable if r.correct_citations), n),
+        refusals=_share(sum(1 for r in unanswerable if r.declined), len(unanswerable)),
+        wrong_refusals=sum(1 for r in answerable if r.declined),
+        written_by={m: sum(1 for r in rows if r.mode == m) for m in modes},
+        median_answer_words=statistics.median(r.words for r in answered) if answered else None,
+        median_seconds=round(statistics.median(r.seconds for r in rows), 3) if rows else None,
+        build_seconds=round(build_seconds, 2),
+    )
 
 
 FIGURE_LABELS = {

@@ -42,7 +42,7 @@ from .embeddings import PackagedMiniLM
 from .errors import CorpusError, IndexBusyError, IndexMismatchError, QAError
 from .keyword_index import KeywordIndex
 from .loaders import Skipped, file_sha256, list_corpus, load_file, size_limit_reason, source_name
-from .models import Chunk, Document
+from .models import Chunk, Document, JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class BuildReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "added": self.added,
             "updated": self.updated,

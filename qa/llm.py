@@ -80,7 +80,7 @@ def local_model_file(cache_dir: Path | None = None) -> Path:
         except ImportError as exc:
             raise AnswererUnavailableError(
                 f"the local model is not installed ({exc.name}); run `make setup` "
-                "or set QA_ANSWERER=extractive"
+                "or choose another answerer with QA_ANSWERER"
             ) from exc
         if not (target.exists() and target.stat().st_size == MODEL_BYTES):
             folder.mkdir(parents=True, exist_ok=True)

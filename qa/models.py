@@ -11,6 +11,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# A JSON object as `json.dumps` takes it: what every `to_dict` returns, the shapes `--json` prints.
+# The one place typed values become untyped, on their way out.
+JSONObject = dict[str, Any]
+
 
 @dataclass(frozen=True)
 class Document:
@@ -55,7 +59,7 @@ class Passage:
     page: int | None = None
     similarity: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return asdict(self)
 
 
@@ -70,7 +74,7 @@ class Citation:
     text: str
     page: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return asdict(self)
 
 
@@ -105,11 +109,11 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     nearest: list[Passage] = field(default_factory=list)
     query: str = ""
-    mode: str = "extractive"
+    mode: str = ""  # the name of the answerer that wrote it (`qa.answerers`)
     final: bool = True
     support: float = 0.0  # calibrated probability that the documents answer the question
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON shape of `qa ask --json`."""
         return {
             "answer": self.text,
@@ -120,3 +124,37 @@ class Answer:
             "mode": self.mode,
             "support": self.support,
         }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document as users see it: `qa index status`, the web chat's list, the API."""
+
+    source: str
+    chunks: int
+    bytes: int
+    added: str  # ISO 8601, when this version of the document was indexed
+
+    def to_dict(self) -> JSONObject:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """A summary of the index. The build fields are None before the first build."""
+
+    documents: int
+    chunks: int
+    embedding_model: str
+    embedding_dim: int
+    embedding_backend: str
+    index_dir: str
+    corpus_dir: str
+    built_at: str | None = None
+    updated_at: str | None = None
+    chunking: dict[str, int] | None = None  # size, overlap and version of the chunker that built it
+    version: int | None = None  # the manifest's version, raised by every change
+    generation: str | None = None  # the committed index generation readers see
+
+    def to_dict(self) -> JSONObject:
+        return asdict(self)

@@ -10,10 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-AnswererName = Literal["auto", "extractive", "local", "openai"]
 EmbeddingBackendName = Literal["auto", "torch", "onnx"]
 
 
@@ -24,7 +23,11 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to answer from.")
     index_dir: Path = Field(Path("index"), description="Folder holding the built index (derived data).")
-    answerer: AnswererName = Field("auto", description="Who writes answers: auto, extractive, local, openai.")
+    answerer: str = Field(
+        "auto",
+        description="Who writes answers: a name in `qa.answerers.ANSWERERS`, or auto (a language model "
+        "when one is installed, else quoting).",
+    )
     chroma_url: str | None = Field(None, description="URL of a Chroma server; unset = embedded index.")
     llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible model server.")
     llm_model: str | None = Field(None, description="Model name to ask the OpenAI-compatible server for.")
@@ -62,6 +65,16 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_file_mb: float = Field(50.0, gt=0, description="Largest document accepted, in MB.")
+
+    @field_validator("answerer")
+    @classmethod
+    def _known_answerer(cls, name: str) -> str:
+        from .answerers import choices
+
+        name = name.strip().lower()
+        if name not in choices():
+            raise ValueError(f"no answerer named {name!r}; choose one of {', '.join(choices())}")
+        return name
 
 
 @lru_cache(maxsize=1)

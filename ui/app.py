@@ -269,7 +269,7 @@ def _document_views(get_assistant: Callable[[], Assistant], within: list[str] | 
         documents = get_assistant().documents()
     except QAError as exc:
         return f'<p class="qa-empty">{render.escape_html(str(exc))}</p>', gr.Dropdown(), gr.Dropdown()
-    names = [d["source"] for d in documents]
+    names = [d.source for d in documents]
     kept = [name for name in within or [] if name in names]
     return (
         render.documents_html(documents),
@@ -342,7 +342,7 @@ def make_upload(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[A
             failure = "indexing the upload failed; the index is as it was before; see the server log"
             return _problem(failure), *_document_views(get_assistant, within)
         views = _document_views(get_assistant, within)
-        chunks = {d["source"]: d["chunks"] for d in assistant.documents()}
+        chunks = {d.source: d.chunks for d in assistant.documents()}
         return upload_message(report, [p.name for p in paths], chunks), *views
 
     return upload
@@ -506,7 +506,7 @@ def launch_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "server_name": host,
         "server_port": port,
         "auth": _auth(settings, host),
-        "theme": THEME,  # Gradio 6: theme, css and js are launch() arguments, no longer Blocks()
+        "theme": THEME,  # Gradio 6 takes theme, css and js in launch(), not in Blocks()
         "css": CSS,
         "js": JS,
         "max_file_size": int(settings.max_file_mb * 1e6),  # bytes; Gradio refuses bigger uploads early

@@ -14,17 +14,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from qa.models import Answer, Citation, Excerpt, Passage
+from qa.answerers import describe
+from qa.models import Answer, Citation, DocumentInfo, Excerpt, Passage
 
 SEARCHING = "_Searching the documents…_"
 NEAREST_CHARS = 300  # a declined answer's passages are context, not evidence: a snippet is enough
-WRITERS = {
-    "extractive": "Quoted from the documents (extractive answerer).",
-    "local": "Written by the local language model; every sentence was checked against its passages.",
-    "openai": "Written by the configured model server; every sentence was checked against its passages.",
-}
 
 # Every ASCII punctuation mark becomes a numeric character reference. That covers what HTML needs
 # (& < > " ') and everything Markdown could read as syntax (* _ [ ] # > ` | ~ $ : ...), including
@@ -171,7 +166,7 @@ def _turn_html(turn_no: int, turn: Turn, open_: bool) -> str:
         meta.append(f"Searched for: {escape_html(answer.query)}")
     meta.append(support_note(answer))
     if answer.answerable:
-        meta.append(escape_html(WRITERS.get(answer.mode, f"Written by the {answer.mode} answerer.")))
+        meta.append(escape_html(describe(answer.mode)))
         excerpts = {(e.source, e.start, e.end): e for e in turn.excerpts}
         body = "".join(
             _citation_html(turn_no, c, excerpts.get((c.source, c.start, c.end))) for c in answer.citations
@@ -207,13 +202,13 @@ def evidence_html(turns: list[Turn]) -> str:
     return "".join(_turn_html(n, turn, open_=n == len(turns)) for n, turn in reversed(numbered))
 
 
-def documents_html(documents: list[dict[str, Any]]) -> str:
+def documents_html(documents: list[DocumentInfo]) -> str:
     """The document list: name, chunks, size, when it was added."""
     if not documents:
         return '<p class="qa-empty">No documents indexed yet.</p>'
     rows = "".join(
-        f"<tr><td>{escape_html(d['source'])}</td><td>{d['chunks']}</td><td>{_size(d['bytes'])}</td>"
-        f"<td>{escape_html(str(d.get('added') or '')[:10])}</td></tr>"
+        f"<tr><td>{escape_html(d.source)}</td><td>{d.chunks}</td><td>{_size(d.bytes)}</td>"
+        f"<td>{escape_html(d.added[:10])}</td></tr>"
         for d in documents
     )
     return (
@@ -239,7 +234,7 @@ def export_markdown(turns: list[Turn]) -> str:
             out.append(f"_Searched for: {answer.query}_\n")
         out.append(f"{answer.text}\n")
         if answer.answerable:
-            out.append(f"_{WRITERS.get(answer.mode, answer.mode)}_\n")
+            out.append(f"_{describe(answer.mode)}_\n")
             for c in answer.citations:
                 quote = " ".join(c.text.split())
                 out.append(f"[{c.n}] {location(c.source, c.start, c.end, c.page)}\n> {quote}\n")

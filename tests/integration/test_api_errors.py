@@ -26,7 +26,7 @@ def one_line(error: pytest.ExceptionInfo) -> str:
 def assert_still_answers(built) -> None:
     """The index is the one built before, and a fresh assistant still answers from it."""
     fresh = built.open_assistant()
-    assert fresh.status()["generation"] == built.generation
+    assert fresh.status().generation == built.generation
     answer = fresh.ask(BEIJING_QUESTION)
     assert answer.answerable and "Beijing" in answer.text
 
@@ -154,7 +154,7 @@ def test_a_full_rebuild_with_the_new_chunking_resolves_the_mismatch(private_arti
     rechunked = private_article_index.open_assistant(chunk_size=500)
     report = rechunked.rebuild(full=True)
     assert report.embedded == report.chunks
-    assert rechunked.status()["chunking"]["size"] == 500
+    assert rechunked.status().chunking["size"] == 500
     answer = rechunked.ask(BEIJING_QUESTION)
     assert answer.answerable and "Beijing" in answer.text
     with pytest.raises(IndexMismatchError):  # now the old settings are the mismatched ones
@@ -166,5 +166,5 @@ def test_removing_the_last_document_leaves_the_corpus_and_the_index_in_agreement
     with contextlib.suppress(QAError):  # refusing to remove the last document would be fine too
         assistant.remove([ARTICLE_SOURCE])
     file_exists = (private_article_index.corpus_dir / ARTICLE_SOURCE).exists()
-    indexed = [d["source"] for d in private_article_index.open_assistant().documents()]
+    indexed = [d.source for d in private_article_index.open_assistant().documents()]
     assert (ARTICLE_SOURCE in indexed) == file_exists

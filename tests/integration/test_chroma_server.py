@@ -141,7 +141,7 @@ def test_an_index_built_on_a_chroma_server_answers_and_its_keyword_search_finds_
     server_index, tmp_path
 ):
     assistant = server_index.assistant
-    assert assistant.status()["documents"] == len(INDEXED)
+    assert assistant.status().documents == len(INDEXED)
     assert_answers_beijing_with_exact_citations(assistant, server_index.corpus_dir)
     dense_only = assistant.store.open().vectorstore.similarity_search(KEYWORD, k=1)
     assert dense_only[0].metadata["source"] == "zorvex.txt"  # the premise: dense alone picks the decoy
@@ -158,7 +158,7 @@ def test_a_second_client_with_an_empty_local_index_folder_sees_the_same_index_on
 ):
     empty = tmp_path / "index-b"
     other = server_index.client(empty)
-    assert other.status()["generation"] == server_index.generation
+    assert other.status().generation == server_index.generation
     assert other.documents() == server_index.assistant.documents()
     assert [h.source for h in other.search(KEYWORD, k=1)] == ["ledger.txt"]
     assert_answers_beijing_with_exact_citations(other, server_index.corpus_dir)
@@ -194,7 +194,7 @@ def test_an_incremental_add_on_the_server_is_seen_by_another_client_on_its_next_
     incoming.write_text(WOMBATS, encoding="utf-8")
     report = server_index.assistant.add([incoming])
     assert report.added == ["wombats.md"] and sorted(report.unchanged) == INDEXED
-    assert report.embedded == {d["source"]: d["chunks"] for d in reader.documents()}["wombats.md"]
+    assert report.embedded == {d.source: d.chunks for d in reader.documents()}["wombats.md"]
     assert report.generation == server_index.generation  # updated in place: nothing copied
 
     answer = reader.ask("What shape are wombat droppings?")
@@ -209,14 +209,14 @@ def test_an_incremental_add_on_the_server_is_seen_by_another_client_on_its_next_
 
 def test_a_full_rebuild_on_the_server_switches_every_client_to_the_new_generation(server_index, tmp_path):
     reader = server_index.client(tmp_path / "index-b")
-    assert reader.status()["generation"] == server_index.generation
+    assert reader.status().generation == server_index.generation
     reader.search(KEYWORD, k=1)  # the reader has the old generation open
 
     report = server_index.assistant.rebuild(full=True)
     assert report.generation != server_index.generation
     assert report.embedded == report.chunks == manifest_chunk_total(reader)
 
-    assert reader.status()["generation"] == report.generation
+    assert reader.status().generation == report.generation
     assert [h.source for h in reader.search(KEYWORD, k=1)] == ["ledger.txt"]
     assert_answers_beijing_with_exact_citations(reader, server_index.corpus_dir)
     assert stored_chunk_count(reader) == manifest_chunk_total(reader)

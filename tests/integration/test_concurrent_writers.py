@@ -38,7 +38,7 @@ READER = textwrap.dedent(
         print(json.dumps({
             "answer": answer.to_dict(),
             "searched": [h.source for h in hits],
-            "version": assistant.status()["version"],
+            "version": assistant.status().version,
         }), flush=True)
     """
 )
@@ -81,7 +81,7 @@ def stored_chunks(assistant: Assistant) -> list[dict]:
 
 def assert_no_duplicated_or_stray_chunks(assistant: Assistant) -> None:
     stored = stored_chunks(assistant)
-    listed = {d["source"]: d["chunks"] for d in assistant.documents()}
+    listed = {d.source: d.chunks for d in assistant.documents()}
     assert Counter(c["source"] for c in stored) == Counter(listed)
     places = Counter((c["source"], c["start"], c["end"]) for c in stored)
     assert all(n == 1 for n in places.values()), [p for p, n in places.items() if n > 1]
@@ -168,7 +168,7 @@ def test_two_qa_index_add_processes_started_together_both_succeed_and_both_docum
     assert sorted(added) == ["quokkas.txt", "wombats.md"]
 
     assistant = built.open_assistant()
-    assert sorted(d["source"] for d in assistant.documents()) == [ARTICLE_SOURCE, "quokkas.txt", "wombats.md"]
+    assert sorted(d.source for d in assistant.documents()) == [ARTICLE_SOURCE, "quokkas.txt", "wombats.md"]
     assert_no_duplicated_or_stray_chunks(assistant)
     assert assistant.search("quokkas appear to smile", k=1)[0].source == "quokkas.txt"
     assert assistant.search("wombat cube-shaped droppings", k=1)[0].source == "wombats.md"

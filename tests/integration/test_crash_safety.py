@@ -27,6 +27,7 @@ import pytest
 from helpers import ARTICLE_SOURCE, manifest_chunk_total, read_document, stored_chunk_count
 
 from qa import Assistant
+from qa.models import DocumentInfo, IndexStatus
 
 pytestmark = pytest.mark.integration
 
@@ -191,8 +192,8 @@ class Folders:
 class Crashed(Folders):
     """Folders left by a killed build, and what the index held before that build started."""
 
-    documents_before: list[dict]
-    status_before: dict
+    documents_before: list[DocumentInfo]
+    status_before: IndexStatus
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +240,7 @@ def test_after_a_build_is_killed_status_and_documents_show_the_documents_indexed
     assert assistant.documents() == killed_update.documents_before
     status = assistant.status()
     for key in ("documents", "chunks", "generation", "version", "built_at"):
-        assert status[key] == killed_update.status_before[key], key
+        assert getattr(status, key) == getattr(killed_update.status_before, key), key
 
 
 def test_chunks_stored_by_a_killed_build_are_never_served_to_readers(killed_update, tmp_path):
@@ -273,10 +274,10 @@ def test_the_build_after_a_killed_one_finishes_indexes_every_new_document_and_le
     report = json.loads(done.stdout)
     assert sorted(report["added"]) == [note_name(i) for i in range(NOTES)]
     assert report["removed"] == [] and report["skipped"] == []
-    assert report["generation"] == killed_update.status_before["generation"]  # still updated in place
+    assert report["generation"] == killed_update.status_before.generation  # still updated in place
 
     assistant = folders.assistant()
-    sources = {d["source"] for d in assistant.documents()}
+    sources = {d.source for d in assistant.documents()}
     assert sources == {ARTICLE_SOURCE, *SMALL_DOCS, *(note_name(i) for i in range(NOTES))}
     assert stored_chunk_count(assistant) == manifest_chunk_total(assistant)
     for i in (0, 100, NOTES - 1):
@@ -293,9 +294,7 @@ def test_chunks_a_killed_build_stored_for_documents_deleted_since_are_cleaned_up
     done = run_qa(folders.corpus_dir, folders.index_dir, "index", "build")
     assert done.returncode == 0, done.stderr
     assistant = folders.assistant()
-    assert [d["source"] for d in assistant.documents()] == [
-        d["source"] for d in killed_update.documents_before
-    ]
+    assert [d.source for d in assistant.documents()] == [d.source for d in killed_update.documents_before]
     assert stored_chunk_count(assistant) == manifest_chunk_total(assistant)
 
 
@@ -313,7 +312,7 @@ def test_a_build_killed_while_re_indexing_an_edited_document_leaves_its_previous
     assert assistant.documents() == before_crash.documents_before
     assert_answers_beijing_with_exact_citations(assistant, folders.corpus_dir)
     visible = [c for c in assistant.store.open().chunks if c.source == ARTICLE_SOURCE]
-    listed = next(d["chunks"] for d in assistant.documents() if d["source"] == ARTICLE_SOURCE)
+    listed = next(d.chunks for d in assistant.documents() if d.source == ARTICLE_SOURCE)
     assert len(visible) == listed
 
 
@@ -324,7 +323,7 @@ def test_a_killed_full_rebuild_leaves_the_old_generation_live_and_the_next_full_
     before_crash, tmp_path
 ):
     folders = before_crash.copy_to(tmp_path)
-    live = before_crash.status_before["generation"]
+    live = before_crash.status_before.generation
     write_notes(folders.corpus_dir)
     kill_build_while_embedding(folders.corpus_dir, folders.index_dir, "--full")
 
@@ -333,7 +332,7 @@ def test_a_killed_full_rebuild_leaves_the_old_generation_live_and_the_next_full_
     half_written = {p.name for p in folders.index_dir.glob("gen-*")} - {live}
     assert len(half_written) == 1  # what the killed build wrote so far, never switched to
     assistant = folders.assistant()
-    assert assistant.status()["generation"] == live
+    assert assistant.status().generation == live
     assert assistant.documents() == before_crash.documents_before
     assert stored_chunk_count(assistant) == manifest_chunk_total(assistant)
     assert_answers_beijing_with_exact_citations(assistant, folders.corpus_dir)
@@ -349,7 +348,7 @@ def test_a_killed_full_rebuild_leaves_the_old_generation_live_and_the_next_full_
     assert remaining == {new, live}  # the live one and its predecessor, which a reader may hold open
 
     assistant = folders.assistant()
-    assert assistant.status()["generation"] == new
+    assert assistant.status().generation == new
     assert len(assistant.documents()) == 1 + len(SMALL_DOCS) + NOTES
     assert stored_chunk_count(assistant) == manifest_chunk_total(assistant)
     assert_note_is_found(assistant, NOTES // 2)

@@ -30,14 +30,14 @@ def three_documents(private_article_index):
 
 
 def chunk_counts(assistant) -> dict[str, int]:
-    return {d["source"]: d["chunks"] for d in assistant.documents()}
+    return {d.source: d.chunks for d in assistant.documents()}
 
 
 def test_a_fresh_assistant_reopens_the_index_from_disk_and_searches_it(article_index):
     fresh = article_index.open_assistant()
     status = fresh.status()
-    assert status["documents"] == 1 and status["generation"] == article_index.generation
-    assert status["embedding_model"] == "all-MiniLM-L6-v2" and status["embedding_dim"] == 384
+    assert status.documents == 1 and status.generation == article_index.generation
+    assert status.embedding_model == "all-MiniLM-L6-v2" and status.embedding_dim == 384
     passages = fresh.search("cybercrime dialogue held in Beijing", k=3)
     assert len(passages) == 3
     assert "Beijing" in passages[0].text
@@ -68,7 +68,7 @@ def test_a_no_op_rebuild_embeds_nothing_and_keeps_the_generation(private_article
     assert report.embedded == 0
     assert not report.changed and report.unchanged == [ARTICLE_SOURCE]
     assert report.generation == private_article_index.generation
-    assert private_article_index.assistant.status()["generation"] == private_article_index.generation
+    assert private_article_index.assistant.status().generation == private_article_index.generation
 
 
 def test_adding_documents_embeds_only_the_new_ones(private_article_index):
@@ -84,7 +84,7 @@ def test_adding_documents_embeds_only_the_new_ones(private_article_index):
 
 def test_editing_a_document_re_embeds_only_that_document(three_documents):
     assistant = three_documents.assistant
-    before = assistant.status()["generation"]
+    before = assistant.status().generation
     (three_documents.corpus_dir / "quokkas.txt").write_text(
         QUOKKAS.replace("appear to smile", "look like they are grinning"), encoding="utf-8"
     )
@@ -143,7 +143,7 @@ def test_add_copies_a_file_into_the_corpus_and_indexes_only_it(private_article_i
 
 def test_a_full_rebuild_re_embeds_everything_into_a_new_generation(three_documents):
     assistant = three_documents.assistant
-    before = assistant.status()["generation"]
+    before = assistant.status().generation
     report = assistant.rebuild(full=True)
     assert report.embedded == report.chunks == sum(chunk_counts(assistant).values())
     assert report.generation != before

@@ -158,4 +158,4 @@ def test_with_the_automatic_backend_an_existing_torch_index_keeps_answering_unti
 
     report = Assistant(corpus_dir=corpus, index_dir=index_dir, embedding_backend="auto").rebuild(full=True)
     assert report.embedded == 1
-    assert Assistant(corpus_dir=corpus, index_dir=index_dir).status()["embedding_backend"] == "onnx-int8"
+    assert Assistant(corpus_dir=corpus, index_dir=index_dir).status().embedding_backend == "onnx-int8"

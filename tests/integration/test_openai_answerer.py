@@ -183,7 +183,7 @@ def test_a_server_that_is_not_running_gives_the_extractive_answer_and_a_warning(
         llm_model="qwen",
     )
     expected = article_index.assistant.ask(BEIJING)
-    with caplog.at_level(logging.WARNING, logger="qa.assistant"):
+    with caplog.at_level(logging.WARNING, logger="qa.answerers"):
         answer = down.ask(BEIJING)
     assert answer.answerable and answer.mode == "extractive"
     assert (answer.text, answer.citations) == (expected.text, expected.citations)

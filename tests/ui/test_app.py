@@ -274,7 +274,7 @@ def test_an_upload_is_indexed_listed_and_answerable_then_removable(
         steps.append((value, desc))
 
     status, documents, within, to_remove = app.make_upload(lambda: own_assistant)([str(upload)], [], progress)
-    chunks = {d["source"]: d["chunks"] for d in own_assistant.documents()}["quokkas.txt"]
+    chunks = {d.source: d.chunks for d in own_assistant.documents()}["quokkas.txt"]
     assert f"Added quokkas.txt ({chunks} chunk" in status
     assert "<td>quokkas.txt</td>" in documents
     assert "quokkas.txt" in [c[0] for c in within.choices] and "quokkas.txt" in [
@@ -323,7 +323,7 @@ def test_uploads_from_two_sessions_at_once_both_land_and_the_index_stays_whole(
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda f: upload([f], [], lambda *a, **k: None), files))
     assert all("qa-problem" not in status for status, *_ in results)
-    listed = {d["source"]: d["chunks"] for d in own_assistant.documents()}
+    listed = {d.source: d.chunks for d in own_assistant.documents()}
     assert {"quokkas.txt", "wombats.md"} <= set(listed)
     assert stored_chunk_count(own_assistant) == sum(listed.values())  # no strays, nothing missing
     assert own_assistant.ask("What shape are wombat droppings?").citations[0].source == "wombats.md"

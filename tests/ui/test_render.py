@@ -6,7 +6,7 @@ import json
 import re
 from html.parser import HTMLParser
 
-from qa.models import Answer, Citation, Excerpt, Passage
+from qa.models import Answer, Citation, DocumentInfo, Excerpt, Passage
 from ui import render
 from ui.render import Turn
 
@@ -15,7 +15,9 @@ CITATIONS = [
     Citation(1, "notes.txt", 10, 30, "Quokkas live on Rottnest."),
     Citation(2, "report.pdf", 400, 460, "They weigh 2.5 to 5 kg.", page=3),
 ]
-ANSWER = Answer("Quokkas live on Rottnest [1]. They weigh up to 5 kg [2].", True, CITATIONS, query="q")
+ANSWER = Answer(
+    "Quokkas live on Rottnest [1]. They weigh up to 5 kg [2].", True, CITATIONS, query="q", mode="extractive"
+)
 
 
 class _Tags(HTMLParser):
@@ -145,7 +147,7 @@ def test_the_copy_button_carries_the_plain_answer() -> None:
 
 def test_the_document_list_shows_chunks_and_escapes_names() -> None:
     html = render.documents_html(
-        [{"source": "a<b>.txt", "chunks": 16, "bytes": 7300, "added": "2026-11-26T08:00:00+00:00"}]
+        [DocumentInfo("a<b>.txt", chunks=16, bytes=7300, added="2026-11-26T08:00:00+00:00")]
     )
     assert "<td>a&lt;b&gt;.txt</td><td>16</td><td>7 kB</td><td>2026-11-26</td>" in html
     assert "No documents" in render.documents_html([])

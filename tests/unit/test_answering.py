@@ -17,6 +17,7 @@ from helpers import (
     read_document,
 )
 
+from qa.answerers import decline, quote
 from qa.answering import (
     DECLINE_PREFIX,
     MAX_SENTENCES,
@@ -25,7 +26,6 @@ from qa.answering import (
     EvidenceSelector,
     analyse,
     document_heads,
-    extractive_answer,
     known_word,
 )
 from qa.chunking import chunk_document
@@ -319,14 +319,14 @@ def test_an_answer_in_the_uncertain_band_says_it_is_the_closest_the_documents_co
         "What did officials discuss about networks?", passages, keyword
     )
     assert decision.answerable and decision.tentative
-    answer = extractive_answer("q", "q", decision, nearest=[])
+    answer = quote("q", decision)
     assert answer.text.startswith(TENTATIVE_PREFIX + " ")
     assert answer.support == pytest.approx(0.5)
     sure = EvidenceSelector(HashingEmbeddings(), ANSWER_ALL).decide(
         "What did officials discuss about networks?", passages, keyword
     )
     assert not sure.tentative
-    assert not extractive_answer("q", "q", sure, nearest=[]).text.startswith(TENTATIVE_PREFIX)
+    assert not quote("q", sure).text.startswith(TENTATIVE_PREFIX)
 
 
 def test_at_most_two_sentences_are_chosen_and_never_the_same_text_twice(passages, keyword):
@@ -371,7 +371,7 @@ def test_a_document_without_a_title_line_has_no_heads():
 def test_an_extractive_answer_quotes_each_sentence_with_its_citation_number(passages, keyword):
     lenient = EvidenceSelector(HashingEmbeddings(), ANSWER_ALL)
     decision = lenient.decide("What did officials discuss and call fruitful?", passages, keyword)
-    answer = extractive_answer("q?", "q?", decision, nearest=passages[:1])
+    answer = quote("q?", decision)
     assert answer.answerable and answer.mode == "extractive" and answer.final
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     assert answer.text == " ".join(f"{c.text} [{c.n}]" for c in answer.citations)
@@ -379,11 +379,12 @@ def test_an_extractive_answer_quotes_each_sentence_with_its_citation_number(pass
         assert TEXT[c.start : c.end] == c.text
         assert c.source == SOURCE
     assert answer.nearest == []  # nearest passages are only offered with a refusal
+    assert answer.query == "q?"
 
 
 def test_a_declined_answer_has_no_citations_and_offers_the_nearest_passages(passages):
     decision = Decision(False, reason="no passage mentions “Australia”.", support=0.12)
-    answer = extractive_answer("q", "standalone q", decision, nearest=passages[:2])
+    answer = decline("standalone q", decision, nearest=passages[:2])
     assert not answer.answerable
     assert answer.text == f"{DECLINE_PREFIX}: no passage mentions “Australia”."
     assert answer.citations == []
@@ -396,7 +397,7 @@ def test_the_json_shape_of_an_answer_has_the_contract_keys(passages):
     decision = EvidenceSelector(HashingEmbeddings(), ANSWER_ALL).decide(
         "Where was the cybercrime dialogue held?", passages, KeywordIndex([])
     )
-    shape = extractive_answer("q", "q", decision, nearest=[]).to_dict()
+    shape = quote("q", decision).to_dict()
     assert set(shape) == {"answer", "answerable", "citations", "nearest", "query", "mode", "support"}
     assert 0.0 <= shape["support"] <= 1.0
     assert set(shape["citations"][0]) == {"n", "source", "start", "end", "text", "page"}

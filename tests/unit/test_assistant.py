@@ -54,13 +54,13 @@ def test_a_question_that_is_not_text_is_refused(nowhere):
 
 def test_status_of_a_missing_index_says_there_is_none(nowhere, tmp_path):
     status = nowhere.status()
-    assert status["documents"] == 0 and status["chunks"] == 0 and status["built_at"] is None
-    assert status["index_dir"] == str(tmp_path / "index")
+    assert status.documents == 0 and status.chunks == 0 and status.built_at is None
+    assert status.index_dir == str(tmp_path / "index")
     assert nowhere.documents() == []
 
 
 def test_status_of_a_missing_index_still_names_the_embedding_model(nowhere):
-    assert nowhere.status()["embedding_model"] == PackagedMiniLM.name
+    assert nowhere.status().embedding_model == PackagedMiniLM.name
 
 
 def test_removing_a_document_that_is_not_in_the_corpus_names_what_is_indexed(nowhere):
@@ -101,7 +101,7 @@ def test_status_and_a_no_op_rebuild_never_load_the_embedding_model(tmp_path):
         f"a = Assistant(corpus_dir={str(corpus)!r}, index_dir={str(tmp_path / 'index')!r})\n"
         "status = a.status()\n"
         "report = a.rebuild()\n"
-        "print(json.dumps({'documents': status['documents'], 'embedded': report.embedded,\n"
+        "print(json.dumps({'documents': status.documents, 'embedded': report.embedded,\n"
         "                  'model_imported': 'sentence_transformers' in sys.modules}))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ARTICLE_SOURCE, CORPUS_DIR, STRICT_MODEL, HashingEmbeddings
+from helpers import ARTICLE_SOURCE, CORPUS_DIR, STRICT_MODEL, HashingEmbeddings, MiniLMStandIn
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
@@ -26,6 +26,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 from qa import Assistant
+from qa.answerers.local import LocalModel
 from qa.answering import MODEL_PASSAGES, Evidence
 from qa.chunking import Span, split_sentences
 from qa.embeddings import PackagedMiniLM
@@ -280,12 +281,6 @@ def test_instructions_inside_a_passage_stay_inside_its_numbered_quotation():
 # ---- through the Assistant: decline first, model second, extractive as the safety net ---------------
 
 
-class MiniLMStandIn(HashingEmbeddings):
-    """Records MiniLM's name in the manifest, so an Assistant accepts an index it built."""
-
-    name = PackagedMiniLM.name
-
-
 @pytest.fixture(scope="module")
 def hashed_article(tmp_path_factory) -> tuple[Path, Path]:
     """The shipped article indexed with the hashing stand-in (no model), as (corpus_dir, index_dir)."""
@@ -316,8 +311,7 @@ def with_model(hashed_article) -> Callable[[ScriptedChatModel], Assistant]:
 
     def make(model: ScriptedChatModel) -> Assistant:
         assistant = _assistant(*hashed_article)
-        assistant._chat_model = model
-        assistant.answerer = "local"
+        assistant.writer = LocalModel(assistant.settings, model=model)
         return assistant
 
     return make
@@ -417,7 +411,7 @@ def test_a_model_that_raises_mid_stream_yields_the_extractive_answer_and_logs_wh
     with_model, extractive, caplog
 ):
     model = ScriptedChatModel(reply=f"{PARAPHRASE} [1]", fail_after=5)
-    with caplog.at_level(logging.WARNING, logger="qa.assistant"):
+    with caplog.at_level(logging.WARNING, logger="qa.answerers"):
         updates = list(with_model(model).stream(BEIJING))
     final = updates[-1]
     assert final.final and final.mode == "extractive"

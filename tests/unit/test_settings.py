@@ -151,3 +151,10 @@ def test_an_invalid_keyword_override_is_refused_like_an_invalid_environment_valu
 def test_a_misspelt_keyword_override_is_refused(tmp_path):
     with pytest.raises((TypeError, ValueError, QAError)):
         Assistant(corpus_dir=tmp_path, index_dir=tmp_path / "index", chunk_sise=500)
+
+
+def test_an_unknown_answerer_is_refused_with_the_names_to_choose_from(tmp_path):
+    with pytest.raises(
+        QAError, match=r"no answerer named 'gpt'; choose one of auto, extractive, local, openai"
+    ):
+        Assistant(corpus_dir=tmp_path, index_dir=tmp_path / "index", answerer="gpt")

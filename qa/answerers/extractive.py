@@ -1,0 +1,57 @@
+"""Quoting: the chosen sentences verbatim, each with its citation. Needs no language model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..models import Answer, Citation, Passage
+from .base import Answerer
+
+if TYPE_CHECKING:
+    from ..answering import Decision
+    from ..embeddings import PackagedMiniLM
+
+
+class Extractive(Answerer):
+    name = "extractive"
+    describes = "Quoted from the documents (extractive answerer)."
+    auto_rank = 1
+
+    def write(
+        self, query: str, decision: Decision, quoted: Answer, embeddings: PackagedMiniLM
+    ) -> Iterator[Answer]:
+        """The quotation, one cited sentence at a time, so a chat shows it growing like any other."""
+        shown = ""
+        for citation in quoted.citations[:-1]:
+            shown = f"{shown} {citation.text} [{citation.n}]".strip()
+            yield replace(quoted, text=shown, citations=quoted.citations[: citation.n], final=False)
+        yield quoted
+
+
+def quote(query: str, decision: Decision) -> Answer:
+    """The chosen sentences verbatim, each followed by its citation number."""
+    from ..answering import TENTATIVE_PREFIX
+
+    citations = [
+        Citation(n=i, source=e.source, start=e.span.start, end=e.span.end, text=e.span.text, page=e.page)
+        for i, e in enumerate(decision.evidence, start=1)
+    ]
+    text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+    if decision.tentative:
+        text = f"{TENTATIVE_PREFIX} {text}"
+    return Answer(
+        text, True, citations, query=query, mode=Extractive.name, support=round(decision.support, 4)
+    )
+
+
+def decline(query: str, decision: Decision, nearest: list[Passage]) -> Answer:
+    """The refusal, with its reason and the closest passages (which do not support an answer). No model
+    writes it, whichever answerer is chosen, so it is marked as quoted."""
+    from ..answering import DECLINE_PREFIX
+
+    text = f"{DECLINE_PREFIX}: {decision.reason}"
+    return Answer(
+        text, False, nearest=nearest, query=query, mode=Extractive.name, support=round(decision.support, 4)
+    )
