@@ -1,14 +1,14 @@
 """The web chat: a Gradio page over `qa.Assistant`, with no retrieval or answering logic of its own.
 
     qa serve                      # builds or updates the index, then serves http://127.0.0.1:7860
-    python -m ui.app              # the same page with settings from QA_* variables
+    python -m qa.ui.app           # the same page with settings from QA_* variables
 
 Layout: the conversation on the left (answers stream in, each `[n]` links to its passage); on the right
 the evidence panel (every cited passage in its surroundings, the cited words highlighted) and the
 documents (upload, list, remove). Narrow windows stack the two columns.
 
 Importing this module is cheap: `demo` creates its Assistant on first use, so the model loads only when
-someone asks. What the page shows is rendered by `ui.render`, which escapes all document text; the page
+someone asks. What the page shows is rendered by `qa.ui.render`, which escapes all document text; the page
 asks for nothing outside the server (system fonts, no analytics, no CDN).
 """
 
@@ -35,8 +35,9 @@ import gradio as gr
 from qa.errors import QAError
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.models import Answer, Excerpt
-from ui import render
-from ui.render import Turn
+
+from . import render
+from .render import Turn
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant

@@ -28,12 +28,12 @@ import gradio as gr
 import pytest
 from helpers import QUOKKAS, WOMBATS, free_port, make_pdf, stored_chunk_count
 
-import ui.app as app
+import qa.ui.app as app
 from qa import Assistant
 from qa.errors import QAError
 from qa.models import Answer, Citation
-from ui import render
-from ui.render import Turn
+from qa.ui import render
+from qa.ui.render import Turn
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING = "Where did the second round of the cybercrime dialogue take place?"
@@ -102,8 +102,8 @@ class ScriptedAssistant(Assistant):
 
 def test_importing_the_app_loads_no_model() -> None:
     code = (
-        "import sys, ui.app, gradio\n"
-        "assert isinstance(ui.app.demo, gradio.Blocks)\n"
+        "import sys, qa.ui.app, gradio\n"
+        "assert isinstance(qa.ui.app.demo, gradio.Blocks)\n"
         "heavy = ('qa.assistant', 'sentence_transformers', 'torch', 'chromadb')\n"
         "loaded = [name for name in heavy if name in sys.modules]\n"
         "assert not loaded, loaded\n"
