@@ -385,7 +385,7 @@ def eval_command(
 @_errors_to_exit
 def serve(ctx: click.Context, host: str | None, port: int | None, insecure_no_login: bool | None) -> None:
     """Open the web chat (building or updating the index first)."""
-    from ui.app import launch, launch_options
+    from .ui.app import launch, launch_options
 
     assistant = _assistant(ctx, ui_insecure_no_login=insecure_no_login)
     host = host or assistant.settings.host

@@ -10,8 +10,8 @@ Backends (`backend=`, setting `QA_EMBEDDING_BACKEND`):
 - `torch`: sentence-transformers on PyTorch, fp32.
 - `onnx`: the same model exported to ONNX and quantised to int8, run with onnxruntime and
   tokenizers; neither torch nor sentence-transformers is imported to embed. The export needs torch
-  and happens once, on first use, into a user cache folder (`QA_CACHE_DIR`, default
-  `~/.cache/qa`; see qa/onnx_backend.py).
+  and happens once, on first use, into the user cache folder (`QA_CACHE_DIR`, else
+  `$XDG_CACHE_HOME/qa`, else `~/.cache/qa`; see qa/files.py and qa/onnx_backend.py).
 - `auto`: `AUTO_BACKEND`, chosen by measurement on the target machine (bench/embedding_backends.py).
 
 The two give slightly different vectors, so an index records which one built it (`backend`, stored

@@ -1,6 +1,7 @@
 """`qa eval`: run a question set through the real pipeline and measure it, offline and repeatably.
 
-Datasets ship in the repository's `eval/` folder (rules in `eval/README.md`):
+Datasets ship in the repository's `eval/` folder, installed as the package `qa.eval` (rules in
+`eval/README.md`):
 
 - `article`: 22 questions about the bundled article, 12 answerable and 10 not;
 - `article-paraphrased`: 20 more about it, phrased the way users ask, written after the rules of the
@@ -44,6 +45,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,7 +58,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "eval"
+
+def _datasets_dir() -> Path:
+    """The eval/ folder wherever qa is installed: pyproject maps it to the package `qa.eval`, so a wheel
+    carries it and an editable install points at the checkout's."""
+    try:
+        return Path(str(resources.files("qa.eval")))
+    except ModuleNotFoundError as exc:  # a checkout put on sys.path by hand, never installed
+        raise QAError(
+            "the evaluation datasets (qa.eval) are not installed; install qa with `pip install -e .`"
+        ) from exc
+
+
+EVAL_DIR = _datasets_dir()
 ARTICLE_CASES = EVAL_DIR / "article_dev.jsonl"
 ARTICLE_PARAPHRASED = EVAL_DIR / "article_paraphrased.jsonl"
 ARTICLE_CORPUS = EVAL_DIR / "article"

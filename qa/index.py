@@ -40,8 +40,9 @@ from filelock import FileLock, Timeout
 from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import PackagedMiniLM
 from .errors import CorpusError, IndexBusyError, IndexMismatchError, QAError
+from .files import file_sha256
 from .keyword_index import KeywordIndex
-from .loaders import Skipped, file_sha256, list_corpus, load_file, size_limit_reason, source_name
+from .loaders import Skipped, list_corpus, load_file, size_limit_reason, source_name
 from .models import Chunk, Document, JSONObject
 
 log = logging.getLogger(__name__)

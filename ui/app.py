@@ -1,15 +1,16 @@
 """The web chat: a Gradio page over `qa.Assistant`, with no retrieval or answering logic of its own.
 
     qa serve                      # builds or updates the index, then serves http://127.0.0.1:7860
-    python -m ui.app              # the same page with settings from QA_* variables
+    python -m qa.ui.app           # the same page with settings from QA_* variables
 
 Layout: the conversation on the left (answers stream in, each `[n]` links to its passage); on the right
 the evidence panel (every cited passage in its surroundings, the cited words highlighted) and the
 documents (upload, list, remove). Narrow windows stack the two columns.
 
-Importing this module is cheap: `demo` creates its Assistant on first use, so the model loads only when
-someone asks. What the page shows is rendered by `ui.render`, which escapes all document text; the page
-asks for nothing outside the server (system fonts, no analytics, no CDN).
+Importing this module builds no page: `launch` builds the one page it serves, so `qa serve` and
+`python -m qa.ui.app` each build exactly one. A page given no Assistant creates one on first use, so the
+model loads only when someone asks. What the page shows is rendered by `qa.ui.render`, which escapes all
+document text; the page asks for nothing outside the server (system fonts, no analytics, no CDN).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ import gradio as gr
 from qa.errors import QAError
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.models import Answer, Excerpt
-from ui import render
-from ui.render import Turn
+
+from . import render
+from .render import Turn
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -524,7 +526,8 @@ def launch(
     *,
     prevent_thread_lock: bool = False,
 ) -> gr.Blocks:
-    """Serve the chat (used by `qa serve`). Blocks until stopped unless `prevent_thread_lock`.
+    """Build the chat page and serve it (used by `qa serve`). Blocks until stopped unless
+    `prevent_thread_lock`.
 
     Binds loopback by default; any other host needs QA_UI_AUTH=user:password (or the explicit opt-out),
     checked before anything is built or bound."""
@@ -547,8 +550,6 @@ def launch(
         ) from exc
     return demo
 
-
-demo = build_demo()
 
 if __name__ == "__main__":  # pragma: no cover
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -26,14 +26,17 @@ from urllib.parse import urljoin, urlparse
 
 import gradio as gr
 import pytest
+from click.testing import CliRunner
 from helpers import QUOKKAS, WOMBATS, free_port, make_pdf, stored_chunk_count
 
-import ui.app as app
+import qa.ui
+import qa.ui.app as app
 from qa import Assistant
+from qa.cli import main
 from qa.errors import QAError
 from qa.models import Answer, Citation
-from ui import render
-from ui.render import Turn
+from qa.ui import render
+from qa.ui.render import Turn
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING = "Where did the second round of the cybercrime dialogue take place?"
@@ -100,15 +103,46 @@ class ScriptedAssistant(Assistant):
 # ---- building the page ------------------------------------------------------------------------
 
 
-def test_importing_the_app_loads_no_model() -> None:
+def test_importing_the_app_builds_no_page_and_building_one_loads_no_model() -> None:
     code = (
-        "import sys, ui.app, gradio\n"
-        "assert isinstance(ui.app.demo, gradio.Blocks)\n"
+        "import sys, gradio\n"
+        "pages = []\n"
+        "init = gradio.Blocks.__init__\n"
+        "def counted(self, *args, **kwargs):\n"
+        "    pages.append(self)\n"
+        "    init(self, *args, **kwargs)\n"
+        "gradio.Blocks.__init__ = counted\n"
+        "import qa.ui.app\n"
+        "assert not pages, 'importing qa.ui.app built a page'\n"
+        "assert isinstance(qa.ui.app.build_demo(), gradio.Blocks) and len(pages) == 1\n"
         "heavy = ('qa.assistant', 'sentence_transformers', 'torch', 'chromadb')\n"
         "loaded = [name for name in heavy if name in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_serve_builds_exactly_one_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "quokkas.txt").write_text(QUOKKAS, encoding="utf-8")
+    pages: list[gr.Blocks] = []
+    launched: list[gr.Blocks] = []
+    init = gr.Blocks.__init__
+
+    def counted(self: gr.Blocks, *args: Any, **kwargs: Any) -> None:
+        pages.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(gr.Blocks, "__init__", counted)
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **options: launched.append(self))
+    monkeypatch.delitem(sys.modules, "qa.ui.app")  # so serve imports it afresh, as in a new process
+    monkeypatch.delattr(qa.ui, "app")
+    places = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    result = CliRunner().invoke(main, [*places, "serve", "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert len(pages) == 1 and launched == pages
 
 
 def test_building_the_demo_raises_no_deprecation_warnings(assistant: Assistant) -> None:

@@ -7,8 +7,8 @@ import re
 from html.parser import HTMLParser
 
 from qa.models import Answer, Citation, DocumentInfo, Excerpt, Passage
-from ui import render
-from ui.render import Turn
+from qa.ui import render
+from qa.ui.render import Turn
 
 HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)>"
 CITATIONS = [

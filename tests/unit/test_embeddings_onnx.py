@@ -187,14 +187,6 @@ def test_the_cache_lives_under_QA_CACHE_DIR_and_is_keyed_by_the_weights(tmp_path
     assert first == again and first != other
 
 
-def test_the_cache_defaults_to_the_user_cache_folder(monkeypatch, tmp_path):
-    monkeypatch.delenv("QA_CACHE_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert onnx_backend.cache_root() == tmp_path / "xdg" / "qa"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    assert onnx_backend.cache_root() == Path.home() / ".cache" / "qa"
-
-
 def test_a_new_export_recipe_version_gets_a_new_cache_folder(tmp_path, cache_dir, monkeypatch):
     folder = fake_model_dir(tmp_path, b"weights")
     before = export_folder(folder, "mini")
