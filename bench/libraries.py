@@ -114,7 +114,7 @@ def run_our_tests(swap: str, paths: list[str], select_expr: str | None = None) -
     for number, kind in re.findall(r"(\d+) (passed|failed|errors?)\b", summary):
         counts["errors" if kind.startswith("error") else kind] = int(number)
     failing = sorted(
-        {m.split("::")[-1].split(" ")[0] for m in re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.M)}
+        {m.split("::")[-1] for m in re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", done.stdout, re.M)}
     )
     return {**counts, "failing": failing}
 
