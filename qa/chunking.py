@@ -3,6 +3,8 @@
 Sentences are the unit of evidence (an answer cites sentences); chunks are the unit of retrieval
 (a few sentences packed up to `chunk_size` characters, neighbours sharing `overlap` sentences).
 No text is ever rewritten: offsets always index into the original document text.
+
+Kept over pysbd (docs/results/libraries.json): 100x faster, 8 vs 29 XQuAD errors, 27 vs 32/36 hard cases.
 """
 
 from __future__ import annotations

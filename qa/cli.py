@@ -73,7 +73,10 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
 
 class ProgressBar:
     """Build progress on stderr: files read, then chunks embedded, with a rate. Redrawn in place on
-    a terminal; on a pipe or log, one line per stage and at most one line every few seconds."""
+    a terminal; on a pipe or log, one line per stage and at most one line every few seconds.
+
+    Not tqdm or rich (docs/results/libraries.json): in a log, tqdm leaves carriage returns, rich only the end.
+    """
 
     WIDTH = 24
     LOG_EVERY = 5.0  # seconds between lines when stderr is not a terminal

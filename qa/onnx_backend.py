@@ -21,6 +21,8 @@ Run (`OnnxEncoder`): `tokenizers` + `onnxruntime` + numpy, no torch. The pipelin
 sentence-transformers runs for this model (modules.json): truncate to `max_seq_length`
 (sentence_bert_config.json, 256 tokens), mean-pool the last hidden state over the attention mask
 (1_Pooling), L2-normalise (2_Normalize).
+
+Not sentence-transformers' ONNX path (docs/results/libraries.json): its optimum-onnx needs transformers<4.58.
 """
 
 from __future__ import annotations
