@@ -87,7 +87,7 @@ class SupportModel:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SupportModel:
+    def from_json(cls, data: dict[str, Any]) -> SupportModel:  # parsed JSON from a model file
         """The model a `to_json` wrote; KeyError, TypeError or ValueError when it is not one."""
         model = cls(
             features=tuple(str(f) for f in data["features"]),

@@ -127,6 +127,7 @@ JS = """
 }
 """
 
+# Gradio's own message format ({role, content, metadata}); its values are whatever Gradio accepts.
 ChatMessages = list[dict[str, Any]]
 
 
@@ -443,6 +444,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
         answer_outputs = [chatbot, turns, status, question, evidence, export_md, export_json]
         answer_inputs = [question, turns, within]
         # Answers share one queue slot pool; a question submitted while one is answered runs next.
+        # These dicts are keyword arguments for Gradio's event listeners, typed there.
         answering: dict[str, Any] = {"concurrency_id": "answer", "trigger_mode": "always_last"}
         question.submit(respond, answer_inputs, answer_outputs, api_name="ask", **answering)
         quick: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
