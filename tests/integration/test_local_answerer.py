@@ -111,7 +111,8 @@ def test_the_population_question_is_declined_before_the_model_is_loaded(article_
     assert not answer.answerable
     assert answer.text.startswith(DECLINE_PREFIX)
     assert answer.mode == "extractive" and answer.citations == []
-    assert fresh.writer._model is None  # the model was never even loaded
+    model = fresh.chat_model()
+    assert model is not None and model._llama is None  # llama.cpp never ran
 
 
 def test_auto_means_local_when_the_runtime_and_model_are_installed(article_index):
