@@ -38,7 +38,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .chunking import CHUNKING_VERSION, chunk_document
-from .embeddings import PackagedMiniLM
+from .embeddings import EmbeddingModel
 from .errors import CorpusError, IndexBusyError, IndexMismatchError, QAError
 from .keyword_index import KeywordIndex
 from .loaders import Skipped, file_sha256, list_corpus, load_file, size_limit_reason, source_name
@@ -157,7 +157,7 @@ class IndexStore:
     def __init__(
         self,
         index_dir: Path,
-        embeddings: PackagedMiniLM,
+        embeddings: EmbeddingModel,
         chunk_size: int,
         chunk_overlap: int,
         chroma_url: str | None = None,
