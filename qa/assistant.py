@@ -29,13 +29,14 @@ from .answering import (
     extractive_answer,
 )
 from .chunking import Span
-from .embeddings import PackagedMiniLM
+from .embeddings import EmbeddingModel, PackagedMiniLM
 from .errors import AnswererUnavailableError, CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .generative import Checked, SentenceChecker, compose, generate_checked
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .llm import LocalChatModel, local_model_file, local_runtime_installed, openai_chat_model
 from .loaders import IGNORED_NAMES, Skipped, load_file
 from .models import Answer, Chunk, Citation, Excerpt, Passage, page_at
+from .remote_embeddings import remote_embeddings
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
 from .settings import AnswererName, Settings, get_settings
@@ -73,8 +74,9 @@ class Assistant:
             raise QAError(f"invalid settings ({problems}); fix the QA_* variable or argument") from exc
         self.corpus_dir = Path(self.settings.corpus_dir)
         self.index_dir = Path(self.settings.index_dir)
-        self._use_embeddings(PackagedMiniLM(backend=self.settings.embedding_backend))
-        self._backend_checked = self.settings.embedding_backend != "auto"
+        remote = remote_embeddings(self.settings)
+        self._use_embeddings(remote or PackagedMiniLM(backend=self.settings.embedding_backend))
+        self._backend_checked = remote is not None or self.settings.embedding_backend != "auto"
         self.answerer = self._resolve_answerer(self.settings.answerer)
         self._chat_model: Any = None
         self._model_lock = threading.Lock()
@@ -104,7 +106,7 @@ class Assistant:
                 self._chat_model = openai_chat_model(s.llm_base_url, s.llm_model, s.llm_api_key)
             return self._chat_model
 
-    def _use_embeddings(self, embeddings: PackagedMiniLM) -> None:
+    def _use_embeddings(self, embeddings: EmbeddingModel) -> None:
         self.embeddings = embeddings
         self.store = IndexStore(
             self.index_dir,
