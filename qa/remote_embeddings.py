@@ -199,7 +199,8 @@ class RemoteEmbeddings(EmbeddingModel):
                 problem = f"HTTP {response.status_code}"
                 after = _retry_after(response)
                 wait = wait if after is None else after
-            log.warning(
+            # INFO: a retry that succeeds needs no attention, and the CLI's errors stay one line.
+            log.info(
                 "embeddings server at %s: %s; retrying in %.1fs (try %d of %d)",
                 self.url, problem, wait, attempt + 1, tries,
             )  # fmt: skip

@@ -5,6 +5,7 @@ tests/integration/test_remote_embeddings.py."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -174,6 +175,7 @@ def test_the_api_key_is_sent_as_a_bearer_token(server):
 
 @pytest.mark.parametrize("status", [503, 502, 500, 429])
 def test_a_transient_failure_is_retried(server, status, caplog):
+    caplog.set_level(logging.INFO, logger="qa.remote_embeddings")
     server.failures = [status, status]
     vectors = client(server).encode(["x"])
     assert vectors.shape == (1, DIM)
@@ -182,6 +184,7 @@ def test_a_transient_failure_is_retried(server, status, caplog):
 
 
 def test_a_retry_after_header_sets_the_wait(server, caplog):
+    caplog.set_level(logging.INFO, logger="qa.remote_embeddings")
     server.failures, server.retry_after = [429], "0"
     client(server, backoff=5.0).encode(["x"])  # would wait 5 s without the header
     assert "retrying in 0.0s" in caplog.text
