@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 BACKEND = "remote"
 BATCH_SIZE = 32  # text-embeddings-inference's default limit of inputs per request
+IN_FLIGHT = 4  # batches sent at once: hides the round trip and lets a GPU server batch across requests
 RETRIES = 3  # after the first try: 4 tries over about 3.5 s of backoff
 BACKOFF = 0.5  # seconds before the first retry, doubled each time
 MAX_WAIT = 30.0  # longest Retry-After honoured
@@ -86,6 +88,7 @@ class RemoteEmbeddings(EmbeddingModel):
         api_key: str | None = None,
         dimension: int | None = None,
         batch_size: int = BATCH_SIZE,
+        in_flight: int = IN_FLIGHT,
         retries: int = RETRIES,
         backoff: float = BACKOFF,
     ) -> None:
@@ -98,6 +101,7 @@ class RemoteEmbeddings(EmbeddingModel):
             )
         self.url = base
         self.batch_size = batch_size
+        self.in_flight = max(1, in_flight)
         self.retries = retries
         self.backoff = backoff
         self._model = model
@@ -143,12 +147,20 @@ class RemoteEmbeddings(EmbeddingModel):
     # ---- embedding ---------------------------------------------------------------------------
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Embed texts as a float32 matrix with unit-length rows, `batch_size` texts per request."""
+        """Embed texts as a float32 matrix with unit-length rows: `batch_size` texts per request, up to
+        `in_flight` requests at a time."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
-        return np.concatenate([self._embed_batch(batch) for batch in batches])
+        if len(batches) == 1 or self.in_flight == 1:
+            return np.concatenate([self._embed_batch(batch) for batch in batches])
+        _ = self.name  # asked once, before the requests that need it
+        pool = ThreadPoolExecutor(min(self.in_flight, len(batches)), "qa-embed")
+        try:
+            return np.concatenate(list(pool.map(self._embed_batch, batches)))
+        finally:  # after a failure, batches not yet sent are dropped instead of failing one by one
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         # Some servers refuse an empty input; the model sees only its special tokens either way.

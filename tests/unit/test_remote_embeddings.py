@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,7 +43,11 @@ class Scripted:
     models: list[str] = field(default_factory=lambda: ["fake-model"])
     reverse: bool = False  # send the rows in reverse order (the `index` field says which is which)
     retry_after: str | None = None
+    delay: float = 0.0  # seconds each embeddings request takes
     requests: list[dict[str, Any]] = field(default_factory=list)
+    active: int = 0
+    most_active: int = 0  # the most embeddings requests handled at once
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @pytest.fixture
@@ -86,6 +91,12 @@ def server() -> Iterator[Scripted]:
             scripted.requests.append(
                 {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
             )
+            with scripted.lock:
+                scripted.active += 1
+                scripted.most_active = max(scripted.most_active, scripted.active)
+            time.sleep(scripted.delay)
+            with scripted.lock:
+                scripted.active -= 1
             if self._fail_if_scripted():
                 return
             if self.path != "/v1/embeddings":
@@ -130,6 +141,28 @@ def test_texts_are_sent_in_batches_and_come_back_in_order_as_unit_length_float32
     expected = np.asarray([raw_vector(t) for t in texts])
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(vectors, expected, atol=1e-6)
+
+
+def test_batches_are_sent_several_at_a_time_but_no_more_than_asked(server):
+    server.delay = 0.2
+    texts = [f"text {i}" for i in range(10 * 4)]
+    vectors = client(server, batch_size=4, in_flight=3).encode(texts)
+    assert len(vectors) == 40 and len(embedding_requests(server)) == 10
+    assert server.most_active == 3
+
+
+def test_one_at_a_time_when_asked(server):
+    server.delay = 0.05
+    client(server, batch_size=4, in_flight=1).encode([f"text {i}" for i in range(12)])
+    assert server.most_active == 1
+
+
+def test_after_a_failed_batch_the_batches_not_yet_sent_are_dropped(server):
+    server.failures = [400]
+    server.delay = 0.1
+    with pytest.raises(QAError, match="refused the request"):
+        client(server, batch_size=1, in_flight=2).encode([f"text {i}" for i in range(20)])
+    assert len(embedding_requests(server)) <= 4
 
 
 def test_the_langchain_interface_gives_the_same_vectors_as_lists(server):
