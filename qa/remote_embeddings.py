@@ -124,8 +124,7 @@ class RemoteEmbeddings(EmbeddingModel):
     def dimension(self) -> int:
         """The vectors' length: configured, or asked once from the server."""
         if self._dimension is None:
-            probe = self._embed_batch([PROBE_TEXT])
-            self._dimension = int(probe.shape[1])
+            self._dimension = int(self._embed_batch([PROBE_TEXT]).shape[1])
         return self._dimension
 
     def _listed_model(self) -> str:
@@ -179,7 +178,9 @@ class RemoteEmbeddings(EmbeddingModel):
                 f"the embeddings server at {self.url} returned {len(vectors)} vectors for {len(texts)} "
                 "texts; check that it serves an embedding model"
             )
-        if self._dimension is not None and vectors.shape[1] != self._dimension:
+        if self._dimension is None:
+            self._dimension = int(vectors.shape[1])  # no probe needed after the first answer
+        elif vectors.shape[1] != self._dimension:
             raise QAError(
                 f"the embeddings server at {self.url} returned {vectors.shape[1]}-dimensional vectors, "
                 f"not {self._dimension}; fix QA_EMBEDDINGS_DIM or QA_EMBEDDINGS_MODEL"

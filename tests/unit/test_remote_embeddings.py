@@ -180,6 +180,12 @@ def test_the_dimension_is_asked_from_the_server_once(server):
     assert len(embedding_requests(server)) == 1
 
 
+def test_after_embedding_the_dimension_needs_no_probe(server):
+    remote = client(server)
+    remote.encode(["x", "y"])
+    assert remote.dimension == DIM and len(embedding_requests(server)) == 1
+
+
 def test_a_configured_dimension_needs_no_request_and_a_different_one_is_refused(server):
     remote = client(server, dimension=384)
     assert remote.dimension == 384 and server.requests == []
