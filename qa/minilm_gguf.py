@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 from .embeddings import MODEL_NAME, model_dir
@@ -78,6 +79,16 @@ def export(out: Path) -> Path:
     writer.close()
     log.info("wrote %s (%d bytes)", out, out.stat().st_size)
     return out
+
+
+def server_command(gguf: Path, port: int, host: str = "127.0.0.1", threads: int = 2) -> list[str]:
+    """The command that serves `gguf` with llama.cpp's OpenAI-compatible server, as the README says."""
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(gguf), "--model_alias", MODEL_NAME, "--embedding", "true",
+        "--n_ctx", "256", "--n_batch", "256", "--n_threads", str(threads),
+        "--host", host, "--port", str(port),
+    ]  # fmt: skip
 
 
 def main() -> None:

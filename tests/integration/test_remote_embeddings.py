@@ -27,6 +27,7 @@ from helpers import ARTICLE_SOURCE, free_port, stop
 from qa import Assistant
 from qa.embeddings import MODEL_DIM, MODEL_NAME, PackagedMiniLM
 from qa.errors import IndexMismatchError
+from qa.minilm_gguf import export, server_command
 from qa.remote_embeddings import RemoteEmbeddings
 
 pytestmark = [
@@ -58,8 +59,6 @@ class Server:
 
 @pytest.fixture(scope="session")
 def minilm_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from qa.minilm_gguf import export
-
     return export(tmp_path_factory.mktemp("gguf") / "all-MiniLM-L6-v2.gguf")
 
 
@@ -67,12 +66,7 @@ def start_server(gguf: Path, folder: Path) -> Server:
     """llama.cpp's server with the packaged MiniLM, as the README starts it, on a free loopback port."""
     port = free_port()
     log_path = folder / f"embeddings-server-{port}.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(gguf), "--model_alias", MODEL_NAME, "--embedding", "true",
-        "--n_ctx", "256", "--n_batch", "256", "--n_threads", "2",
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
+    command = server_command(gguf, port)
     with open(log_path, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
