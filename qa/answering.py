@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chunking import SENTENCE_STARTERS, Span, split_sentences
-from .embeddings import PackagedMiniLM
+from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
 from .models import Chunk, Passage
 from .support import SupportModel, load_model
@@ -232,7 +232,7 @@ class EvidenceSelector:
     """Scores the sentences of retrieved passages against a question and decides answerability."""
 
     def __init__(
-        self, embeddings: PackagedMiniLM, model: SupportModel | None = None, threshold: float | None = None
+        self, embeddings: EmbeddingModel, model: SupportModel | None = None, threshold: float | None = None
     ) -> None:
         self.embeddings = embeddings
         self.model = model or load_model()

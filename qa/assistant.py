@@ -23,11 +23,12 @@ from pydantic import ValidationError
 from .answerers import Answerer, decline, quote, resolve
 from .answering import Decision, EvidenceSelector, asks_about_opening, document_heads
 from .chunking import Span
-from .embeddings import PackagedMiniLM
+from .embeddings import EmbeddingModel, PackagedMiniLM
 from .errors import CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .loaders import IGNORED_NAMES, Skipped, load_file
 from .models import Answer, Chunk, Citation, DocumentInfo, Excerpt, IndexStatus, Passage, page_at
+from .remote_embeddings import remote_embeddings
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
 from .settings import Settings, get_settings
@@ -68,8 +69,9 @@ class Assistant:
             raise QAError(f"invalid settings ({problems}); fix the QA_* variable or argument") from exc
         self.corpus_dir = Path(self.settings.corpus_dir)
         self.index_dir = Path(self.settings.index_dir)
-        self._use_embeddings(PackagedMiniLM(backend=self.settings.embedding_backend))
-        self._backend_checked = self.settings.embedding_backend != "auto"
+        remote = remote_embeddings(self.settings)
+        self._use_embeddings(remote or PackagedMiniLM(backend=self.settings.embedding_backend))
+        self._backend_checked = remote is not None or self.settings.embedding_backend != "auto"
         self.writer: Answerer = resolve(self.settings.answerer, self.settings)(self.settings)
         self._build_lock = threading.Lock()
         self._heads: tuple[str, dict[str, tuple[Span | None, Span | None]]] | None = None
@@ -83,7 +85,7 @@ class Assistant:
         """The answerer's language model, created on first use; None for one that only quotes."""
         return self.writer.chat_model()
 
-    def _use_embeddings(self, embeddings: PackagedMiniLM) -> None:
+    def _use_embeddings(self, embeddings: EmbeddingModel) -> None:
         self.embeddings = embeddings
         self.store = IndexStore(
             self.index_dir,

@@ -16,6 +16,9 @@ Backends (`backend=`, setting `QA_EMBEDDING_BACKEND`):
 
 The two give slightly different vectors, so an index records which one built it (`backend`, stored
 in the manifest as `embedding_backend`) and is refused by the other.
+
+`EmbeddingModel` is what the index, retrieval and answering rely on; the remote server client
+(qa/remote_embeddings.py) is the other implementation.
 """
 
 from __future__ import annotations
@@ -77,7 +80,37 @@ def model_dir() -> Path:
     return get_model_path()
 
 
-class PackagedMiniLM(Embeddings):
+class EmbeddingModel(Embeddings):
+    """Unit-length sentence embeddings (cosine similarity == dot product), and what an index records
+    about the model that made them (`name`, `dimension`, `backend`), so vectors of another are refused."""
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        raise NotImplementedError
+
+    @property
+    def dimension(self) -> int:
+        """The vectors' length."""
+        raise NotImplementedError
+
+    @property
+    def backend(self) -> str:
+        """How the model runs ("torch", "onnx-int8", "remote")."""
+        raise NotImplementedError
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as a float32 matrix with unit-length rows."""
+        raise NotImplementedError
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [list(map(float, row)) for row in self.encode(list(texts))] if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(map(float, self.encode([text])[0]))
+
+
+class PackagedMiniLM(EmbeddingModel):
     """Normalised MiniLM sentence embeddings (cosine similarity == dot product)."""
 
     name = MODEL_NAME
@@ -137,9 +170,3 @@ class PackagedMiniLM(Embeddings):
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [list(map(float, row)) for row in self.encode(list(texts))] if texts else []
-
-    def embed_query(self, text: str) -> list[float]:
-        return list(map(float, self.encode([text])[0]))

@@ -21,7 +21,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from .answering import Evidence
 from .chunking import split_sentences
-from .embeddings import PackagedMiniLM
+from .embeddings import EmbeddingModel
 from .models import Citation
 from .text import STOPWORDS, normalise, terms, words
 
@@ -66,7 +66,7 @@ def build_messages(question: str, evidence: list[Evidence]) -> list[BaseMessage]
 class SentenceChecker:
     """Decides whether one generated sentence is supported by the passages it cites."""
 
-    def __init__(self, embeddings: PackagedMiniLM, question: str, evidence: list[Evidence]) -> None:
+    def __init__(self, embeddings: EmbeddingModel, question: str, evidence: list[Evidence]) -> None:
         self.embeddings = embeddings
         self.passages = [e.span.text for e in evidence]
         self.vectors = embeddings.encode(self.passages)

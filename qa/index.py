@@ -38,7 +38,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .chunking import CHUNKING_VERSION, chunk_document
-from .embeddings import PackagedMiniLM
+from .embeddings import EmbeddingModel
 from .errors import CorpusError, IndexBusyError, IndexMismatchError, QAError
 from .files import file_sha256
 from .keyword_index import KeywordIndex
@@ -158,7 +158,7 @@ class IndexStore:
     def __init__(
         self,
         index_dir: Path,
-        embeddings: PackagedMiniLM,
+        embeddings: EmbeddingModel,
         chunk_size: int,
         chunk_overlap: int,
         chroma_url: str | None = None,

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .embeddings import PackagedMiniLM
+from .embeddings import EmbeddingModel
 from .index import Snapshot
 from .models import Passage
 
@@ -32,7 +32,7 @@ def _standardise(values: np.ndarray) -> np.ndarray:
 
 def hybrid_search(
     snapshot: Snapshot,
-    embeddings: PackagedMiniLM,
+    embeddings: EmbeddingModel,
     query: str,
     k: int = 5,
     sources: list[str] | None = None,

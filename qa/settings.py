@@ -47,6 +47,21 @@ class Settings(BaseSettings):
         "QA_CACHE_DIR, default ~/.cache/qa), or auto (the faster one measured on this machine). An index "
         "is refused by another backend: rebuild with `qa index build --full` after changing it.",
     )
+    embeddings_url: str | None = Field(
+        None,
+        description="Base URL (ending in /v1) of an OpenAI-compatible embeddings server that embeds "
+        "documents and questions instead of the packaged model; unset = in-process. An index is refused "
+        "by another embedding model: rebuild with `qa index build --full` after changing it.",
+    )
+    embeddings_model: str | None = Field(
+        None,
+        description="Model name to ask the embeddings server for (recorded in the index); unset = the one "
+        "model the server lists at /v1/models.",
+    )
+    embeddings_api_key: str | None = Field(None, description="API key for the embeddings server.")
+    embeddings_dim: int | None = Field(
+        None, ge=1, description="Dimension of the server's vectors; unset = asked once from the server."
+    )
 
     chunk_size: int = Field(700, ge=100, le=4000, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")

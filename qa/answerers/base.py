@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
 
     from ..answering import Decision
-    from ..embeddings import PackagedMiniLM
+    from ..embeddings import EmbeddingModel
     from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Answerer(ABC):
 
     @abstractmethod
     def write(
-        self, query: str, decision: Decision, quoted: Answer, embeddings: PackagedMiniLM
+        self, query: str, decision: Decision, quoted: Answer, embeddings: EmbeddingModel
     ) -> Iterator[Answer]:
         """Answers whose text grows; the last has `final=True`. `quoted` is the extractive answer for the
         same evidence: the fallback when nothing better can be said."""
@@ -71,7 +71,7 @@ class ModelAnswerer(Answerer):
             return self._model
 
     def write(
-        self, query: str, decision: Decision, quoted: Answer, embeddings: PackagedMiniLM
+        self, query: str, decision: Decision, quoted: Answer, embeddings: EmbeddingModel
     ) -> Iterator[Answer]:
         """Stream checked sentences from the model; fall back to the quoted answer when none pass."""
         from ..answering import TENTATIVE_PREFIX

@@ -11,7 +11,7 @@ from .base import Answerer
 
 if TYPE_CHECKING:
     from ..answering import Decision
-    from ..embeddings import PackagedMiniLM
+    from ..embeddings import EmbeddingModel
 
 
 class Extractive(Answerer):
@@ -20,7 +20,7 @@ class Extractive(Answerer):
     auto_rank = 1
 
     def write(
-        self, query: str, decision: Decision, quoted: Answer, embeddings: PackagedMiniLM
+        self, query: str, decision: Decision, quoted: Answer, embeddings: EmbeddingModel
     ) -> Iterator[Answer]:
         """The quotation, one cited sentence at a time, so a chat shows it growing like any other."""
         shown = ""

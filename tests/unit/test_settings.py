@@ -49,6 +49,10 @@ def test_every_documented_variable_is_read_from_the_environment(monkeypatch, tmp
         "QA_MIN_SUPPORT": "0.4",
         "QA_MAX_QUESTION_CHARS": "300",
         "QA_MAX_FILE_MB": "2.5",
+        "QA_EMBEDDINGS_URL": "http://127.0.0.1:8001/v1",
+        "QA_EMBEDDINGS_MODEL": "all-MiniLM-L6-v2",
+        "QA_EMBEDDINGS_API_KEY": "key",
+        "QA_EMBEDDINGS_DIM": "384",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -65,6 +69,12 @@ def test_every_documented_variable_is_read_from_the_environment(monkeypatch, tmp
     assert (s.host, s.port) == ("0.0.0.0", 9000)
     assert (s.chunk_size, s.chunk_overlap, s.top_k, s.min_support) == (500, 2, 6, 0.4)
     assert (s.max_question_chars, s.max_file_mb) == (300, 2.5)
+    assert (s.embeddings_url, s.embeddings_model, s.embeddings_api_key, s.embeddings_dim) == (
+        "http://127.0.0.1:8001/v1",
+        "all-MiniLM-L6-v2",
+        "key",
+        384,
+    )
 
 
 def test_environment_variable_names_are_case_insensitive(monkeypatch):
