@@ -174,7 +174,7 @@ def test_search_over_the_article_ranks_as_the_in_process_encoder_does(remote_ind
 
 def test_an_index_built_through_the_server_records_its_model_and_answers(remote_index):
     status = remote_index.status()
-    assert (status["embedding_model"], status["embedding_dim"], status["embedding_backend"]) == (
+    assert (status.embedding_model, status.embedding_dim, status.embedding_backend) == (
         MODEL_NAME,
         MODEL_DIM,
         "remote",
