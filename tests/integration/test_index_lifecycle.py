@@ -57,10 +57,10 @@ def test_a_fresh_assistant_reopens_the_index_from_disk_and_answers_with_true_cit
 
 def test_documents_lists_each_indexed_document_with_its_chunks_size_and_date(article_index):
     [doc] = article_index.open_assistant().documents()
-    assert doc["source"] == ARTICLE_SOURCE
-    assert doc["chunks"] > 5
-    assert doc["bytes"] == (article_index.corpus_dir / ARTICLE_SOURCE).stat().st_size
-    assert doc["added"].startswith("20")
+    assert doc.source == ARTICLE_SOURCE
+    assert doc.chunks > 5
+    assert doc.bytes == (article_index.corpus_dir / ARTICLE_SOURCE).stat().st_size
+    assert doc.added.startswith("20")
 
 
 def test_a_no_op_rebuild_embeds_nothing_and_keeps_the_generation(private_article_index):
