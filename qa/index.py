@@ -297,8 +297,8 @@ class IndexStore:
             return snapshot
 
     def _read_committed(self, generation: str) -> tuple[Manifest, list[Chunk]]:
-        """The committed manifest and its chunks, read again if a writer commits meanwhile (a commit
-        may delete records or chunks of the version being read)."""
+        """The committed manifest and its chunks, read again if a writer commits or finishes a clean-up
+        meanwhile (either deletes records or chunks, which can shift the pages being read)."""
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             self.storage.client(generation, fresh=True)  # vectors written by other processes since
             manifest = self._read_manifest(generation)
@@ -308,7 +308,8 @@ class IndexStore:
                 )
             self.check_compatible(manifest)
             chunks = self.storage.read_chunks(generation, _versions(manifest.documents))
-            if attempt == OPEN_ATTEMPTS or self.storage.header_version(generation) == manifest.version:
+            stamp = self.storage.header_stamp(generation)
+            if attempt == OPEN_ATTEMPTS or stamp == (manifest.version, manifest.dirty):
                 return manifest, chunks
             log.info("the index changed while it was read; reading it again")
         raise AssertionError("unreachable")

@@ -153,8 +153,15 @@ class Store(ABC):
 
     def header_version(self, generation: str) -> int:
         """The committed version alone: one small read, what readers check on every question."""
+        return self.header_stamp(generation)[0]
+
+    def header_stamp(self, generation: str) -> tuple[int, bool]:
+        """The committed version and whether its clean-up is pending, without reading the header's JSON."""
         got = self._manifest(generation).get(ids=[HEADER_ID], include=["metadatas"])
-        return int(got["metadatas"][0]["version"]) if got["ids"] and got["metadatas"] else -1  # type: ignore[arg-type]
+        if not got["ids"] or not got["metadatas"]:
+            return -1, False
+        meta = got["metadatas"][0]
+        return int(meta["version"]), bool(meta.get("dirty", False))  # type: ignore[arg-type]
 
     def write_header(self, generation: str, header: Header) -> None:
         """Upsert the header: the single atomic step that makes an update visible."""
