@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 256
-OPEN_ATTEMPTS = 3  # reads of records and chunks raced by a commit are retried this often
+OPEN_ATTEMPTS = 3  # how often a read raced by a commit or a clean-up is tried, at most
 
 
 class Encoder(Protocol):
