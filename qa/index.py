@@ -1,7 +1,7 @@
 """Build, update and open the index. Everything it needs lives in Chroma (qa/store.py says where), so
 a Chroma server serves every client the same index: the chunk texts (with source, offsets and page as
-metadata) in one collection, and the manifest (qa/manifest.py) as records in another: a header, and
-one record per document version.
+metadata) in one collection, and the manifest (qa/manifest.py) as records in another: a header, a
+checkpoint of the documents, and one record per document version written since.
 
 How updates stay safe:
 
@@ -10,9 +10,12 @@ How updates stay safe:
   records of the new and changed documents, and tombstones for removed ones, tagged N+1 (readers take
   only records at or below the header's version, so these are invisible); upsert the header with
   N+1 (the single commit point); then delete superseded records and the chunks no document lists.
-  Readers only use chunks that the committed manifest lists (by source and content hash), so a crash
-  at any step leaves the previous state answering, and the next build deletes the leftovers. Adding
-  one document writes its chunks, its record and the header: nothing grows with the corpus.
+  When the records since the checkpoint outnumber a twentieth of the documents, they are folded into
+  a new checkpoint, which a header names before the records are deleted. Readers only use chunks
+  that the committed manifest lists (by source and content hash), so a crash at any step leaves the
+  previous state answering, and the next build deletes the leftovers. Adding one document writes its
+  chunks, its record and the header; the occasional fold rewrites the checkpoint, which averages out
+  to a few entries per change.
 - One writer at a time: a file lock in the index folder. Readers take no lock; they notice a new
   header version (one small read per question) and reopen.
 """
@@ -46,6 +49,8 @@ from .manifest import (
     Header,
     Manifest,
     ManifestFormatError,
+    checkpoint_documents,
+    checkpoint_shards,
     resolve,
     superseded,
 )
@@ -60,6 +65,13 @@ log = logging.getLogger(__name__)
 
 WRITE_BATCH = 256
 OPEN_ATTEMPTS = 3  # how often a read raced by a commit or a clean-up is tried, at most
+CHECKPOINT_SHARD = 5000  # documents per checkpoint record: about 1.2 MB of JSON
+MIN_RECORDS = 500  # records since the checkpoint before they are folded into a new one, or
+RECORDS_SHARE = 20  # one for every 20 documents listed, whichever is more
+
+
+class _Raced(Exception):
+    """A read found the checkpoint its header named deleted: a fold committed meanwhile."""
 
 
 class Encoder(Protocol):
@@ -223,14 +235,36 @@ class IndexStore:
             raise self._unreadable(exc) from exc
 
     def _read_manifest(self, generation: str) -> Manifest | None:
+        state = self._read_state(generation)
+        return state[0] if state else None
+
+    def _read_state(self, generation: str) -> tuple[Manifest, int] | None:
+        """The committed manifest, and how many records it was read from besides its checkpoint."""
+        for _ in range(OPEN_ATTEMPTS):
+            try:
+                return self._try_read_state(generation)
+            except _Raced:
+                log.info("the index changed while it was read; reading it again")
+        raise CorpusError(
+            f"the index in {self.storage.describe()} is incomplete; run `qa index build --full`"
+        )
+
+    def _try_read_state(self, generation: str) -> tuple[Manifest, int] | None:
         header = self._read_header(generation)
         if header is None:
             return None
         try:
-            records = self.storage.read_records(generation, at_most=header.version)
+            checkpoint: dict[str, DocumentEntry] = {}
+            if header.checkpoint:
+                shards = self.storage.read_checkpoint(generation, header.checkpoint, header.checkpoint_shards)
+                if shards is None:
+                    raise _Raced
+                checkpoint = checkpoint_documents(shards)
+            records = self.storage.read_records(generation, above=header.checkpoint, at_most=header.version)
         except ManifestFormatError as exc:
             raise self._unreadable(exc) from exc
-        return Manifest.of(header, resolve(records, header.version))
+        documents = resolve(checkpoint, records, header.checkpoint, header.version)
+        return Manifest.of(header, documents), len(records)
 
     def _unreadable(self, exc: ManifestFormatError) -> IndexMismatchError:
         return IndexMismatchError(
@@ -258,11 +292,13 @@ class IndexStore:
                 "rebuild it with `qa index build --full`"
             )
 
-    def _header(self, version: int, built_at: str | None = None, dirty: bool = False) -> Header:
+    def _header(
+        self, version: int, built_at: str | None, checkpoint: int, shards: int, dirty: bool
+    ) -> Header:
         s = self.expected_settings()
         return Header(
             MANIFEST_FORMAT, s.embedding_model, s.embedding_dim, s.embedding_backend, s.chunking,
-            version, built_at or _now(), _now(), dirty,
+            version, built_at or _now(), _now(), checkpoint, shards, dirty,
         )  # fmt: skip
 
     # ---- reading ---------------------------------------------------------------------------
@@ -309,7 +345,7 @@ class IndexStore:
             self.check_compatible(manifest)
             chunks = self.storage.read_chunks(generation, _versions(manifest.documents))
             stamp = self.storage.header_stamp(generation)
-            if attempt == OPEN_ATTEMPTS or stamp == (manifest.version, manifest.dirty):
+            if attempt == OPEN_ATTEMPTS or stamp == (manifest.version, manifest.dirty, manifest.checkpoint):
                 return manifest, chunks
             log.info("the index changed while it was read; reading it again")
         raise AssertionError("unreachable")
@@ -346,14 +382,17 @@ class IndexStore:
         files, skipped = list_corpus(corpus_dir)
         generation = self.storage.current()
         old: Manifest | None = None
+        records = 0  # read besides the checkpoint
         if generation:  # a writer must start from what is on disk, not from a stale in-memory index
             self.storage.client(generation, fresh=True)
             try:
-                old = self._read_manifest(generation)
-            except IndexMismatchError:
+                state = self._read_state(generation)
+            except (IndexMismatchError, CorpusError):
                 if not full:
                     raise
                 log.info("this version of qa cannot read the index: rebuilding it from scratch")
+                state = None
+            old, records = state if state else (None, 0)
             if old is not None and not full:
                 self.check_compatible(old)
         plan = plan_sync(files, corpus_dir, old, max_bytes, full, skipped, progress)
@@ -370,7 +409,7 @@ class IndexStore:
         if full or generation is None or old is None:
             report.generation = self._full_build(plan, old, report, progress)
         elif plan.changed or recovering:
-            self._update_in_place(generation, old, plan, report, progress, recovering)
+            self._update_in_place(generation, old, records, plan, report, progress, recovering)
             report.generation = generation
         else:
             report.generation = generation
@@ -431,9 +470,9 @@ class IndexStore:
         old_generation = self.storage.current()
         try:
             counts = self._embed_and_store(generation, plan.fresh, report, progress)
-            entries = self._entries(plan.fresh, counts, previous)
-            self.storage.write_records(generation, [DocumentRecord(s, 1, e) for s, e in entries.items()])
-            self.storage.write_header(generation, self._header(1))
+            shards = checkpoint_shards(self._entries(plan.fresh, counts, previous), CHECKPOINT_SHARD)
+            self.storage.write_checkpoint(generation, 1, shards)
+            self.storage.write_header(generation, self._header(1, None, 1, len(shards), dirty=False))
         except BaseException:
             self.storage.drop(generation)
             raise
@@ -446,38 +485,55 @@ class IndexStore:
         self,
         generation: str,
         old: Manifest,
+        records: int,
         plan: SyncPlan,
         report: BuildReport,
         progress: Progress | None,
         recovering: bool,
     ) -> None:
         """Add, replace and remove documents in the live generation, writing only what changed (and,
-        when `recovering` from a killed build, clearing what it left first)."""
-        if recovering:  # records a killed build wrote above the committed version must never surface
-            stale = self.storage.read_records(generation, above=old.version)
-            self.storage.delete_records(generation, [r.id for r in stale])
+        when `recovering` from a killed build, clearing what it left first). `records`: how many
+        records the manifest holds besides its checkpoint."""
+        if recovering:  # never let records a killed build wrote above the committed version surface
+            leftovers = self.storage.read_records(generation, above=old.version)
+            leftovers += self.storage.read_records(generation, at_most=old.checkpoint)  # folded already
+            ids = [r.id for r in leftovers] + self.storage.stale_checkpoints(generation, keep=old.checkpoint)
+            self.storage.delete_records(generation, ids)
         version = old.version + 1
         counts = self._embed_and_store(generation, plan.fresh, report, progress)
         entries = self._entries(plan.fresh, counts, old)
-        self.storage.write_records(
-            generation,
-            [DocumentRecord(s, version, e) for s, e in entries.items()]
-            + [DocumentRecord(s, version, None) for s in plan.removed],
-        )
-        header = self._header(version, built_at=old.built_at, dirty=True)
+        written = [DocumentRecord(s, version, e) for s, e in entries.items()]
+        written += [DocumentRecord(s, version, None) for s in plan.removed]
+        self.storage.write_records(generation, written)
+        header = self._header(version, old.built_at, old.checkpoint, old.checkpoint_shards, dirty=True)
         self.storage.write_header(generation, header)  # the commit point
-        documents = {**plan.kept, **entries}
+
         touched = None if recovering else sorted(entries) + plan.removed
-        older, tombstones = superseded(
-            self.storage.read_records(generation, version, sources=touched), version
-        )
-        self.storage.delete_records(generation, older)
-        self.storage.delete_records(generation, tombstones)
+        held = self.storage.read_records(generation, above=old.checkpoint, at_most=version, sources=touched)
+        hidden = superseded(held, version)
+        self.storage.delete_records(generation, hidden)
+        documents = {**plan.kept, **entries}
         deleted = self.storage.delete_chunks_except(generation, _versions(documents), touched)
         if deleted:
             log.info("deleted %d chunks no longer in the manifest", deleted)
+        if records + len(written) - len(hidden) > max(MIN_RECORDS, len(documents) // RECORDS_SHARE):
+            header = self._fold(generation, header, documents)
         self.storage.write_header(generation, replace(header, dirty=False))
         report.chunks = sum(d.chunks for d in documents.values())
+
+    def _fold(self, generation: str, header: Header, documents: dict[str, DocumentEntry]) -> Header:
+        """Fold the records into a new checkpoint of `documents` (the manifest at `header.version`):
+        write it, name it in the header, then delete the records and the old checkpoint."""
+        shards = checkpoint_shards(documents, CHECKPOINT_SHARD)
+        self.storage.write_checkpoint(generation, header.version, shards)
+        folded = replace(header, checkpoint=header.version, checkpoint_shards=len(shards), dirty=True)
+        self.storage.write_header(generation, folded)
+        stale = [r.id for r in self.storage.read_records(generation, at_most=header.version)]
+        self.storage.delete_records(
+            generation, stale + self.storage.stale_checkpoints(generation, folded.checkpoint)
+        )
+        log.info("folded %d records into a checkpoint of %d documents", len(stale), len(documents))
+        return folded
 
 
 def _versions(documents: Mapping[str, DocumentEntry]) -> dict[str, str]:

@@ -8,8 +8,9 @@ Two implementations of one interface, chosen once from the settings (`open_store
 - `ServerStore` (`QA_CHROMA_URL`): each generation is a pair of collections named after it on the
   server, and a pointer record on the server names the live one, so every client sees the same index.
 
-Each generation holds two collections: the chunks (text, metadata, vector) and the manifest (one header
-record plus one record per document version; see qa/manifest.py). Both implementations store records
+Each generation holds two collections: the chunks (text, metadata, vector) and the manifest (a header,
+a checkpoint in a few records, and one record per document version written since; see
+qa/manifest.py). Both implementations store records
 the same way; they differ only in clients, names and the pointer.
 """
 
@@ -155,36 +156,63 @@ class Store(ABC):
         """The committed version alone: one small read, what readers check on every question."""
         return self.header_stamp(generation)[0]
 
-    def header_stamp(self, generation: str) -> tuple[int, bool]:
-        """The committed version and whether its clean-up is pending, without reading the header's JSON."""
+    def header_stamp(self, generation: str) -> tuple[int, bool, int]:
+        """The committed version, whether its clean-up is pending, and its checkpoint, without reading
+        the header's JSON: what changes whenever records or chunks may be deleted."""
         got = self._manifest(generation).get(ids=[HEADER_ID], include=["metadatas"])
         if not got["ids"] or not got["metadatas"]:
-            return -1, False
-        meta = got["metadatas"][0]
-        return int(meta["version"]), bool(meta.get("dirty", False))  # type: ignore[arg-type]
+            return -1, False, 0
+        meta: Any = got["metadatas"][0]
+        return int(meta["version"]), bool(meta.get("dirty", False)), int(meta.get("checkpoint", 0))
 
     def write_header(self, generation: str, header: Header) -> None:
         """Upsert the header: the single atomic step that makes an update visible."""
+        meta = {"version": header.version, "dirty": header.dirty, "checkpoint": header.checkpoint}
         self._manifest(generation).upsert(
-            ids=[HEADER_ID],
-            documents=[header.to_json()],
-            metadatas=[{"version": header.version, "dirty": header.dirty}],
-            embeddings=_no_vectors(1),
+            ids=[HEADER_ID], documents=[header.to_json()], metadatas=[meta], embeddings=_no_vectors(1)
         )
+
+    def write_checkpoint(self, generation: str, version: int, shards: Sequence[str]) -> None:
+        """Write the documents as of `version` (JSON shards); unused until a header names them."""
+        collection = self._manifest(generation)
+        for i, text in enumerate(shards):
+            collection.upsert(
+                ids=[_checkpoint_id(version, i)],
+                documents=[text],
+                metadatas=[{"checkpoint": version, "shard": i}],
+                embeddings=_no_vectors(1),
+            )
+
+    def read_checkpoint(self, generation: str, version: int, shards: int) -> list[str] | None:
+        """The checkpoint's JSON shards in order; None when any is missing (a compaction deleted it
+        while a reader was reading, or it was never completed)."""
+        ids = [_checkpoint_id(version, i) for i in range(shards)]
+        got = self._manifest(generation).get(ids=ids, include=["documents"])
+        texts = dict(zip(got["ids"], got["documents"] or [], strict=True))
+        if len(texts) != shards:
+            return None
+        return [texts[i] for i in ids]
+
+    def stale_checkpoints(self, generation: str, keep: int) -> list[str]:
+        """Ids of checkpoint shards other than those of `keep` (replaced, or a killed build's)."""
+        where: Any = {"checkpoint": {"$gte": 0}}
+        got = self._manifest(generation).get(where=where, include=["metadatas"])
+        metas: list[Any] = got["metadatas"] or []
+        return [
+            i for i, m in zip(got["ids"], metas, strict=True) if i != HEADER_ID and m["checkpoint"] != keep
+        ]
 
     def read_records(
         self,
         generation: str,
+        above: int = 0,
         at_most: int | None = None,
-        above: int | None = None,
         sources: Sequence[str] | None = None,
     ) -> list[DocumentRecord]:
         """Document records with a version in (above, at_most], of the named sources when given."""
-        clauses: list[dict[str, Any]] = []
+        clauses: list[dict[str, Any]] = [{"version": {"$gt": above}}]  # also leaves the checkpoint out
         if at_most is not None:
             clauses.append({"version": {"$lte": at_most}})
-        if above is not None:
-            clauses.append({"version": {"$gt": above}})
         records: list[DocumentRecord] = []
         for where in _wheres(clauses, sources):
             for ids, texts, metas in read_pages(
@@ -345,6 +373,10 @@ def read_pages(
         if len(ids) < READ_BATCH:
             return
         offset += READ_BATCH
+
+
+def _checkpoint_id(version: int, shard: int) -> str:
+    return f"checkpoint:{version}:{shard}"
 
 
 def _no_vectors(n: int) -> np.ndarray:

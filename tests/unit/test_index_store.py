@@ -14,7 +14,7 @@ from helpers import HashingEmbeddings
 
 from qa.errors import CorpusError, IndexBusyError, IndexMismatchError
 from qa.index import IndexStore
-from qa.manifest import DocumentRecord
+from qa.manifest import checkpoint_shards
 
 MAX_BYTES = 1_000_000
 
@@ -182,10 +182,11 @@ def test_a_full_rebuild_reports_documents_deleted_since_the_last_build_as_remove
 def test_a_full_rebuild_keeps_the_date_each_document_was_added(store, corpus):
     report = store.build(corpus, MAX_BYTES)
     manifest = store.manifest()
-    long_ago = [  # as if added long ago
-        DocumentRecord(source, manifest.version, replace(doc, added="2000-01-01T00:00:00+00:00"))
-        for source, doc in manifest.documents.items()
-    ]
-    store.storage.write_records(report.generation, long_ago)
+    long_ago = {  # as if added long ago
+        source: replace(doc, added="2000-01-01T00:00:00+00:00") for source, doc in manifest.documents.items()
+    }
+    shards = checkpoint_shards(long_ago, 1000)
+    assert manifest.checkpoint == manifest.version and manifest.checkpoint_shards == len(shards)
+    store.storage.write_checkpoint(report.generation, manifest.checkpoint, shards)
     store.build(corpus, MAX_BYTES, full=True)
     assert {d.added for d in store.manifest().documents.values()} == {"2000-01-01T00:00:00+00:00"}
