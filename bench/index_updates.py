@@ -196,7 +196,7 @@ def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
     write_corpus(corpus, 1, first=docs + repeat)
     big.build(corpus, MAX_BYTES)
     reopen_seconds, snapshot = timed(reader.open)
-    assert len(snapshot.manifest["documents"]) == docs + repeat + 1
+    assert len(snapshot.manifest.documents) == docs + repeat + 1
 
     # The same comparison through the CLI: `qa index add` of one file, each in a fresh process.
     cli_big, cli_alone = [], []

@@ -92,10 +92,11 @@ def instrumented(embeddings: Any, breakdown: Breakdown, batches: list[list[str]]
     from chromadb.api.models.Collection import Collection
 
     import qa.index
+    import qa.planning
 
     original_upsert = Collection.upsert
     original_chunk = qa.index.chunk_document
-    original_load = qa.index.load_file
+    original_load = qa.planning.load_bytes  # parsing bytes the build has already read and hashed
     original_encode = embeddings.encode
 
     def chunks_upsert(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -114,14 +115,14 @@ def instrumented(embeddings: Any, breakdown: Breakdown, batches: list[list[str]]
 
     Collection.upsert = chunks_upsert  # type: ignore[method-assign]
     qa.index.chunk_document = breakdown.wrap("chunking", original_chunk)  # type: ignore[attr-defined]
-    qa.index.load_file = breakdown.wrap("load_files", original_load)  # type: ignore[attr-defined]
+    qa.planning.load_bytes = breakdown.wrap("load_files", original_load)  # type: ignore[attr-defined]
     embeddings.encode = breakdown.wrap("encode", encode)
     try:
         yield
     finally:
         Collection.upsert = original_upsert  # type: ignore[method-assign]
         qa.index.chunk_document = original_chunk  # type: ignore[attr-defined]
-        qa.index.load_file = original_load  # type: ignore[attr-defined]
+        qa.planning.load_bytes = original_load  # type: ignore[attr-defined]
         del embeddings.encode  # back to the class's method
 
 

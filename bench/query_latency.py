@@ -423,15 +423,11 @@ def measure_size(
         assistant.store.open()
 
     def dense(q: str) -> Any:
-        vector = assistant.embeddings.embed_query(q)
-        return snapshot.vectorstore.similarity_search_by_vector_with_relevance_scores(
-            vector, k=DEPTH, filter=where
-        )
+        vector = np.asarray(assistant.embeddings.embed_query(q), dtype=np.float32)
+        return snapshot.nearest(vector, DEPTH, where)
 
     def knn(q: str) -> Any:
-        return snapshot.vectorstore.similarity_search_by_vector_with_relevance_scores(
-            vectors[q], k=DEPTH, filter=where
-        )
+        return snapshot.nearest(np.asarray(vectors[q], dtype=np.float32), DEPTH, where)
 
     def keyword(q: str) -> list[int]:
         scores = snapshot.keyword.scores(q)
@@ -441,14 +437,14 @@ def measure_size(
     # stored vectors from Chroma to score them.
     keyword_only: dict[str, list[str]] = {}
     for q in texts:
-        dense_ids = {doc.id for doc, _ in knn(q)}
+        dense_ids = {chunk_id for chunk_id, _ in knn(q)}
         keyword_only[q] = [
             snapshot.chunks[i].id for i in keyword(q) if snapshot.chunks[i].id not in dense_ids
         ]
 
     def fetch(q: str) -> Any:
         if keyword_only[q]:
-            return snapshot.vectorstore.get(ids=keyword_only[q], include=["embeddings"])
+            return snapshot.vectors(keyword_only[q])
         return None
 
     parts: dict[str, Callable[[str], Any]] = {
@@ -507,7 +503,8 @@ def measure_size(
         "unattributed_p50_ms": round(latency["search"]["p50"] - parts_p50 - position_ms, 2),
         "target_p50_ms": target,
         "meets_target": None if target is None else latency["search"]["p50"] < target,
-        "manifest_json_bytes": len(json.dumps(snapshot.manifest, ensure_ascii=False).encode()),
+        "manifest_json_bytes": len(snapshot.manifest.to_json().encode())  # header + one record a document
+        + sum(len(d.to_json().encode()) for d in snapshot.manifest.documents.values()),
         "gc_during_search": gc_watch.summary(len(texts) * repeat),
         "keyword_only_candidates_mean": round(statistics.mean(len(v) for v in keyword_only.values()), 1),
         "hit_at_5": round(hits / len(queries), 3),

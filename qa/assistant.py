@@ -14,7 +14,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +104,8 @@ class Assistant:
         if self._backend_checked:
             return
         self._backend_checked = True
-        manifest = self.store.manifest()
-        built = manifest.get("embedding_backend") if manifest else None
+        header = self.store.header()
+        built = header.embedding_backend if header else None
         if built in ("torch", "onnx-int8") and built != self.embeddings.backend:
             log.info("the index was built with the %s embedding backend; using it", built)
             self._use_embeddings(PackagedMiniLM(backend="torch" if built == "torch" else "onnx"))
@@ -210,8 +210,8 @@ class Assistant:
         if manifest is None:
             return []
         return [
-            DocumentInfo(source, doc["chunks"], doc["bytes"], doc["added"])
-            for source, doc in manifest["documents"].items()
+            DocumentInfo(source, doc.chunks, doc.bytes, doc.added)
+            for source, doc in manifest.documents.items()
         ]
 
     def status(self) -> IndexStatus:
@@ -222,15 +222,15 @@ class Assistant:
             e = self.embeddings
             return IndexStatus(0, 0, e.name, e.dimension, e.backend, index_dir, corpus_dir)
         return IndexStatus(
-            documents=len(manifest["documents"]),
-            chunks=sum(d["chunks"] for d in manifest["documents"].values()),
-            embedding_model=manifest["embedding_model"],
-            embedding_dim=manifest["embedding_dim"],
-            embedding_backend=manifest["embedding_backend"],
-            built_at=manifest["built_at"],
-            updated_at=manifest["updated_at"],
-            chunking=manifest["chunking"],
-            version=manifest["version"],
+            documents=len(manifest.documents),
+            chunks=manifest.chunks,
+            embedding_model=manifest.embedding_model,
+            embedding_dim=manifest.embedding_dim,
+            embedding_backend=manifest.embedding_backend,
+            built_at=manifest.built_at,
+            updated_at=manifest.updated_at,
+            chunking=asdict(manifest.chunking),
+            version=manifest.version,
             generation=self.store.current_generation(),
             index_dir=index_dir,
             corpus_dir=corpus_dir,

@@ -1,60 +1,78 @@
-"""Build, update and open the index. Everything it needs lives in Chroma, so a Chroma server
-serves every client the same index: the chunk texts (with source, offsets and page as metadata)
-in one collection, and the manifest as a single record in another.
-
-Embedded (default): `index/CURRENT` names the live generation folder `index/gen-*/`, a Chroma
-persistent store. With `QA_CHROMA_URL`, generations are collection-name suffixes on the server,
-and a pointer record on the server names the live one.
+"""Build, update and open the index. Everything it needs lives in Chroma (qa/store.py says where), so
+a Chroma server serves every client the same index: the chunk texts (with source, offsets and page as
+metadata) in one collection, and the manifest (qa/manifest.py) as records in another: a header, a
+checkpoint of the documents, and one record per document version written since.
 
 How updates stay safe:
 
 - A full rebuild writes a new generation and switches the pointer only when it is complete.
-- An incremental update (new, changed or removed documents) works in place, in three steps:
-  upsert the new chunks; commit the manifest (one record: the commit point); delete the chunks it
-  no longer lists. Readers only ever use chunks that the committed manifest lists (by source and
-  content hash), so a crash at any step leaves the previous state answering, and the next build
-  deletes the leftovers. Nothing is copied, so adding one document costs what indexing it costs.
+- An incremental update to manifest version N+1 works in place: upsert the new chunks; write the
+  records of the new and changed documents, and tombstones for removed ones, tagged N+1 (readers take
+  only records at or below the header's version, so these are invisible); upsert the header with
+  N+1 (the single commit point); then delete superseded records and the chunks no document lists.
+  When the records since the checkpoint outnumber a twentieth of the documents, they are folded into
+  a new checkpoint, which a header names before the records are deleted. Readers only use chunks
+  that the committed manifest lists (by source and content hash), so a crash at any step leaves the
+  previous state answering, and the next build deletes the leftovers. Adding one document writes its
+  chunks, its record and the header; the occasional fold rewrites the checkpoint, which averages out
+  to a few entries per change.
 - One writer at a time: a file lock in the index folder. Readers take no lock; they notice a new
-  manifest version (one small read per question) and reopen.
+  header version (one small read per question) and reopen.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import logging
-import os
-import secrets
-import shutil
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import EmbeddingModel
-from .errors import CorpusError, IndexBusyError, IndexMismatchError, QAError
-from .files import file_sha256
+from .errors import CorpusError, IndexBusyError, IndexMismatchError
 from .keyword_index import KeywordIndex
-from .loaders import Skipped, list_corpus, load_file, size_limit_reason, source_name
+from .loaders import Skipped, list_corpus
+from .manifest import (
+    MANIFEST_FORMAT,
+    BuildSettings,
+    Chunking,
+    DocumentEntry,
+    DocumentRecord,
+    Header,
+    Manifest,
+    ManifestFormatError,
+    checkpoint_documents,
+    checkpoint_shards,
+    resolve,
+    superseded,
+)
 from .models import Chunk, Document, JSONObject
+from .planning import Progress, SyncPlan, plan_sync
+from .store import Store, open_store
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT = 3  # 3: chunk ids include the document version
-PREFIX = "qa"
-MANIFEST_ID = "manifest"
-POINTER_ID = "current"
 WRITE_BATCH = 256
-READ_BATCH = 5000
+OPEN_ATTEMPTS = 3  # how often a read raced by a commit or a clean-up is tried, at most
+CHECKPOINT_SHARD = 5000  # documents per checkpoint record: about 1.2 MB of JSON
+MIN_RECORDS = 500  # records since the checkpoint before they are folded into a new one, or
+RECORDS_SHARE = 20  # one for every 20 documents listed, whichever is more
 
-Progress = Callable[[str, int, int], None]  # (stage "read" | "embed", done, total)
+
+class _Raced(Exception):
+    """A read found the checkpoint its header named deleted: a fold committed meanwhile."""
 
 
 @dataclass
@@ -97,15 +115,16 @@ class Snapshot:
 
     generation: str
     version: int
-    manifest: dict[str, Any]
+    manifest: Manifest
     chunks: list[Chunk]  # sorted by (source, start)
-    vectorstore: Any  # langchain_chroma.Chroma over the chunks collection
+    collection: Collection  # the chunks, in Chroma: for dense search and stored vectors
     keyword: KeywordIndex
     strays: bool = False  # the collection holds chunks the manifest does not list (a killed build's)
     positions: dict[str, int] = field(default_factory=dict)  # chunk id -> index in `chunks`
 
-    def pages(self, source: str) -> list[list[int]]:
-        return self.manifest["documents"].get(source, {}).get("pages", [])
+    def pages(self, source: str) -> tuple[tuple[int, int], ...]:
+        entry = self.manifest.documents.get(source)
+        return entry.pages if entry else ()
 
     def text(self, source: str, start: int, end: int) -> str | None:
         """The document's text in [start, end) as the indexed chunks hold it, cut short where the
@@ -131,25 +150,34 @@ class Snapshot:
         if sources:
             clauses.append({"source": {"$in": list(sources)}})
         if self.strays:
-            hashes = sorted({d["sha256"] for d in self.manifest["documents"].values()})
+            hashes = sorted({d.sha256 for d in self.manifest.documents.values()})
             clauses.append({"sha256": {"$in": hashes}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def nearest(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the (up to) `k` stored chunks nearest `vector`, best first."""
+        got = self.collection.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=k,
+            where=where,
+            include=["distances"],
+        )
+        distances = (got["distances"] or [[]])[0]
+        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], distances, strict=True)]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of the chunks with these ids (missing ids are left out)."""
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        stored = got["embeddings"] if got["embeddings"] is not None else []
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], stored, strict=True)}
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class IndexStore:
@@ -162,194 +190,153 @@ class IndexStore:
         chunk_size: int,
         chunk_overlap: int,
         chroma_url: str | None = None,
+        storage: Store | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.embeddings = embeddings
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.chroma_url = chroma_url
+        self.storage = storage or open_store(self.index_dir, chroma_url)
         self._snapshot: Snapshot | None = None
         self._open_lock = threading.Lock()
-        self._clients: dict[str, Any] = {}
-
-    # ---- where things live -------------------------------------------------------------------
-
-    def _client(self, generation: str, fresh: bool = False) -> Any:
-        """A Chroma client for a generation. `fresh` drops Chroma's per-process cache so that what
-        other processes wrote since is seen (an embedded client otherwise keeps its old vectors)."""
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        key = "server" if self.chroma_url else generation
-        if not fresh and key in self._clients:
-            return self._clients[key]
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        if self.chroma_url:
-            from urllib.parse import urlparse
-
-            url = urlparse(self.chroma_url)
-            try:
-                client = chromadb.HttpClient(
-                    host=url.hostname or "127.0.0.1",
-                    port=url.port or (443 if url.scheme == "https" else 8000),
-                    ssl=url.scheme == "https",
-                    settings=chroma_settings,
-                )
-                client.heartbeat()
-            except Exception as exc:
-                raise QAError(
-                    f"cannot reach the Chroma server at {self.chroma_url} ({type(exc).__name__}); "
-                    "start it with `chroma run` or unset QA_CHROMA_URL"
-                ) from exc
-        else:
-            if fresh:
-                from chromadb.api.shared_system_client import SharedSystemClient
-
-                SharedSystemClient.clear_system_cache()  # clients already handed out keep working
-            client = chromadb.PersistentClient(
-                path=str(self.index_dir / generation / "chroma"), settings=chroma_settings
-            )
-        self._clients[key] = client
-        return client
-
-    def _name(self, generation: str, kind: str) -> str:
-        # Embedded, each generation has its own folder; on a server, its own collection names.
-        return f"{PREFIX}-{kind}-{generation}" if self.chroma_url else f"{PREFIX}-{kind}"
-
-    def _chunks_collection(self, generation: str) -> Any:
-        return self._client(generation).get_or_create_collection(
-            self._name(generation, "chunks"), metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
-
-    def _manifest_collection(self, generation: str) -> Any:
-        return self._client(generation).get_or_create_collection(
-            self._name(generation, "manifest"), embedding_function=None
-        )
-
-    def current_generation(self) -> str | None:
-        """The live generation: `index/CURRENT` embedded, a pointer record on a server."""
-        if self.chroma_url:
-            pointer = self._client("").get_or_create_collection(f"{PREFIX}-pointer", embedding_function=None)
-            got = pointer.get(ids=[POINTER_ID], include=["documents"])
-            return got["documents"][0] if got["ids"] else None
-        try:
-            name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return name if name and (self.index_dir / name / "chroma").is_dir() else None
-
-    def _switch(self, generation: str) -> None:
-        """Make `generation` the live one: the last step of a full rebuild, all or nothing."""
-        if self.chroma_url:
-            pointer = self._client("").get_or_create_collection(f"{PREFIX}-pointer", embedding_function=None)
-            pointer.upsert(ids=[POINTER_ID], documents=[generation], embeddings=[[0.0]])
-        else:
-            _write_atomic(self.index_dir / "CURRENT", generation + "\n")
 
     # ---- the manifest ------------------------------------------------------------------------
 
-    def _read_manifest(self, generation: str) -> dict[str, Any] | None:
-        # Record reads go to Chroma's SQLite store, which sees other processes' commits at once.
-        got = self._manifest_collection(generation).get(ids=[MANIFEST_ID], include=["documents"])
-        return json.loads(got["documents"][0]) if got["ids"] else None
+    def current_generation(self) -> str | None:
+        return self.storage.current()
 
-    def _version(self, generation: str) -> int:
-        got = self._manifest_collection(generation).get(ids=[MANIFEST_ID], include=["metadatas"])
-        return int(got["metadatas"][0]["version"]) if got["ids"] else -1
+    def header(self) -> Header | None:
+        """The live index's header (one record): settings and version, without the documents."""
+        generation = self.storage.current()
+        return self._read_header(generation) if generation else None
 
-    def _commit(self, generation: str, manifest: dict[str, Any]) -> None:
-        """Write the manifest record: the single atomic step that makes an update visible."""
-        self._manifest_collection(generation).upsert(
-            ids=[MANIFEST_ID],
-            documents=[json.dumps(manifest, ensure_ascii=False)],
-            metadatas=[{"version": manifest["version"], "dirty": bool(manifest.get("dirty"))}],
-            embeddings=[[0.0]],
-        )
-
-    def manifest(self) -> dict[str, Any] | None:
-        generation = self.current_generation()
+    def manifest(self) -> Manifest | None:
+        """The live index's committed manifest: its header and every document it lists."""
+        generation = self.storage.current()
         return self._read_manifest(generation) if generation else None
 
-    def expected_settings(self) -> dict[str, Any]:
-        """What the manifest must record for this code and these settings to use the index."""
-        return {
-            "embedding_model": self.embeddings.name,
-            "embedding_dim": self.embeddings.dimension,
-            "embedding_backend": self.embeddings.backend,
-            "chunking": {"size": self.chunk_size, "overlap": self.chunk_overlap, "version": CHUNKING_VERSION},
-        }
+    def _read_header(self, generation: str) -> Header | None:
+        try:
+            return self.storage.read_header(generation)
+        except ManifestFormatError as exc:
+            raise self._unreadable(exc) from exc
 
-    def check_compatible(self, manifest: dict[str, Any]) -> None:
+    def _read_manifest(self, generation: str) -> Manifest | None:
+        state = self._read_state(generation)
+        return state[0] if state else None
+
+    def _read_state(self, generation: str) -> tuple[Manifest, int] | None:
+        """The committed manifest, and how many records it was read from besides its checkpoint."""
+        for _ in range(OPEN_ATTEMPTS):
+            try:
+                return self._try_read_state(generation)
+            except _Raced:
+                log.info("the index changed while it was read; reading it again")
+        raise CorpusError(
+            f"the index in {self.storage.describe()} is incomplete; run `qa index build --full`"
+        )
+
+    def _try_read_state(self, generation: str) -> tuple[Manifest, int] | None:
+        header = self._read_header(generation)
+        if header is None:
+            return None
+        try:
+            checkpoint: dict[str, DocumentEntry] = {}
+            if header.checkpoint:
+                shards = self.storage.read_checkpoint(generation, header.checkpoint, header.checkpoint_shards)
+                if shards is None:
+                    raise _Raced
+                checkpoint = checkpoint_documents(shards)
+            records = self.storage.read_records(generation, above=header.checkpoint, at_most=header.version)
+        except ManifestFormatError as exc:
+            raise self._unreadable(exc) from exc
+        documents = resolve(checkpoint, records, header.checkpoint, header.version)
+        return Manifest.of(header, documents), len(records)
+
+    def _unreadable(self, exc: ManifestFormatError) -> IndexMismatchError:
+        return IndexMismatchError(
+            f"this version of qa cannot read the index in {self.storage.describe()} ({exc}); "
+            "rebuild it with `qa index build --full`"
+        )
+
+    def expected_settings(self) -> BuildSettings:
+        """What the manifest must record for this code and these settings to use the index."""
+        e = self.embeddings
+        chunking = Chunking(self.chunk_size, self.chunk_overlap, CHUNKING_VERSION)
+        return BuildSettings(e.name, e.dimension, e.backend, chunking)
+
+    def check_compatible(self, header: Header) -> None:
         """Refuse an index built with another model or other chunking: its vectors would not match."""
-        expected = self.expected_settings()
-        found = {key: manifest.get(key) for key in expected}
-        if manifest.get("format") != MANIFEST_FORMAT or found != expected:
+        expected, found = self.expected_settings(), header.settings
+        if found != expected:
             differs = ", ".join(
-                f"{k}={found[k]!r} (now {expected[k]!r})" for k in expected if found[k] != expected[k]
+                f"{name}={getattr(found, name)!r} (now {getattr(expected, name)!r})"
+                for name in expected.__dataclass_fields__
+                if getattr(found, name) != getattr(expected, name)
             )
             raise IndexMismatchError(
-                f"the index in {self.index_dir} was built with other settings ({differs or 'older format'}); "
+                f"the index in {self.storage.describe()} was built with other settings ({differs}); "
                 "rebuild it with `qa index build --full`"
             )
+
+    def _header(
+        self, version: int, built_at: str | None, checkpoint: int, shards: int, dirty: bool
+    ) -> Header:
+        s = self.expected_settings()
+        return Header(
+            MANIFEST_FORMAT, s.embedding_model, s.embedding_dim, s.embedding_backend, s.chunking,
+            version, built_at or _now(), _now(), checkpoint, shards, dirty,
+        )  # fmt: skip
 
     # ---- reading ---------------------------------------------------------------------------
 
     def open(self) -> Snapshot:
         """The live index, reopened only when another generation or manifest version is committed."""
-        generation = self.current_generation()
+        generation = self.storage.current()
         if generation is None:
-            raise CorpusError(f"no index in {self.index_dir}; build it with `qa index build`")
+            raise CorpusError(f"no index in {self.storage.describe()}; build it with `qa index build`")
         with self._open_lock:
             snapshot = self._snapshot
-            current = snapshot is not None and snapshot.generation == generation
-            if current and snapshot is not None and self._version(generation) == snapshot.version:
+            if (
+                snapshot is not None
+                and snapshot.generation == generation
+                and self.storage.header_version(generation) == snapshot.version
+            ):
                 return snapshot
-            self._client(generation, fresh=True)  # vectors written by other processes since
-            manifest = self._read_manifest(generation)
-            if manifest is None:
-                raise CorpusError(f"the index in {self.index_dir} is incomplete; run `qa index build --full`")
-            self.check_compatible(manifest)
-            chunks = self._committed_chunks(generation, manifest)
-            from langchain_chroma import Chroma
-
-            vectorstore = Chroma(
-                collection_name=self._name(generation, "chunks"),
-                embedding_function=self.embeddings,
-                client=self._client(generation),
-                collection_metadata={"hnsw:space": "cosine"},
-            )
-            strays = self._chunks_collection(generation).count() != len(chunks)
+            manifest, chunks = self._read_committed(generation)
+            collection = self.storage.chunks(generation)
             snapshot = Snapshot(
                 generation,
-                manifest["version"],
+                manifest.version,
                 manifest,
                 chunks,
-                vectorstore,
+                collection,
                 KeywordIndex(chunks),
-                strays,
+                collection.count() != len(chunks),
                 {c.id: i for i, c in enumerate(chunks)},
             )
             log.info("opened index %s v%d (%d chunks)", generation, snapshot.version, len(chunks))
             self._snapshot = snapshot
             return snapshot
 
-    def _committed_chunks(self, generation: str, manifest: dict[str, Any]) -> list[Chunk]:
-        """The chunks the manifest lists, read back from Chroma; leftovers of a crash are ignored."""
-        wanted = {source: doc["sha256"] for source, doc in manifest["documents"].items()}
-        collection = self._chunks_collection(generation)
-        chunks: list[Chunk] = []
-        offset = 0
-        while True:
-            got = collection.get(include=["documents", "metadatas"], limit=READ_BATCH, offset=offset)
-            for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                if wanted.get(meta["source"]) == meta["sha256"]:
-                    page = meta.get("page")
-                    chunks.append(Chunk(chunk_id, meta["source"], meta["start"], meta["end"], text, page))
-            if len(got["ids"]) < READ_BATCH:
-                break
-            offset += READ_BATCH
-        chunks.sort(key=lambda c: (c.source, c.start))
-        return chunks
+    def _read_committed(self, generation: str) -> tuple[Manifest, list[Chunk]]:
+        """The committed manifest and its chunks, read again if a writer commits or finishes a clean-up
+        meanwhile (either deletes records or chunks, which can shift the pages being read)."""
+        for attempt in range(1, OPEN_ATTEMPTS + 1):
+            self.storage.client(generation, fresh=True)  # vectors written by other processes since
+            manifest = self._read_manifest(generation)
+            if manifest is None:
+                raise CorpusError(
+                    f"the index in {self.storage.describe()} is incomplete; run `qa index build --full`"
+                )
+            self.check_compatible(manifest)
+            chunks = self.storage.read_chunks(generation, _versions(manifest.documents))
+            stamp = self.storage.header_stamp(generation)
+            if attempt == OPEN_ATTEMPTS or stamp == (manifest.version, manifest.dirty, manifest.checkpoint):
+                return manifest, chunks
+            log.info("the index changed while it was read; reading it again")
+        raise AssertionError("unreachable")
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -380,83 +367,44 @@ class IndexStore:
         self, corpus_dir: Path, max_bytes: int, full: bool, progress: Progress | None
     ) -> BuildReport:
         started = time.perf_counter()
-        report = BuildReport()
-        files, report.skipped = list_corpus(corpus_dir)
-        generation = self.current_generation()
+        files, skipped = list_corpus(corpus_dir)
+        generation = self.storage.current()
+        old: Manifest | None = None
+        records = 0  # read besides the checkpoint
         if generation:  # a writer must start from what is on disk, not from a stale in-memory index
-            self._client(generation, fresh=True)
-        old = self._read_manifest(generation) if generation else None
-        if old is not None and not full:
-            self.check_compatible(old)
-        previous: dict[str, Any] = old["documents"] if old else {}  # for reporting and dates
-        reusable = previous if not full else {}  # what may stay without embedding again
-
-        digests: dict[str, tuple[Path, str]] = {}
-        for done, path in enumerate(files, start=1):
-            source = source_name(path, corpus_dir)
-            if progress:
-                progress("read", done, len(files))
+            self.storage.client(generation, fresh=True)
             try:
-                size = path.stat().st_size
-                if size > max_bytes:
-                    raise ValueError(size_limit_reason(size, max_bytes))
-                digests[source] = (path, file_sha256(path.read_bytes()))
-            except (ValueError, OSError) as exc:
-                report.skipped.append(Skipped(source, str(exc)))
-
-        # The same content under two names is indexed once: under the name already indexed, else the
-        # first name; the other is reported as a duplicate (indexed again if the first goes away).
-        owner: dict[str, str] = {}
-        for source in sorted(digests, key=lambda s: (s not in reusable, s)):
-            owner.setdefault(digests[source][1], source)
-
-        kept: dict[str, dict[str, Any]] = {}
-        fresh: list[Document] = []
-        for source, (path, digest) in digests.items():
-            if owner[digest] != source:
-                report.duplicates[source] = owner[digest]
-            elif source in reusable and reusable[source]["sha256"] == digest:
-                kept[source] = reusable[source]
-                report.unchanged.append(source)
-            else:
-                try:
-                    fresh.append(load_file(path, corpus_dir, max_bytes))
-                except (ValueError, OSError) as exc:
-                    report.skipped.append(Skipped(source, str(exc)))
-        for item in report.skipped:
-            if item.source in reusable and item.source not in kept:  # keep the last good version
-                kept[item.source] = reusable[item.source]
-                report.unchanged.append(item.source)
-        for item in report.skipped:
-            log.warning("skipped %s: %s", item.source, item.reason)
-        for duplicate, original in report.duplicates.items():
-            log.warning("not indexing %s: same content as %s", duplicate, original)
-
-        indexed = set(kept) | {d.source for d in fresh}
-        report.removed = sorted(s for s in previous if s not in indexed)
-        for doc in fresh:
-            (report.updated if doc.source in previous else report.added).append(doc.source)
-        if not indexed:
+                state = self._read_state(generation)
+            except (IndexMismatchError, CorpusError):
+                if not full:
+                    raise
+                log.info("this version of qa cannot read the index: rebuilding it from scratch")
+                state = None
+            old, records = state if state else (None, 0)
+            if old is not None and not full:
+                self.check_compatible(old)
+        plan = plan_sync(files, corpus_dir, old, max_bytes, full, skipped, progress)
+        report = BuildReport(
+            plan.added, plan.updated, plan.removed, plan.unchanged, plan.skipped, plan.duplicates
+        )
+        if not plan.indexed:
             raise CorpusError(
                 f"corpus folder {corpus_dir} has no usable documents; add some and build again"
                 + ("; the existing index was left as it was" if generation else "")
             )
-        if old is not None and not full and not report.changed and not old.get("dirty"):
-            listed = sum(d["chunks"] for d in previous.values())
-            if generation and self._chunks_collection(generation).count() != listed:
-                old = {**old, "dirty": True}  # chunks a killed build stored: clean them up below
-        if old is not None and not full and not report.changed and not old.get("dirty"):
-            report.generation = generation
-            report.chunks = sum(d["chunks"] for d in previous.values())
-            report.seconds = time.perf_counter() - started
-            log.info("index is up to date (%d documents)", len(kept))
-            return report
 
+        recovering = bool(generation and old and not full and self._needs_cleanup(generation, old))
         if full or generation is None or old is None:
-            report.generation = self._full_build(fresh, previous, report, progress)
-        else:
-            self._update_in_place(generation, old, kept, fresh, report, progress)
+            report.generation = self._full_build(plan, old, report, progress)
+        elif plan.changed or recovering:
+            self._update_in_place(generation, old, records, plan, report, progress, recovering)
             report.generation = generation
+        else:
+            report.generation = generation
+            report.chunks = old.chunks
+            report.seconds = time.perf_counter() - started
+            log.info("index is up to date (%d documents)", len(plan.kept))
+            return report
         report.seconds = time.perf_counter() - started
         log.info(
             "index built: %d added, %d updated, %d removed, %d unchanged, %d chunks (%d embedded) in %.1fs",
@@ -465,150 +413,117 @@ class IndexStore:
         )  # fmt: skip
         return report
 
-    def _manifest(
-        self, version: int, documents: dict[str, dict[str, Any]], built_at: str | None = None
-    ) -> dict[str, Any]:
-        return {
-            "format": MANIFEST_FORMAT,
-            **self.expected_settings(),
-            "version": version,
-            "built_at": built_at or _now(),
-            "updated_at": _now(),
-            "documents": dict(sorted(documents.items())),
-        }
+    def _needs_cleanup(self, generation: str, old: Manifest) -> bool:
+        """Whether a killed build left something behind: an unfinished clean-up, records it never
+        committed, or chunks no document lists."""
+        return (
+            old.dirty
+            or bool(self.storage.read_records(generation, above=old.version))
+            or self.storage.count_chunks(generation) != old.chunks
+        )
 
     def _embed_and_store(
-        self, collection: Any, documents: list[Document], report: BuildReport, progress: Progress | None
+        self, generation: str, documents: list[Document], report: BuildReport, progress: Progress | None
     ) -> dict[str, int]:
-        """Chunk, embed and upsert documents; returns the chunk count per source."""
+        """Chunk, embed and store documents; returns the chunk count per source."""
         per_document = [(d, chunk_document(d, self.chunk_size, self.chunk_overlap)) for d in documents]
         total = sum(len(chunks) for _, chunks in per_document)
         pending: list[tuple[Chunk, str]] = [(c, d.sha256) for d, chunks in per_document for c in chunks]
         for i in range(0, len(pending), WRITE_BATCH):
             batch = pending[i : i + WRITE_BATCH]
             vectors = self.embeddings.encode([c.text for c, _ in batch])
-            collection.upsert(
-                ids=[c.id for c, _ in batch],
-                embeddings=vectors,
-                documents=[c.text for c, _ in batch],
-                metadatas=[_metadata(c, sha) for c, sha in batch],
-            )
+            self.storage.write_chunks(generation, batch, vectors)
             report.embedded += len(batch)
             if progress:
                 progress("embed", report.embedded, total)
         return {d.source: len(chunks) for d, chunks in per_document}
 
     @staticmethod
-    def _document_entry(doc: Document, chunks: int, previous: dict[str, Any], now: str) -> dict[str, Any]:
-        return {
-            "sha256": doc.sha256,
-            "bytes": doc.size,
-            "chunks": chunks,
-            "pages": [list(p) for p in doc.pages],
-            "added": previous.get(doc.source, {}).get("added", now),
-            "updated": now,
-        }
+    def _entries(
+        documents: list[Document], counts: dict[str, int], previous: Manifest | None
+    ) -> dict[str, DocumentEntry]:
+        now = _now()
+        known = previous.documents if previous else {}
+        entries = {}
+        for d in documents:
+            added = known[d.source].added if d.source in known else now
+            entries[d.source] = DocumentEntry(d.sha256, d.size, counts[d.source], d.pages, added, now)
+        return entries
 
     def _full_build(
-        self,
-        documents: list[Document],
-        previous: dict[str, Any],
-        report: BuildReport,
-        progress: Progress | None,
+        self, plan: SyncPlan, previous: Manifest | None, report: BuildReport, progress: Progress | None
     ) -> str:
         """Write every document into a new generation, then switch to it."""
-        generation = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-        old_generation = self.current_generation()
+        generation = self.storage.new_generation()
+        old_generation = self.storage.current()
         try:
-            counts = self._embed_and_store(self._chunks_collection(generation), documents, report, progress)
-            now = _now()
-            entries = {d.source: self._document_entry(d, counts[d.source], previous, now) for d in documents}
-            self._commit(generation, self._manifest(1, entries))
+            counts = self._embed_and_store(generation, plan.fresh, report, progress)
+            shards = checkpoint_shards(self._entries(plan.fresh, counts, previous), CHECKPOINT_SHARD)
+            self.storage.write_checkpoint(generation, 1, shards)
+            self.storage.write_header(generation, self._header(1, None, 1, len(shards), dirty=False))
         except BaseException:
-            self._drop(generation)
+            self.storage.drop(generation)
             raise
-        self._switch(generation)
+        self.storage.switch(generation)
         report.chunks = sum(counts.values())
-        self._prune(keep={generation, old_generation})
+        self.storage.prune(keep={generation, old_generation})
         return generation
 
     def _update_in_place(
         self,
         generation: str,
-        old: dict[str, Any],
-        kept: dict[str, dict[str, Any]],
-        fresh: list[Document],
+        old: Manifest,
+        records: int,
+        plan: SyncPlan,
         report: BuildReport,
         progress: Progress | None,
+        recovering: bool,
     ) -> None:
-        """Add and replace documents in the live generation without copying the rest."""
-        collection = self._chunks_collection(generation)
-        if old.get("dirty"):  # an earlier update stopped between its commit and its clean-up
-            self._reconcile(collection, old["documents"])
-        counts = self._embed_and_store(collection, fresh, report, progress)
-        now = _now()
-        documents = {
-            **kept,
-            **{d.source: self._document_entry(d, counts[d.source], old["documents"], now) for d in fresh},
-        }
-        manifest = self._manifest(old["version"] + 1, documents, built_at=old.get("built_at"))
-        self._commit(generation, {**manifest, "dirty": True})  # the commit point
-        touched = [d.source for d in fresh] + report.removed
-        self._reconcile(collection, documents, touched)
-        self._commit(generation, manifest)
-        report.chunks = sum(d["chunks"] for d in documents.values())
+        """Add, replace and remove documents in the live generation, writing only what changed (and,
+        when `recovering` from a killed build, clearing what it left first). `records`: how many
+        records the manifest holds besides its checkpoint."""
+        if recovering:  # never let records a killed build wrote above the committed version surface
+            leftovers = self.storage.read_records(generation, above=old.version)
+            leftovers += self.storage.read_records(generation, at_most=old.checkpoint)  # folded already
+            ids = [r.id for r in leftovers] + self.storage.stale_checkpoints(generation, keep=old.checkpoint)
+            self.storage.delete_records(generation, ids)
+        version = old.version + 1
+        counts = self._embed_and_store(generation, plan.fresh, report, progress)
+        entries = self._entries(plan.fresh, counts, old)
+        written = [DocumentRecord(s, version, e) for s, e in entries.items()]
+        written += [DocumentRecord(s, version, None) for s in plan.removed]
+        self.storage.write_records(generation, written)
+        header = self._header(version, old.built_at, old.checkpoint, old.checkpoint_shards, dirty=True)
+        self.storage.write_header(generation, header)  # the commit point
 
-    @staticmethod
-    def _reconcile(
-        collection: Any, documents: dict[str, dict[str, Any]], sources: list[str] | None = None
-    ) -> None:
-        """Delete stored chunks the manifest does not list (replaced, removed, or left by a crash),
-        looking only at the named `sources` when given."""
-        stale: list[str] = []
-        offset = 0
-        where = {"source": {"$in": sources}} if sources else None
-        if sources is not None and not sources:
-            return
-        while True:
-            got = collection.get(where=where, include=["metadatas"], limit=READ_BATCH, offset=offset)
-            for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-                doc = documents.get(meta["source"])
-                if doc is None or doc["sha256"] != meta["sha256"]:
-                    stale.append(chunk_id)
-            if len(got["ids"]) < READ_BATCH:
-                break
-            offset += READ_BATCH
-        for i in range(0, len(stale), READ_BATCH):
-            collection.delete(ids=stale[i : i + READ_BATCH])
-        if stale:
-            log.info("deleted %d chunks no longer in the manifest", len(stale))
+        touched = None if recovering else sorted(entries) + plan.removed
+        held = self.storage.read_records(generation, above=old.checkpoint, at_most=version, sources=touched)
+        hidden = superseded(held, version)
+        self.storage.delete_records(generation, hidden)
+        documents = {**plan.kept, **entries}
+        deleted = self.storage.delete_chunks_except(generation, _versions(documents), touched)
+        if deleted:
+            log.info("deleted %d chunks no longer in the manifest", deleted)
+        if records + len(written) - len(hidden) > max(MIN_RECORDS, len(documents) // RECORDS_SHARE):
+            header = self._fold(generation, header, documents)
+        self.storage.write_header(generation, replace(header, dirty=False))
+        report.chunks = sum(d.chunks for d in documents.values())
 
-    def _drop(self, generation: str) -> None:
-        """Remove a generation that is not (or no longer) live."""
-        if self.chroma_url:
-            client = self._client("")
-            for kind in ("chunks", "manifest"):
-                try:
-                    client.delete_collection(self._name(generation, kind))
-                except Exception:  # it may never have been created
-                    log.debug("no %s collection for %s", kind, generation)
-        else:
-            self._clients.pop(generation, None)
-            shutil.rmtree(self.index_dir / generation, ignore_errors=True)
-
-    def _prune(self, keep: set[str | None]) -> None:
-        """Drop generations other than the live one and its predecessor (readers may hold it)."""
-        if self.chroma_url:
-            names = {c.name if hasattr(c, "name") else str(c) for c in self._client("").list_collections()}
-            generations = {n.split("-", 2)[2] for n in names if n.startswith(f"{PREFIX}-chunks-")}
-        else:
-            generations = {p.name for p in self.index_dir.glob("gen-*") if p.is_dir()}
-        for generation in generations - {g for g in keep if g}:
-            self._drop(generation)
+    def _fold(self, generation: str, header: Header, documents: dict[str, DocumentEntry]) -> Header:
+        """Fold the records into a new checkpoint of `documents` (the manifest at `header.version`):
+        write it, name it in the header, then delete the records and the old checkpoint."""
+        shards = checkpoint_shards(documents, CHECKPOINT_SHARD)
+        self.storage.write_checkpoint(generation, header.version, shards)
+        folded = replace(header, checkpoint=header.version, checkpoint_shards=len(shards), dirty=True)
+        self.storage.write_header(generation, folded)
+        stale = [r.id for r in self.storage.read_records(generation, at_most=header.version)]
+        self.storage.delete_records(
+            generation, stale + self.storage.stale_checkpoints(generation, folded.checkpoint)
+        )
+        log.info("folded %d records into a checkpoint of %d documents", len(stale), len(documents))
+        return folded
 
 
-def _metadata(chunk: Chunk, sha256: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"source": chunk.source, "start": chunk.start, "end": chunk.end, "sha256": sha256}
-    if chunk.page is not None:
-        meta["page"] = chunk.page
-    return meta
+def _versions(documents: Mapping[str, DocumentEntry]) -> dict[str, str]:
+    """Source -> content hash: which stored chunks a manifest lists."""
+    return {source: doc.sha256 for source, doc in documents.items()}

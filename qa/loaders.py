@@ -612,7 +612,11 @@ def load_file(path: Path, corpus_dir: Path, max_bytes: int) -> Document:
     size = path.stat().st_size
     if size > max_bytes:
         raise UnreadableFile(size_limit_reason(size, max_bytes))
-    data = path.read_bytes()
+    return load_bytes(path, path.read_bytes(), corpus_dir)
+
+
+def load_bytes(path: Path, data: bytes, corpus_dir: Path) -> Document:
+    """`load_file` for bytes already read (a build hashes them first), so each file is read once."""
     extracted = extract_text(path, data)
     log.debug("%s: %d characters, %d pages", path.name, len(extracted.text), len(extracted.pages))
     return Document(

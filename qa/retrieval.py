@@ -58,24 +58,19 @@ def hybrid_search(
     query_vector = np.asarray(embeddings.embed_query(query), dtype=np.float32)
     where = snapshot.where(sources)
     similarity: dict[int, float] = {}
-    for doc, distance in snapshot.vectorstore.similarity_search_by_vector_with_relevance_scores(
-        query_vector.tolist(), k=depth, filter=where
-    ):
-        i = position.get(doc.id or "")
+    for chunk_id, cosine in snapshot.nearest(query_vector, depth, where):
+        i = position.get(chunk_id)
         if i is not None:
-            similarity[i] = 1.0 - float(distance)
+            similarity[i] = cosine
 
     keyword = np.where(allowed, snapshot.keyword.scores(query), 0.0)
     keyword_top = [int(i) for i in np.argsort(-keyword, kind="stable")[:depth] if keyword[i] > 0]
     missing = [i for i in keyword_top if i not in similarity]
     if missing:  # keyword-only candidates: the cosine of their stored vectors
-        got = snapshot.vectorstore.get(ids=[chunks[i].id for i in missing], include=["embeddings"])
-        vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+        vectors = snapshot.vectors([chunks[i].id for i in missing])
         for i in missing:
             vector = vectors.get(chunks[i].id)
-            similarity[i] = (
-                float(query_vector @ np.asarray(vector, dtype=np.float32)) if vector is not None else 0.0
-            )
+            similarity[i] = float(query_vector @ vector) if vector is not None else 0.0
 
     candidates = sorted(similarity)
     if not candidates:

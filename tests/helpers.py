@@ -107,7 +107,7 @@ WOMBATS = (
 def stored_chunk_count(assistant: Any) -> int:
     """How many chunks the live generation's Chroma collection holds, listed by the manifest or not."""
     snapshot = assistant.store.open()  # also drops Chroma's per-process cache: what is stored now
-    return int(assistant.store._chunks_collection(snapshot.generation).count())
+    return assistant.store.storage.count_chunks(snapshot.generation)
 
 
 def manifest_chunk_total(assistant: Any) -> int:

@@ -143,8 +143,10 @@ def test_an_index_built_on_a_chroma_server_answers_and_its_keyword_search_finds_
     assistant = server_index.assistant
     assert assistant.status().documents == len(INDEXED)
     assert_answers_beijing_with_exact_citations(assistant, server_index.corpus_dir)
-    dense_only = assistant.store.open().vectorstore.similarity_search(KEYWORD, k=1)
-    assert dense_only[0].metadata["source"] == "zorvex.txt"  # the premise: dense alone picks the decoy
+    snapshot = assistant.store.open()
+    [(nearest, _)] = snapshot.nearest(assistant.embeddings.encode([KEYWORD])[0], k=1)
+    dense_only = snapshot.chunks[snapshot.positions[nearest]]
+    assert dense_only.source == "zorvex.txt"  # the premise: dense alone picks the decoy
     [hit, *_] = assistant.search(KEYWORD, k=3)
     assert hit.source == "ledger.txt" and KEYWORD in hit.text
     assert read_document(server_index.corpus_dir / "ledger.txt")[hit.start : hit.end] == hit.text
@@ -223,7 +225,7 @@ def test_a_full_rebuild_on_the_server_switches_every_client_to_the_new_generatio
 
     # The old generation stays for readers that still hold it; a second full rebuild drops it.
     second = server_index.assistant.rebuild(full=True)
-    client = reader.store._client("")
-    names = {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}
+    client = reader.store.storage.client("")
+    names = {c.name for c in client.list_collections()}
     generations = {n.split("-", 2)[2] for n in names if n.startswith("qa-chunks-")}
     assert generations == {report.generation, second.generation}

@@ -75,7 +75,7 @@ def run_qa(built, *args: object) -> subprocess.CompletedProcess[str]:
 def stored_chunks(assistant: Assistant) -> list[dict]:
     """Every chunk in the live generation's Chroma collection, listed by the manifest or not."""
     snapshot = assistant.store.open()  # drops Chroma's per-process cache: what is on disk now
-    got = assistant.store._chunks_collection(snapshot.generation).get(include=["metadatas"])
+    got = assistant.store.storage.chunks(snapshot.generation).get(include=["metadatas"])
     return [{"id": i, **m} for i, m in zip(got["ids"], got["metadatas"], strict=True)]
 
 

@@ -125,7 +125,7 @@ def test_an_index_built_with_torch_is_refused_by_the_onnx_backend_until_rebuilt(
         return IndexStore(index_dir, PackagedMiniLM(backend=backend), chunk_size=700, chunk_overlap=1)
 
     store("torch").build(corpus, 50_000_000)
-    assert store("torch").open().manifest["embedding_backend"] == "torch"
+    assert store("torch").open().manifest.embedding_backend == "torch"
     with pytest.raises(IndexMismatchError, match="qa index build --full") as refused:
         store("onnx").open()
     assert "onnx-int8" in str(refused.value)
@@ -133,9 +133,10 @@ def test_an_index_built_with_torch_is_refused_by_the_onnx_backend_until_rebuilt(
     onnx_store = store("onnx")
     onnx_store.build(corpus, 50_000_000, full=True)
     snapshot = onnx_store.open()
-    assert snapshot.manifest["embedding_backend"] == "onnx-int8"
-    found = snapshot.vectorstore.similarity_search("Which animal appears to smile?", k=1)
-    assert found and "quokka" in found[0].page_content
+    assert snapshot.manifest.embedding_backend == "onnx-int8"
+    question = onnx_store.embeddings.encode(["Which animal appears to smile?"])[0]
+    found = [snapshot.chunks[snapshot.positions[i]] for i, _ in snapshot.nearest(question, k=1)]
+    assert found and "quokka" in found[0].text
     with pytest.raises(IndexMismatchError, match="qa index build --full"):
         store("torch").open()
 

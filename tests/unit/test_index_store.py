@@ -5,6 +5,8 @@ The integration tier repeats the build -> reopen -> query round trip with the pa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from filelock import FileLock
@@ -12,6 +14,7 @@ from helpers import HashingEmbeddings
 
 from qa.errors import CorpusError, IndexBusyError, IndexMismatchError
 from qa.index import IndexStore
+from qa.manifest import checkpoint_shards
 
 MAX_BYTES = 1_000_000
 
@@ -52,17 +55,17 @@ def test_a_first_build_adds_every_document_and_switches_current_to_a_complete_ge
     assert report.embedded == report.chunks > 0
     assert store.current_generation() == report.generation
     manifest = store.manifest()
-    assert manifest["version"] == 1
-    assert sorted(manifest["documents"]) == ["one.txt", "two.md"]
-    assert sum(d["chunks"] for d in manifest["documents"].values()) == report.chunks
+    assert manifest.version == 1
+    assert sorted(manifest.documents) == ["one.txt", "two.md"]
+    assert sum(d.chunks for d in manifest.documents.values()) == report.chunks
 
 
 def test_the_manifest_records_the_embedding_model_and_chunking(store, corpus):
     store.build(corpus, MAX_BYTES)
     manifest = store.manifest()
-    assert manifest["embedding_model"] == "test-hashing"
-    assert manifest["embedding_dim"] == 384
-    assert manifest["chunking"]["size"] == 700 and manifest["chunking"]["overlap"] == 1
+    assert manifest.embedding_model == "test-hashing"
+    assert manifest.embedding_dim == 384
+    assert manifest.chunking.size == 700 and manifest.chunking.overlap == 1
 
 
 def test_an_unchanged_corpus_is_a_no_op_that_embeds_nothing(store, corpus):
@@ -77,12 +80,13 @@ def test_copied_vectors_of_unchanged_documents_equal_the_originals(store, corpus
     store.build(corpus, MAX_BYTES)
     before = store.open()
     ids = [c.id for c in before.chunks if c.source == "one.txt"]
-    old = before.vectorstore.get(ids=ids, include=["embeddings"])
+    old = before.vectors(ids)
     (corpus / "two.md").write_text("# Second\n\nWombats changed their minds.", encoding="utf-8")
     report = store.build(corpus, MAX_BYTES)
     assert report.updated == ["two.md"] and report.unchanged == ["one.txt"]
-    new = store.open().vectorstore.get(ids=ids, include=["embeddings"])
-    assert np.allclose(np.asarray(old["embeddings"]), np.asarray(new["embeddings"]))
+    new = store.open().vectors(ids)
+    assert sorted(new) == sorted(old) == sorted(ids)
+    assert all(np.allclose(old[i], new[i]) for i in ids)
 
 
 def test_a_failed_build_leaves_the_live_index_and_no_half_built_generation(tmp_path, corpus):
@@ -94,7 +98,7 @@ def test_a_failed_build_leaves_the_live_index_and_no_half_built_generation(tmp_p
         broken.build(corpus, MAX_BYTES)
     assert good.current_generation() == live
     assert [p.name for p in (tmp_path / "index").glob("gen-*")] == [live]
-    assert sorted(good.manifest()["documents"]) == ["one.txt", "two.md"]
+    assert sorted(good.manifest().documents) == ["one.txt", "two.md"]
 
 
 def test_an_index_built_with_other_chunking_is_refused_with_the_command_that_fixes_it(tmp_path, corpus):
@@ -147,7 +151,7 @@ def test_an_incremental_update_changes_the_live_generation_in_place_and_bumps_it
     second = store.build(corpus, MAX_BYTES)
     assert second.generation == first.generation
     assert second.updated == ["one.txt"]
-    assert store.manifest()["version"] == 2
+    assert store.manifest().version == 2
     assert [p.name for p in store.index_dir.glob("gen-*")] == [first.generation]
     texts = {c.source: c.text for c in store.open().chunks}
     assert texts["one.txt"] == "A new first document about otters."
@@ -178,8 +182,11 @@ def test_a_full_rebuild_reports_documents_deleted_since_the_last_build_as_remove
 def test_a_full_rebuild_keeps_the_date_each_document_was_added(store, corpus):
     report = store.build(corpus, MAX_BYTES)
     manifest = store.manifest()
-    for doc in manifest["documents"].values():
-        doc["added"] = "2000-01-01T00:00:00+00:00"  # as if added long ago
-    store._commit(report.generation, manifest)
+    long_ago = {  # as if added long ago
+        source: replace(doc, added="2000-01-01T00:00:00+00:00") for source, doc in manifest.documents.items()
+    }
+    shards = checkpoint_shards(long_ago, 1000)
+    assert manifest.checkpoint == manifest.version and manifest.checkpoint_shards == len(shards)
+    store.storage.write_checkpoint(report.generation, manifest.checkpoint, shards)
     store.build(corpus, MAX_BYTES, full=True)
-    assert {d["added"] for d in store.manifest()["documents"].values()} == {"2000-01-01T00:00:00+00:00"}
+    assert {d.added for d in store.manifest().documents.values()} == {"2000-01-01T00:00:00+00:00"}

@@ -1,0 +1,123 @@
+"""What a build has to do: compare the corpus folder with the committed manifest, without touching
+the index. Each file is read once: its bytes are hashed, and parsed right away unless the manifest
+already holds that exact content.
+
+Rules:
+- A file whose hash the manifest lists under its name stays as it is (unless `full`).
+- The same content under two names is indexed once: under the name already indexed, else the first
+  name; the other is reported as a duplicate (and indexed again if the first goes away).
+- A file that cannot be used (size, type, unreadable) is skipped, and its last good version, if any,
+  stays in the index.
+- A document in the manifest whose file is gone (or is now a duplicate) is removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .loaders import Skipped, file_sha256, load_bytes, size_limit_reason, source_name
+from .manifest import DocumentEntry, Manifest
+from .models import Document
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage "read" | "embed", done, total)
+
+
+@dataclass
+class SyncPlan:
+    """The difference between the corpus folder and the manifest."""
+
+    kept: dict[str, DocumentEntry] = field(default_factory=dict)  # listed entries that stay as they are
+    fresh: list[Document] = field(default_factory=list)  # to chunk and embed (new or changed)
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)  # source -> the source indexed instead
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    @property
+    def indexed(self) -> set[str]:
+        """Every source the index will list once the plan is carried out."""
+        return set(self.kept) | {d.source for d in self.fresh}
+
+
+def plan_sync(
+    files: Sequence[Path],
+    corpus_dir: Path,
+    manifest: Manifest | None,
+    max_bytes: int,
+    full: bool = False,
+    skipped: Sequence[Skipped] = (),
+    progress: Progress | None = None,
+) -> SyncPlan:
+    """Scan, hash and dedup `files` (found under `corpus_dir`) against `manifest`. `skipped` are files
+    the scan already refused; with `full`, nothing listed is kept as it is (but dates and the
+    added/updated split still come from the manifest)."""
+    plan = SyncPlan(skipped=list(skipped))
+    previous = manifest.documents if manifest else {}
+    reusable = {} if full else previous
+
+    digests: dict[str, str] = {}
+    parsed: dict[str, Document | Skipped] = {}  # for content the manifest does not hold under that name
+    first: dict[str, tuple[bool, str]] = {}  # per digest, the best claim to own it seen so far
+    for done, path in enumerate(files, start=1):
+        source = source_name(path, corpus_dir)
+        if progress:
+            progress("read", done, len(files))
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise ValueError(size_limit_reason(size, max_bytes))
+            data = path.read_bytes()
+        except (ValueError, OSError) as exc:
+            plan.skipped.append(Skipped(source, str(exc)))
+            continue
+        digests[source] = digest = file_sha256(data)
+        rank, best = (source not in reusable, source), first.get(digest)
+        first[digest] = min(rank, best or rank)
+        if source in reusable and reusable[source].sha256 == digest:
+            continue
+        if best is not None and best < rank:  # another name has the better claim to this content
+            continue
+        try:  # parsed now, while the bytes are at hand; a duplicate's parse is thrown away below
+            parsed[source] = load_bytes(path, data, corpus_dir)
+        except (ValueError, OSError) as exc:
+            parsed[source] = Skipped(source, str(exc))
+
+    owner: dict[str, str] = {}
+    for source in sorted(digests, key=lambda s: (s not in reusable, s)):
+        owner.setdefault(digests[source], source)
+
+    for source, digest in digests.items():
+        if owner[digest] != source:
+            plan.duplicates[source] = owner[digest]
+        elif source not in parsed:
+            plan.kept[source] = reusable[source]
+            plan.unchanged.append(source)
+        elif isinstance(loaded := parsed[source], Skipped):
+            plan.skipped.append(loaded)
+        else:
+            plan.fresh.append(loaded)
+    for item in plan.skipped:
+        if item.source in reusable and item.source not in plan.kept:  # keep the last good version
+            plan.kept[item.source] = reusable[item.source]
+            plan.unchanged.append(item.source)
+    for item in plan.skipped:
+        log.warning("skipped %s: %s", item.source, item.reason)
+    for duplicate, original in plan.duplicates.items():
+        log.warning("not indexing %s: same content as %s", duplicate, original)
+
+    indexed = plan.indexed
+    plan.removed = sorted(s for s in previous if s not in indexed)
+    for doc in plan.fresh:
+        (plan.updated if doc.source in previous else plan.added).append(doc.source)
+    return plan

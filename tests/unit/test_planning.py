@@ -1,0 +1,176 @@
+"""plan_sync: what a build has to do, worked out from the corpus folder and the manifest alone (no
+Chroma, no model). Each file is read once, and parsed only when its content is not indexed already."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+import qa.planning
+from qa.loaders import Skipped, list_corpus
+from qa.manifest import MANIFEST_FORMAT, Chunking, DocumentEntry, Manifest
+from qa.planning import plan_sync
+
+MAX_BYTES = 1_000_000
+WHEN = "2024-01-01T00:00:00+00:00"
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def manifest_of(documents: dict[str, str]) -> Manifest:
+    """A committed manifest listing these sources with these texts' hashes."""
+    entries = {s: DocumentEntry(sha(t), len(t), 1, (), WHEN, WHEN) for s, t in documents.items()}
+    return Manifest(
+        MANIFEST_FORMAT, "model", 384, "torch", Chunking(700, 1, 1), 3, WHEN, WHEN, documents=entries
+    )
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    return folder
+
+
+def write(corpus: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = corpus / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files plan_sync parses, in order."""
+    seen: list[str] = []
+    original = qa.planning.load_bytes
+
+    def counting(path, data, corpus_dir):
+        seen.append(path.name)
+        return original(path, data, corpus_dir)
+
+    monkeypatch.setattr(qa.planning, "load_bytes", counting)
+    return seen
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files read from disk, once per read."""
+    seen: list[str] = []
+    original = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        seen.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    return seen
+
+
+def plan(corpus: Path, manifest: Manifest | None, full: bool = False, max_bytes: int = MAX_BYTES):
+    files, skipped = list_corpus(corpus)
+    return plan_sync(files, corpus, manifest, max_bytes, full, skipped)
+
+
+def test_a_first_plan_adds_every_file_and_reads_each_once(corpus, reads, parsed):
+    write(corpus, {"a.txt": "Alpha text.", "b.md": "# Beta\n\nBeta text."})
+    result = plan(corpus, None)
+    assert sorted(d.source for d in result.fresh) == ["a.txt", "b.md"]
+    assert sorted(result.added) == ["a.txt", "b.md"] and not result.updated and not result.removed
+    assert sorted(reads) == ["a.txt", "b.md"]  # hashed and parsed from one read
+    assert sorted(parsed) == ["a.txt", "b.md"]
+    assert {d.source: d.sha256 for d in result.fresh} == {
+        "a.txt": sha("Alpha text."),
+        "b.md": sha("# Beta\n\nBeta text."),
+    }
+
+
+def test_unchanged_files_are_kept_without_being_parsed(corpus, reads, parsed):
+    write(corpus, {"a.txt": "Alpha text.", "b.txt": "Beta, edited."})
+    result = plan(corpus, manifest_of({"a.txt": "Alpha text.", "b.txt": "Beta text."}))
+    assert list(result.kept) == ["a.txt"] and result.unchanged == ["a.txt"]
+    assert [d.source for d in result.fresh] == ["b.txt"] and result.updated == ["b.txt"]
+    assert parsed == ["b.txt"]
+    assert sorted(reads) == ["a.txt", "b.txt"]
+    assert result.changed
+
+
+def test_an_unchanged_corpus_plans_no_change(corpus, parsed):
+    write(corpus, {"a.txt": "Alpha text."})
+    result = plan(corpus, manifest_of({"a.txt": "Alpha text."}))
+    assert not result.changed and not result.fresh and parsed == []
+
+
+def test_a_listed_document_whose_file_is_gone_is_removed(corpus):
+    write(corpus, {"a.txt": "Alpha text."})
+    result = plan(corpus, manifest_of({"a.txt": "Alpha text.", "gone.txt": "Gone."}))
+    assert result.removed == ["gone.txt"]
+    assert result.indexed == {"a.txt"}
+
+
+def test_the_same_content_under_a_new_name_stays_under_the_name_already_indexed(corpus, reads):
+    write(corpus, {"a-copy.txt": "Shared text.", "b.txt": "Shared text."})
+    result = plan(corpus, manifest_of({"b.txt": "Shared text."}))
+    assert result.duplicates == {"a-copy.txt": "b.txt"}
+    assert list(result.kept) == ["b.txt"] and not result.fresh and not result.changed
+    assert sorted(reads) == ["a-copy.txt", "b.txt"]
+
+
+def test_a_copy_found_after_the_name_that_owns_its_content_is_not_parsed(corpus, parsed):
+    write(corpus, {"a.txt": "Shared text.", "b.txt": "Shared text.", "c.txt": "Other text."})
+    result = plan(corpus, None)
+    assert result.duplicates == {"b.txt": "a.txt"}
+    assert parsed == ["a.txt", "c.txt"]
+
+
+def test_the_same_content_under_two_new_names_is_indexed_once_under_the_first(corpus):
+    write(corpus, {"b.txt": "Shared text.", "a.txt": "Shared text."})
+    result = plan(corpus, None)
+    assert [d.source for d in result.fresh] == ["a.txt"]
+    assert result.duplicates == {"b.txt": "a.txt"}
+    assert result.added == ["a.txt"]
+
+
+def test_a_document_that_became_a_copy_of_another_is_removed_and_reported_as_a_duplicate(corpus):
+    write(corpus, {"a.txt": "Alpha text.", "b.txt": "Alpha text."})
+    result = plan(corpus, manifest_of({"a.txt": "Alpha text.", "b.txt": "Beta text."}))
+    assert result.duplicates == {"b.txt": "a.txt"}
+    assert result.removed == ["b.txt"]
+
+
+def test_a_file_that_fails_keeps_its_last_good_version(corpus):
+    write(corpus, {"a.txt": "Alpha text, now far too long for the limit." * 10})
+    result = plan(corpus, manifest_of({"a.txt": "Alpha text."}), max_bytes=100)
+    assert [s.source for s in result.skipped] == ["a.txt"] and "QA_MAX_FILE_MB" in result.skipped[0].reason
+    assert list(result.kept) == ["a.txt"] and result.unchanged == ["a.txt"]
+    assert not result.changed
+
+
+def test_a_new_file_that_cannot_be_parsed_is_skipped_with_its_reason(corpus):
+    write(corpus, {"a.txt": "Alpha text.", "empty.txt": "   "})
+    result = plan(corpus, None)
+    assert result.skipped == [Skipped("empty.txt", "is empty (no text to index)")]
+    assert result.indexed == {"a.txt"}
+
+
+def test_files_the_scan_refused_by_type_are_reported(corpus):
+    write(corpus, {"a.txt": "Alpha text.", "slides.pptx": "not really"})
+    result = plan(corpus, None)
+    assert [s.source for s in result.skipped] == ["slides.pptx"]
+
+
+def test_a_full_plan_re_embeds_everything_but_tells_added_from_updated(corpus, parsed):
+    write(corpus, {"a.txt": "Alpha text.", "new.txt": "New text."})
+    result = plan(corpus, manifest_of({"a.txt": "Alpha text."}), full=True)
+    assert sorted(d.source for d in result.fresh) == ["a.txt", "new.txt"]
+    assert result.updated == ["a.txt"] and result.added == ["new.txt"] and not result.kept
+    assert sorted(parsed) == ["a.txt", "new.txt"]
+
+
+def test_sources_in_subfolders_use_forward_slashes(corpus):
+    write(corpus, {"notes/a.txt": "Alpha text."})
+    assert [d.source for d in plan(corpus, None).fresh] == ["notes/a.txt"]
