@@ -202,6 +202,19 @@ def test_a_title_question_restricted_to_one_document_cites_only_that_document(pr
     assert "China-US Relations" not in answer.text
 
 
+def test_a_title_question_restricted_to_a_document_without_a_title_is_not_answered_from_another(
+    private_article_index,
+):
+    # The article's title is the only one in the index: citing it would ignore the restriction.
+    untitled = "Wombats are burrowing marsupials native to Australia. They dig long burrows.\n"
+    (private_article_index.corpus_dir / "untitled.txt").write_text(untitled, encoding="utf-8")
+    assistant = private_article_index.assistant
+    assistant.rebuild()
+    answer = assistant.ask("What is the title of the article?", sources=["untitled.txt"])
+    assert not answer.answerable and answer.citations == [], answer.text
+    assert answer.nearest and all(p.source == "untitled.txt" for p in answer.nearest)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="qa.answering.document_heads takes a title line only with 3+ words, so a one-word heading "
