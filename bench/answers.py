@@ -1,6 +1,6 @@
 """What the answerers deliver on the article's development set: how soon checked text appears, how
 long an answer takes, whether it holds the expected facts and cites the right passages, who wrote it
-(the model, or the extractive fallback), and whether any final sentence fails the check again.
+(the model, or the extractive fallback), and whether any final sentence lacks gold evidence.
 
     .venv/bin/python -m bench.answers [--answerer extractive local openai] [--limit N] [--answers]
         [--llm-base-url URL --llm-model NAME | --serve]
@@ -11,7 +11,8 @@ server with the packaged model on a free loopback port for the `openai` answerer
 Targets (from the issue; printed, never asserted): first checked text within 4 s and a complete
 answer within 10 s (medians); at least 85 % of answerable questions with every expected fact, and at
 least as many as extractive; most answers written by the model; citation precision >= 0.9; every
-unanswerable question declined; zero final sentences failing the check again.
+unanswerable question declined; zero final sentences failing the judge: each sentence must carry a
+citation that overlaps the question's gold evidence (`failing_sentences`, below).
 
 Timing: `first_update` is the time to the first Answer that `Assistant.stream` yields (checked text
 on screen, or a refusal); `total` is the time to the final one. The local model is loaded before the
@@ -82,21 +83,33 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def failing_sentences(answer: Any, embeddings: Any) -> list[str]:
-    """Sentences of a final answer that fail `SentenceChecker.check` when checked again against the
-    passages they cite (the answer's citations, numbered as in its text, stand in for the evidence)."""
-    from qa.answering import Evidence
-    from qa.chunking import Span
-    from qa.generative import SentenceChecker
+def failing_sentences(answer: Any, case: Any) -> list[tuple[str, str]]:
+    """(why, sentence) for each sentence of a final answer that the evaluation judge does not find in
+    the question's gold evidence: text with no `[n]` marker after it, or only markers that name no
+    citation ("uncited"), or a sentence none of whose cited passages overlaps a gold span as
+    `qa.evaluation.citation_is_correct` requires ("off the gold evidence"; every sentence of an answer
+    to an unanswerable question, which has no gold evidence, is "no gold evidence"). A declined answer
+    has no sentences.
 
-    cited = [Evidence(c.source, Span(c.start, c.end, c.text), 1.0, 1.0, 1.0) for c in answer.citations]
-    checker = SentenceChecker(embeddings, answer.query, cited)
+    Independent of `qa.generative.SentenceChecker` on purpose: a model-written sentence is shown only
+    after that check accepted it, so checking it again with the same check could never fail."""
+    from qa.evaluation import citation_is_correct
+
+    if not answer.answerable:
+        return []
     failing = []
-    if _SENTENCE.sub("", answer.text).strip():
-        failing.append(_SENTENCE.sub("", answer.text).strip())  # text with no marker after it
+    uncited = _SENTENCE.sub("", answer.text).strip()
+    if uncited:
+        failing.append(("uncited", uncited))
+    by_number = {c.n: c for c in answer.citations}
     for match in _SENTENCE.finditer(answer.text):
-        if checker.check(f"{match.group(1)} {match.group(2)}") is None:
-            failing.append(match.group(1))
+        cited = [by_number[n] for n in map(int, re.findall(r"\d+", match.group(2))) if n in by_number]
+        if not cited:
+            failing.append(("uncited", match.group(1)))
+        elif not case.gold:
+            failing.append(("no gold evidence", match.group(1)))
+        elif not any(citation_is_correct(c, case.gold) for c in cited):
+            failing.append(("off the gold evidence", match.group(1)))
     return failing
 
 
@@ -146,7 +159,7 @@ def run_answerer(name: str, assistant: Any, cases: list[Any]) -> dict[str, Any]:
                 row["facts"] = final.answerable and holds_expected_facts(final.text, case.must)
                 row["citations"] = len(final.citations)
                 row["correct_citations"] = sum(citation_is_correct(c, case.gold) for c in final.citations)
-            row["failing"] = failing_sentences(final, assistant.embeddings) if final.answerable else []
+            row["failing"] = failing_sentences(final, case)
             log.info(
                 "%s %s %s %.2fs (first %.2fs): %s",
                 name,
@@ -170,7 +183,7 @@ def _figures(name: str, rows: list[dict[str, Any]], load_seconds: float | None) 
     first_answered = [r["first_update_seconds"] for r in answered]
     total_answered = [r["total_seconds"] for r in answered]
     model_written = sum(1 for r in answered if r["mode"] == name) if name != "extractive" else 0
-    failing = [(r["id"], s) for r in rows for s in r["failing"]]
+    failing = [(r["id"], why, s) for r in rows for why, s in r["failing"]]
     dropped = [(r["id"], m) for r in rows for m in r["dropped"]]
     return {
         "questions": len(rows),

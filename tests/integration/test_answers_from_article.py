@@ -40,8 +40,9 @@ def test_the_cybercrime_dialogue_question_is_answered_with_beijing_and_exact_cit
 
 def test_citations_keep_non_breaking_spaces_and_curly_quotes_of_the_article(article_index, article_text):
     answer = article_index.assistant.ask("What did the recently concluded eighth S&ED reaffirm?")
-    assert answer.answerable
+    assert answer.answerable and answer.citations
     assert any("\u00a0" in c.text for c in answer.citations)
+    assert any("“" in c.text and "”" in c.text for c in answer.citations)
     for c in answer.citations:
         assert article_text[c.start : c.end] == c.text
 
@@ -75,14 +76,37 @@ def test_a_follow_up_question_is_searched_as_a_standalone_question(article_index
     assert follow_up.answerable and "May" in follow_up.text
 
 
-def test_a_streamed_answer_ends_with_the_final_checked_answer(article_index):
-    question = "Who extended the national state of emergency over cyberattacks?"
+def test_a_streamed_answer_ends_with_the_final_checked_answer(article_index, article_text):
+    # Answered with two quoted sentences, so the stream has a partial update before the final one
+    # (a one-sentence answer, or a decline, arrives whole and would leave nothing to compare).
+    question = "What did Xi Jinping say?"  # the second sentence matches at 0.97 of the first: far from 0.7
     updates = list(article_index.assistant.stream(question))
-    assert [u.final for u in updates] == [False] * (len(updates) - 1) + [True]
     final = updates[-1]
+    assert final.answerable and "vowed to improve China’s cyberwarfare capabilities" in final.text
+    assert len(final.citations) >= 2 and len(updates) == len(final.citations)
+    assert [u.final for u in updates] == [False] * (len(updates) - 1) + [True]
     assert final == article_index.assistant.ask(question)
     for partial in updates[:-1]:
+        assert partial.answerable and partial.citations
         assert final.text.startswith(partial.text)
+        assert partial.citations == final.citations[: len(partial.citations)]
+    for c in final.citations:
+        assert article_text[c.start : c.end] == c.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="int8 activations are quantised per encoded batch, and EvidenceSelector encodes only the "
+    "sentences it has not cached: a sentence's vector, and so the answer, depends on what was asked "
+    "before (here support 0.819 with two citations alone, 0.836 with one after another question)",
+)
+def test_an_answer_does_not_depend_on_the_questions_asked_before_it(article_index):
+    question = "What did the recently concluded eighth S&ED reaffirm?"
+    alone = article_index.open_assistant().ask(question)
+    later = article_index.open_assistant()
+    later.ask("Where did the second round of the cybercrime dialogue take place?")
+    after = later.ask(question)
+    assert (after.text, after.citations, after.support) == (alone.text, alone.citations, alone.support)
 
 
 def test_asking_only_a_document_that_does_not_exist_is_declined(article_index):
@@ -102,21 +126,31 @@ def test_most_unanswerable_development_questions_are_declined_without_citations(
             assert answer.citations == [] and answer.text.startswith(DECLINE_PREFIX)
 
 
-def test_an_unanswerable_question_that_is_answered_is_offered_only_as_the_closest_the_documents_come(
-    dev_answers,
+def test_an_answer_below_the_confident_support_is_offered_only_as_the_closest_the_documents_come(
+    dev_answers, article_index
 ):
-    for case in UNANSWERABLE:
+    confident = article_index.assistant.selector.model.confident
+    tentative = []
+    for case in CASES:
         answer = dev_answers[case.id]
-        if answer.answerable and answer.support < 0.5:
-            assert answer.text.startswith(TENTATIVE_PREFIX), answer.text
+        if not answer.answerable:
+            continue
+        is_tentative = answer.support < confident
+        assert answer.text.startswith(TENTATIVE_PREFIX) == is_tentative, (case.id, answer.support)
+        if is_tentative:
+            tentative.append(case.id)
+    # Some development answers fall in the uncertain band (dev-05, dev-16 when this was written):
+    # without them the check above would only ever see confident answers.
+    assert tentative
 
 
 @pytest.mark.parametrize("case", ANSWERABLE, ids=lambda c: c.id)
-def test_every_answerable_development_question_is_answered_citing_its_evidence_exactly(
+def test_every_answerable_development_question_is_answered_with_its_facts_citing_its_evidence_exactly(
     case, dev_answers, article_text
 ):
     answer = dev_answers[case.id]
     assert answer.answerable, answer.text
+    assert holds_expected_facts(answer.text, case.must), (case.must, answer.text)
     assert any(c.source == ARTICLE_SOURCE and citation_is_correct(c, case.gold) for c in answer.citations), (
         answer.text
     )
@@ -128,11 +162,15 @@ def test_support_is_a_probability_that_separates_answered_from_declined(dev_answ
     threshold = article_index.assistant.selector.threshold
     for answer in dev_answers.values():
         assert 0.0 <= answer.support <= 1.0
-        assert (answer.support >= threshold) == answer.answerable or answer.support in (0.0, 1.0)
+        assert (answer.support >= threshold) == answer.answerable, (answer.support, answer.text)
 
 
 def test_at_least_eighty_percent_of_answerable_development_questions_hold_every_expected_fact(dev_answers):
-    holding = [c.id for c in ANSWERABLE if holds_expected_facts(dev_answers[c.id].text, c.must)]
+    holding = [
+        c.id
+        for c in ANSWERABLE
+        if dev_answers[c.id].answerable and holds_expected_facts(dev_answers[c.id].text, c.must)
+    ]
     missing = sorted({c.id for c in ANSWERABLE} - set(holding))
     assert len(holding) >= 0.8 * len(ANSWERABLE), missing
 
@@ -153,6 +191,7 @@ def test_citation_precision_over_answerable_development_questions_is_at_least_85
 
 NOTES = "\n\nQuokka Island Field Notes\n\nThe quokka is a small marsupial that lives on Rottnest Island.\n"
 WOMBATS = "# Wombats\n\nWombats are burrowing marsupials native to Australia. They dig long burrows.\n"
+BUSH = "# Wombats of the Australian Bush\n\nWombats are burrowing marsupials. They dig long burrows.\n"
 
 
 def test_a_title_citation_is_exact_when_the_document_opens_with_blank_lines(private_article_index):
@@ -168,10 +207,42 @@ def test_a_title_citation_is_exact_when_the_document_opens_with_blank_lines(priv
 
 
 def test_a_title_question_restricted_to_one_document_cites_only_that_document(private_article_index):
+    (private_article_index.corpus_dir / "wombats.md").write_text(BUSH, encoding="utf-8")
+    private_article_index.assistant.rebuild()
+    answer = private_article_index.assistant.ask("What is the title of the article?", sources=["wombats.md"])
+    assert answer.answerable, answer.text
+    [citation] = answer.citations
+    assert citation.source == "wombats.md" and "Wombats of the Australian Bush" in citation.text
+    assert BUSH[citation.start : citation.end] == citation.text
+    assert "China-US Relations" not in answer.text
+
+
+def test_a_title_question_restricted_to_a_document_without_a_title_is_not_answered_from_another(
+    private_article_index,
+):
+    # The article's title is the only one in the index: citing it would ignore the restriction.
+    untitled = "Wombats are burrowing marsupials native to Australia. They dig long burrows.\n"
+    (private_article_index.corpus_dir / "untitled.txt").write_text(untitled, encoding="utf-8")
+    assistant = private_article_index.assistant
+    assistant.rebuild()
+    answer = assistant.ask("What is the title of the article?", sources=["untitled.txt"])
+    assert not answer.answerable and answer.citations == [], answer.text
+    assert answer.nearest and all(p.source == "untitled.txt" for p in answer.nearest)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="qa.answering.document_heads takes a title line only with 3+ words, so a one-word heading "
+    "('# Wombats') is not a title and the question is declined",
+)
+def test_the_title_of_a_document_with_a_one_word_heading_is_that_heading(private_article_index):
     (private_article_index.corpus_dir / "wombats.md").write_text(WOMBATS, encoding="utf-8")
     private_article_index.assistant.rebuild()
     answer = private_article_index.assistant.ask("What is the title of the article?", sources=["wombats.md"])
-    assert all(c.source == "wombats.md" for c in answer.citations), answer.text
+    assert answer.answerable, answer.text
+    [citation] = answer.citations
+    assert citation.source == "wombats.md" and "Wombats" in citation.text
+    assert WOMBATS[citation.start : citation.end] == citation.text
 
 
 def test_searching_for_the_title_leads_with_the_opening_of_the_document(article_index, article_text):

@@ -211,9 +211,14 @@ def test_the_installed_qa_executable_prints_one_json_value_on_stdout_and_logs_on
     )
     assert done.returncode == 0, done.stderr
     value = json.loads(done.stdout)  # the whole of stdout is exactly one JSON value
-    assert isinstance(value, dict) and value["answerable"] is True
+    assert isinstance(value, dict) and value["answerable"] is True and "Beijing" in value["answer"]
     text = read_document(corpus / ARTICLE_SOURCE)
-    assert all(text[c["start"] : c["end"]] == c["text"] for c in value["citations"])
+    assert value["citations"]
+    for c in value["citations"]:
+        assert c["source"] == ARTICLE_SOURCE
+        assert text[c["start"] : c["end"]] == c["text"]
+        assert f"[{c['n']}]" in value["answer"]
+    assert any("Beijing" in c["text"] for c in value["citations"])
     assert "building it" in done.stderr  # the first-use note went to stderr, not stdout
     assert (tmp_path / "index" / "CURRENT").exists()
 

@@ -373,6 +373,7 @@ def test_an_extractive_answer_quotes_each_sentence_with_its_citation_number(pass
     decision = lenient.decide("What did officials discuss and call fruitful?", passages, keyword)
     answer = quote("q?", decision)
     assert answer.answerable and answer.mode == "extractive" and answer.final
+    assert answer.citations
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     assert answer.text == " ".join(f"{c.text} [{c.n}]" for c in answer.citations)
     for c in answer.citations:

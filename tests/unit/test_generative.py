@@ -377,6 +377,7 @@ def test_the_model_sees_the_numbered_evidence_and_the_question_and_nothing_else_
     article_sentences = {" ".join(s.text.split()) for s in split_sentences(article_text)}
     assert 1 <= len(passages) <= MODEL_PASSAGES
     assert all(p in article_sentences for p in passages)
+    assert answer.answerable and answer.mode == "local" and answer.citations
     assert {" ".join(c.text.split()) for c in answer.citations} <= set(passages)
 
 

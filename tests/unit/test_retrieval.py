@@ -107,7 +107,9 @@ def test_an_unknown_source_finds_nothing(four):
 
 def test_passage_text_is_the_document_text_at_its_offsets(four):
     snapshot, embeddings = four
-    for p in hybrid_search(snapshot, embeddings, "quokka", k=4):
+    passages = hybrid_search(snapshot, embeddings, "quokka", k=4)
+    assert len(passages) == 4
+    for p in passages:
         text = DOCS[p.source][0]
         assert text[p.start : p.end] == p.text
         assert p.page is None
