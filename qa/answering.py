@@ -378,8 +378,12 @@ class EvidenceSelector:
         if wanted:
             if len(cache) + len(wanted) > VECTOR_CACHE:
                 cache.clear()
-            for text, vector in zip(wanted, self.embeddings.encode(wanted), strict=True):
-                found[text] = cache[text] = np.asarray(vector, dtype=np.float32)
+            # One text per batch when batches change vectors, so an answer never depends on what was
+            # asked (and cached) before it.
+            batches = [wanted] if self.embeddings.batch_invariant else [[t] for t in wanted]
+            for batch in batches:
+                for text, vector in zip(batch, self.embeddings.encode(batch), strict=True):
+                    found[text] = cache[text] = np.asarray(vector, dtype=np.float32)
         return np.stack([found[t] for t in texts])
 
     def _reason(self, q: Question, features: dict[str, float], keyword: KeywordIndex, asked: str) -> str:

@@ -103,6 +103,12 @@ class EmbeddingModel(Embeddings):
         """Embed texts as a float32 matrix with unit-length rows."""
         raise NotImplementedError
 
+    @property
+    def batch_invariant(self) -> bool:
+        """Whether a text's vector is the same whatever it is encoded with. Not so for int8 ONNX, whose
+        activations are quantised per batch: callers that cache vectors encode such texts one by one."""
+        return self.backend != "onnx-int8"
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [list(map(float, row)) for row in self.encode(list(texts))] if texts else []
 

@@ -94,12 +94,6 @@ def test_a_streamed_answer_ends_with_the_final_checked_answer(article_index, art
         assert article_text[c.start : c.end] == c.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="int8 activations are quantised per encoded batch, and EvidenceSelector encodes only the "
-    "sentences it has not cached: a sentence's vector, and so the answer, depends on what was asked "
-    "before (here support 0.819 with two citations alone, 0.836 with one after another question)",
-)
 def test_an_answer_does_not_depend_on_the_questions_asked_before_it(article_index):
     question = "What did the recently concluded eighth S&ED reaffirm?"
     alone = article_index.open_assistant().ask(question)
