@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -57,7 +57,7 @@ from .manifest import (
 )
 from .models import Chunk, Document, JSONObject
 from .planning import Progress, SyncPlan, plan_sync
-from .store import Store, open_store
+from .store import Store, Where, open_store
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -143,10 +143,10 @@ class Snapshot:
             return None
         return "".join(" " if ch is None else ch for ch in buffer[: covered[-1] + 1])
 
-    def where(self, sources: list[str] | None = None) -> dict[str, Any] | None:
+    def where(self, sources: list[str] | None = None) -> Where | None:
         """The Chroma filter for a dense search: the named sources, and only committed versions
         when strays are present (so they cannot crowd committed chunks out of the top k)."""
-        clauses: list[dict[str, Any]] = []
+        clauses: list[Where] = []
         if sources:
             clauses.append({"source": {"$in": list(sources)}})
         if self.strays:
@@ -156,9 +156,7 @@ class Snapshot:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def nearest(
-        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[str, float]]:
+    def nearest(self, vector: np.ndarray, k: int, where: Where | None = None) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the (up to) `k` stored chunks nearest `vector`, best first."""
         got = self.collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),

@@ -31,6 +31,9 @@ from .errors import QAError
 from .manifest import DocumentEntry, DocumentRecord, Header
 from .models import Chunk
 
+# A Chroma metadata filter such as {"source": {"$in": [...]}}: JSON-shaped, as chromadb takes it.
+Where = dict[str, Any]
+
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
@@ -210,7 +213,7 @@ class Store(ABC):
         sources: Sequence[str] | None = None,
     ) -> list[DocumentRecord]:
         """Document records with a version in (above, at_most], of the named sources when given."""
-        clauses: list[dict[str, Any]] = [{"version": {"$gt": above}}]  # also leaves the checkpoint out
+        clauses: list[Where] = [{"version": {"$gt": above}}]  # also leaves the checkpoint out
         if at_most is not None:
             clauses.append({"version": {"$lte": at_most}})
         records: list[DocumentRecord] = []
@@ -360,7 +363,7 @@ def open_store(index_dir: Path, chroma_url: str | None) -> Store:
 
 
 def read_pages(
-    collection: Collection, where: dict[str, Any] | None, include: list[str]
+    collection: Collection, where: Where | None, include: list[str]
 ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
     """A `get` in pages of READ_BATCH: (ids, the first included field, the second or Nones)."""
     offset = 0
@@ -403,7 +406,7 @@ def _record_metadata(record: DocumentRecord) -> dict[str, str | int | bool]:
     return meta
 
 
-def _wheres(clauses: list[dict[str, Any]], sources: Sequence[str] | None) -> Iterator[dict[str, Any] | None]:
+def _wheres(clauses: list[Where], sources: Sequence[str] | None) -> Iterator[Where | None]:
     """Chroma filters for the clauses (and), with the named sources in lists of a size Chroma takes;
     none at all when `sources` is empty."""
     if sources is None:
