@@ -25,8 +25,6 @@ import json
 import logging
 import re
 import resource
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +35,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench.common import free_port, median
 
 log = logging.getLogger("bench.answers")
 
@@ -75,7 +75,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 3) if values else None
+    return median(values) if values else None
 
 
 def _peak_rss_mb() -> float:
@@ -258,18 +258,12 @@ def token_rate(assistant: Any) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def llama_server(log_dir: Path) -> Iterator[tuple[str, str]]:
     """llama.cpp's OpenAI-compatible server with the packaged model: (base_url, model name)."""
     from qa.llm import local_model_file
 
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(local_model_file())]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"]
     command += ["--rope_freq_base", "0"]
@@ -349,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                     settings = {"llm_base_url": args.llm_base_url, "llm_model": args.llm_model}
                     settings = {k: v for k, v in settings.items() if v}
             try:
-                assistant = Assistant(corpus_dir=corpus, index_dir=root / "index", answerer=name, **settings)  # type: ignore[arg-type]
+                assistant = Assistant(corpus_dir=corpus, index_dir=root / "index", answerer=name, **settings)
                 log.info("answering %d questions with %s", len(cases), assistant.answerer)
                 figures = run_answerer(assistant.answerer, assistant, cases)
                 if not args.answers:

@@ -27,14 +27,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.common import quiet_logging
+from bench.common import MAX_BYTES, median, quiet_logging
 
 log = logging.getLogger("bench.index_updates")
-
-MAX_BYTES = 50_000_000
 
 SUBJECTS = (
     "The harbour master", "A retired engineer", "The village council", "Our neighbour", "The museum curator",
@@ -118,10 +117,6 @@ def imported(importtime_stderr: str, module: str) -> bool:
     return any(line.rsplit("|", 1)[-1].strip() == module for line in importtime_stderr.splitlines())
 
 
-def median(values: list[float]) -> float:
-    return round(statistics.median(values), 4)
-
-
 def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
     from qa.embeddings import PackagedMiniLM
     from qa.index import IndexStore
@@ -159,7 +154,7 @@ def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
     noop_inprocess, model_loaded_by_noop = [], False
     for _ in range(repeat):
         cold = PackagedMiniLM()
-        seconds, noop = timed(lambda cold=cold: store(index, cold).build(corpus, MAX_BYTES))
+        seconds, noop = timed(partial(store(index, cold).build, corpus, MAX_BYTES))
         assert noop.embedded == 0 and not noop.changed, noop.to_dict()
         noop_inprocess.append(seconds)
         model_loaded_by_noop |= cold._model is not None
@@ -185,7 +180,7 @@ def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
 
         alone_corpus, alone_index = root / f"alone-{r}" / "corpus", root / f"alone-{r}" / "index"
         write_corpus(alone_corpus, 1, first=extra)
-        seconds, alone = timed(lambda c=alone_corpus, i=alone_index: store(i, embeddings).build(c, MAX_BYTES))
+        seconds, alone = timed(partial(store(alone_index, embeddings).build, alone_corpus, MAX_BYTES))
         assert alone.embedded == added.embedded, (alone.to_dict(), added.to_dict())
         add_alone.append(seconds)
     log.info("add one: %.3fs to %d docs, %.3fs alone", median(add_big), docs, median(add_alone))

@@ -45,11 +45,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import quiet_logging
+from bench.common import MAX_BYTES, median, quiet_logging
 
 log = logging.getLogger("bench.ingest")
 
-MAX_BYTES = 50_000_000
 TARGET_RATIO = 0.8
 
 
@@ -113,27 +112,22 @@ def instrumented(embeddings: Any, breakdown: Breakdown, batches: list[list[str]]
         return original_encode(texts)
 
     Collection.upsert = chunks_upsert  # type: ignore[method-assign]
-    qa.index.chunk_document = breakdown.wrap("chunking", original_chunk)  # type: ignore[attr-defined]
-    qa.index.load_file = breakdown.wrap("load_files", original_load)  # type: ignore[attr-defined]
+    qa.index.chunk_document = breakdown.wrap("chunking", original_chunk)
+    qa.index.load_file = breakdown.wrap("load_files", original_load)
     embeddings.encode = breakdown.wrap("encode", encode)
     try:
         yield
     finally:
         Collection.upsert = original_upsert  # type: ignore[method-assign]
-        qa.index.chunk_document = original_chunk  # type: ignore[attr-defined]
-        qa.index.load_file = original_load  # type: ignore[attr-defined]
+        qa.index.chunk_document = original_chunk
+        qa.index.load_file = original_load
         del embeddings.encode  # back to the class's method
 
 
 def make_embeddings(backend: str) -> Any:
     from qa.embeddings import PackagedMiniLM
 
-    try:
-        return PackagedMiniLM(backend=backend)  # type: ignore[call-arg]
-    except TypeError:  # a PackagedMiniLM without backends: torch only
-        if backend not in ("torch", "auto"):
-            raise
-        return PackagedMiniLM()
+    return PackagedMiniLM(backend=backend)
 
 
 def raw_encoder(embeddings: Any) -> tuple[str, Callable[[list[str]], Any]]:
@@ -166,10 +160,6 @@ def raw_encoder(embeddings: Any) -> tuple[str, Callable[[list[str]], Any]]:
 
     encode_onnx(["warm up"])
     return f"{type(encoder).__name__}.encode", encode_onnx
-
-
-def median(values: list[float], digits: int = 3) -> float:
-    return round(statistics.median(values), digits)
 
 
 def bench_backend(backend: str, corpus: Path, root: Path, repeat: int) -> dict[str, Any]:
@@ -270,10 +260,6 @@ def bench_backend(backend: str, corpus: Path, root: Path, repeat: int) -> dict[s
 
 def available_backends() -> list[str]:
     backends = ["torch"]
-    try:
-        from qa.embeddings import resolve_backend  # noqa: F401
-    except ImportError:
-        return backends
     if all(importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers")):
         backends.append("onnx")
     return backends
@@ -286,12 +272,9 @@ def run(copies: int, repeat: int, backends: list[str], root: Path) -> dict[str, 
     files = write_corpus(corpus, copies)
     corpus_bytes = sum(p.stat().st_size for p in corpus.rglob("*.txt"))
     log.info("%d files, %d bytes", files, corpus_bytes)
-    try:
-        from qa.embeddings import resolve_backend
+    from qa.embeddings import resolve_backend
 
-        default_backend = resolve_backend("auto")
-    except ImportError:
-        default_backend = "torch"
+    default_backend = resolve_backend("auto")
     results = [bench_backend(b, corpus, root, repeat) for b in backends]
     load_end = os.getloadavg()
     return {

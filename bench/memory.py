@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.common import free_port
+
 log = logging.getLogger("bench.memory")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,12 +45,6 @@ QUESTION = "Where did the second round of the cybercrime dialogue take place?"
 READY_TIMEOUT = 600.0
 ANSWER_TIMEOUT = 900.0
 FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def status_mb(pid: int) -> dict[str, float]:
