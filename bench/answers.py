@@ -2,13 +2,14 @@
 long an answer takes, whether it holds the expected facts and cites the right passages, who wrote it
 (the model, or the extractive fallback), and whether any final sentence fails the check again.
 
-    .venv/bin/python -m bench.answers [--answerer extractive local openai] [--limit N] [--answers]
-        [--llm-base-url URL --llm-model NAME | --serve]
+    python -m bench.answers [--answerer extractive local openai] [--limit N] [--answers]
+        [--llm-base-url URL --llm-model NAME | --serve] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr. `--serve` starts llama.cpp's OpenAI-compatible
-server with the packaged model on a free loopback port for the `openai` answerer (and stops it).
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. `--serve` starts
+llama.cpp's OpenAI-compatible server with the packaged model on a free loopback port for the
+`openai` answerer (and stops it).
 
-Targets (from the issue; printed, never asserted): first checked text within 4 s and a complete
+Targets (printed, never asserted): first checked text within 4 s and a complete
 answer within 10 s (medians); at least 85 % of answerable questions with every expected fact, and at
 least as many as extractive; most answers written by the model; citation precision >= 0.9; every
 unanswerable question declined; zero final sentences failing the check again.
@@ -36,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import free_port, median
+from bench.common import emit, free_port, median, start_run
 
 log = logging.getLogger("bench.answers")
 
@@ -306,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-model", default=None, help="model name on that server")
     parser.add_argument("--serve", action="store_true", help="start llama.cpp's server for `openai`")
     parser.add_argument("--answers", action="store_true", help="also print every answer with its timings")
+    parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args(argv)
+    begun = start_run()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("httpx", "httpx2", "chromadb", "sentence_transformers", "qa.generative"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -317,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     [dataset] = article_dataset()
     cases = dataset.cases[: args.limit] if args.limit else dataset.cases
     result: dict[str, Any] = {
+        "benchmark": "answers",
         "dataset": dataset.name,
         "questions": len(cases),
         "targets": TARGETS,
@@ -360,8 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         if name != "extractive" and extractive:
             figures["facts_at_least_extractive"] = figures["facts_count"] >= extractive["facts_count"]
     result["peak_rss_mb"] = _peak_rss_mb()
-    json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    emit(result, begun, args.out)
     return 0
 
 

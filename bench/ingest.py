@@ -1,9 +1,9 @@
 """Ingest throughput: a full index build against the bare encoder on exactly the same chunk texts.
 
-    .venv/bin/python -m bench.ingest [--copies 1] [--repeat 3] [--backends torch,onnx]
+    python -m bench.ingest [--copies 1] [--repeat 3] [--backends torch,onnx] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr. Target (from the issue "Measured quality and
-speed", not asserted here): a full build reaches >= 80 % of the raw encoder's throughput.
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. Target (not asserted
+here): a full build reaches >= 80 % of the raw encoder's throughput.
 
 Corpus: the 240 XQuAD paragraphs (`qa.evaluation.xquad_dataset()[0].documents`), one `.txt` file each,
 in a temporary folder; with `--copies N` every paragraph is written N times, copy k > 1 with a short
@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
-import os
 import shutil
 import statistics
 import tempfile
@@ -45,7 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import MAX_BYTES, median, quiet_logging
+from bench.common import MAX_BYTES, emit, median, quiet_logging, start_run
 
 log = logging.getLogger("bench.ingest")
 
@@ -266,8 +264,6 @@ def available_backends() -> list[str]:
 
 
 def run(copies: int, repeat: int, backends: list[str], root: Path) -> dict[str, Any]:
-    load_start = os.getloadavg()
-    started = time.perf_counter()
     corpus = root / "corpus"
     files = write_corpus(corpus, copies)
     corpus_bytes = sum(p.stat().st_size for p in corpus.rglob("*.txt"))
@@ -276,7 +272,6 @@ def run(copies: int, repeat: int, backends: list[str], root: Path) -> dict[str, 
 
     default_backend = resolve_backend("auto")
     results = [bench_backend(b, corpus, root, repeat) for b in backends]
-    load_end = os.getloadavg()
     return {
         "benchmark": "ingest",
         "corpus": f"XQuAD en dev paragraphs x{copies}",
@@ -285,12 +280,6 @@ def run(copies: int, repeat: int, backends: list[str], root: Path) -> dict[str, 
         "repeat": repeat,
         "target_ratio": TARGET_RATIO,
         "default_backend": default_backend,
-        "cpu_count": os.cpu_count(),
-        "load_average": {
-            "start": [round(x, 2) for x in load_start],
-            "end": [round(x, 2) for x in load_end],
-        },
-        "total_seconds": round(time.perf_counter() - started, 1),
         "backends": results,
     }
 
@@ -304,12 +293,14 @@ def main() -> None:
         default=None,
         help="Comma-separated embedding backends (torch, onnx); default: every installed one.",
     )
+    parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
+    begun = start_run()
     backends = args.backends.split(",") if args.backends else available_backends()
     with tempfile.TemporaryDirectory(prefix="qa-bench-ingest-") as tmp:
         result = run(args.copies, args.repeat, backends, Path(tmp))
-    print(json.dumps(result, indent=2))
+    emit(result, begun, args.out)
 
 
 if __name__ == "__main__":

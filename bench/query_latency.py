@@ -1,10 +1,10 @@
 """Search latency of `Assistant.search(q, k=5)` at 1k, 10k and 100k chunks, with its parts.
 
-    .venv/bin/python -m bench.query_latency [--sizes 1000,10000,100000] [--queries 200] [--repeat 3]
-                                            [--pool 3000]
+    python -m bench.query_latency [--sizes 1000,10000,100000] [--queries 200] [--repeat 3]
+                                  [--pool 3000] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr. Targets (from the issue "Measured quality and
-speed", not asserted here): p50 under 30 ms at 10k chunks and under 60 ms at 100k.
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. Targets (not asserted
+here): p50 under 30 ms at 10k chunks and under 60 ms at 100k.
 
 The corpus at each size is the 240 XQuAD paragraphs (403 chunks) plus generated filler documents
 (English-like prose from a small vocabulary, about 7 chunks each, every one with its own number
@@ -46,7 +46,6 @@ import argparse
 import gc
 import json
 import logging
-import os
 import random
 import re
 import shutil
@@ -60,7 +59,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from bench.common import MAX_BYTES, quiet_logging
+from bench.common import MAX_BYTES, emit, quiet_logging, start_run
 
 log = logging.getLogger("bench.query_latency")
 
@@ -513,8 +512,6 @@ def run(sizes: list[int], queries: int, repeat: int, pool: int, root: Path) -> d
     from qa.assistant import Assistant
     from qa.settings import Settings
 
-    load_start = os.getloadavg()
-    started = time.perf_counter()
     settings = Settings()
     # The embedder an Assistant uses (same backend and batch size); its vectors fill the table.
     search_embeddings = Assistant(
@@ -533,18 +530,12 @@ def run(sizes: list[int], queries: int, repeat: int, pool: int, root: Path) -> d
         size_started = time.perf_counter()
         results.append(measure_size(corpus, size, root, chosen, repeat, search_embeddings))
         results[-1]["seconds_for_this_size"] = round(time.perf_counter() - size_started, 1)
-    load_end = os.getloadavg()
     return {
         "benchmark": "query_latency",
         "call": "Assistant.search(q, k=5)",
         "queries": len(chosen),
         "repeat": repeat,
         "embedding_backend": search_embeddings.backend,
-        "cpu_count": os.cpu_count(),
-        "load_average": {
-            "start": [round(x, 2) for x in load_start],
-            "end": [round(x, 2) for x in load_end],
-        },
         "method": {
             "corpus": "XQuAD en dev paragraphs + generated filler documents (~7 chunks each)",
             "embedded_for_real": corpus.embedded_for_real,
@@ -558,7 +549,6 @@ def run(sizes: list[int], queries: int, repeat: int, pool: int, root: Path) -> d
             "synthetic_variant_cosine_mean": corpus.synthetic_cosine,
             "variant_chunking_mismatches": corpus.mismatches,
         },
-        "total_seconds": round(time.perf_counter() - started, 1),
         "sizes": results,
     }
 
@@ -569,12 +559,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="XQuAD questions per pass.")
     parser.add_argument("--repeat", type=int, default=3, help="Passes over the questions (medians).")
     parser.add_argument("--pool", type=int, default=3000, help="Filler chunks embedded for real.")
+    parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
+    begun = start_run()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="qa-bench-latency-") as tmp:
         result = run(sizes, args.queries, args.repeat, args.pool, Path(tmp))
-    print(json.dumps(result, indent=2))
+    emit(result, begun, args.out)
 
 
 if __name__ == "__main__":
