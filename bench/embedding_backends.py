@@ -1,6 +1,6 @@
 """PyTorch fp32 vs ONNX fp32 vs ONNX int8 for the packaged MiniLM: speed, agreement, retrieval.
 
-    python -m bench.embedding_backends [--repeat 3] [--texts 2000] [--queries 40] [--out FILE]
+    python -m bench.embedding_backends [--repeat 3] [--texts N] [--queries 40] [--out FILE]
 
 Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. Everything is
 measured in one run so that the ratios share the machine's noise; other processes may be running,
@@ -8,8 +8,8 @@ so every figure is the best of `--repeat` rounds and the backends take turns wit
 
 - throughput (texts/s, batch 32, best round) and speed relative to PyTorch (the median over rounds
   of the ratio within a round; the backends take turns on each slice of 256 texts) on (a) the
-  article's chunks (qa.chunking, 700 characters, overlap 1) and (b) `--texts` XQuAD texts: all 240
-  paragraphs, all questions, then paragraph sentences;
+  article's chunks (qa.chunking, 700 characters, overlap 1) and (b) XQuAD texts: all 240
+  paragraphs, all questions, then paragraph sentences up to `--texts` in all (default: none);
 - single-query latency, p50 over `--queries` questions embedded one at a time;
 - cosine agreement of each ONNX model with PyTorch over every text embedded (mean and min);
 - retrieval: dense-only hit@1 / hit@5 of each question's gold paragraph among the 240 paragraphs
@@ -179,7 +179,12 @@ def query_path_cost(repeat: int) -> dict[str, dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--texts", type=int, default=2000, help="XQuAD texts to embed")
+    parser.add_argument(
+        "--texts",
+        type=int,
+        default=0,
+        help="XQuAD texts to embed: every paragraph and question, then sentences up to N",
+    )
     parser.add_argument("--queries", type=int, default=40, help="questions for the latency figure")
     parser.add_argument("--xquad", type=Path, default=None, help="XQuAD file (default: the one in eval/)")
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
