@@ -92,7 +92,7 @@ calibrate: dev
 	$(PY) -m bench.evidence_choice --results $(RESULTS)/evidence_choice.json
 	$(PY) -m bench.report
 
-report:
+report: setup
 	$(PY) -m bench.report
 
 clean:

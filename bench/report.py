@@ -471,7 +471,8 @@ def answers_values(r: Results) -> dict[str, str]:
 def runs_table(r: Results) -> str:
     rows = []
     for name in r.names():
-        run = r[name].get("run")
+        result = r[name]
+        run = result.get("run") if isinstance(result, dict) else None
         if run is None:
             rows.append([f"`{name}.json`", "–", "no stamp", "", "", "", ""])
             continue
