@@ -56,14 +56,32 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _dirty() -> bool | None:
+    changed = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE)
+    return None if changed is None else bool(changed)
+
+
 @dataclass
 class Run:
-    """When a benchmark started, and the machine's load then."""
+    """When a benchmark started, the code it ran (commit, and whether qa/, ui/, bench/ or
+    pyproject.toml differed from it), and the machine's load then."""
 
     command: str
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     clock: float = field(default_factory=time.perf_counter)
     load_start: list[float] = field(default_factory=load_average)
+    commit: str | None = field(default_factory=lambda: _git("rev-parse", "HEAD"))
+    dirty: bool | None = field(default_factory=_dirty)
 
 
 def start_run() -> Run:
@@ -75,16 +93,6 @@ def _module() -> str:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     return spec.name if spec is not None else Path(sys.argv[0]).stem
-
-
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def cpu_model() -> str:
@@ -109,13 +117,12 @@ def memory_gb() -> float | None:
 
 def stamp(run: Run) -> dict[str, Any]:
     """Where and when the result was measured; `git_dirty` is true when qa/, ui/, bench/ or
-    pyproject.toml differed from `git_commit`."""
-    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE)
+    pyproject.toml differed from `git_commit` when the run started."""
     return {
         "command": run.command,
         "date": run.started.isoformat(timespec="seconds"),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": None if dirty is None else bool(dirty),
+        "git_commit": run.commit,
+        "git_dirty": run.dirty,
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "memory_gb": memory_gb(),
