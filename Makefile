@@ -66,7 +66,7 @@ test: dev lint browser
 # Every figure in the README's "Measured" table and in docs/benchmarks.md comes from a JSON file in
 # docs/results/, stamped with the date, commit, CPU, core count and load average of its run.
 # `make eval` writes the quality figures (qa eval on every question set), `make bench` the speeds and
-# memory (about 20 minutes on 2 quiet cores), `make calibrate` refits the decision; each then
+# memory (docs/benchmarks.md's Runs table gives each one's wall time), `make calibrate` refits the decision; each then
 # regenerates docs/benchmarks.md and the README's table from the results (`make report` alone does
 # only that).
 RESULTS := docs/results

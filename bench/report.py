@@ -505,8 +505,25 @@ VALUES: tuple[Callable[[Results], dict[str, str]], ...] = (
 )
 
 
+BENCH = (  # what `make bench` runs
+    "ingest",
+    "query_latency",
+    "memory",
+    "index_updates",
+    "embedding_backends",
+    "cold_ask",
+    "retrieval",
+    "answers",
+)
+
+
+def bench_minutes(r: Results) -> str:
+    """The wall time of the benchmarks `make bench` runs, added up from their stamps."""
+    return num(sum(r[name]["run"]["seconds"] for name in BENCH) / 60)
+
+
 def values(results: Results) -> dict[str, str]:
-    out: dict[str, str] = {"runs_table": runs_table(results)}
+    out: dict[str, str] = {"runs_table": runs_table(results), "bench_minutes": bench_minutes(results)}
     for fill in VALUES:
         out |= fill(results)
     return out
