@@ -123,9 +123,6 @@ def eval_values(r: Results) -> dict[str, str]:
     v: dict[str, str] = {}
     article = r["eval-article"]
     ex, lo = figures(article), figures(article, "local")
-    answered_by_local = (
-        lo["questions"] - lo["wrong_refusals"] - round(lo["noans_declined"] * lo["unanswerable"])
-    )
     v |= {
         "a_questions": num(ex["questions"]),
         "a_ex_facts": count(ex["facts"], ex["answerable"]),
@@ -136,7 +133,8 @@ def eval_values(r: Results) -> dict[str, str]:
         "a_lo_declined": count(lo["has_declined"], lo["answerable"]),
         "a_lo_noans": count(lo["noans_declined"], lo["unanswerable"]),
         "a_lo_cp": num(lo["citation_precision"], 1),
-        "a_lo_written": f"{lo['written_by'].get('local', 0)} of {answered_by_local}",
+        "a_lo_by_model": num(lo["written_by"].get("local", 0)),
+        "a_lo_by_extractive": num(lo["written_by"].get("extractive", 0)),
         "a_lo_median": num(lo["median_seconds"], 1),
     }
     p = figures(r["eval-article-paraphrased"])
