@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 # the parts we do not use.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup dev browser run test lint eval calibrate clean
+.PHONY: setup dev browser run test lint eval calibrate bench report clean
 
 setup: $(VENV)/.installed
 
@@ -63,18 +63,37 @@ test: dev lint browser
 	$(VENV)/bin/qa eval --dataset squad2 $(GATE_SQUAD2)
 	$(VENV)/bin/pytest
 
-# The figures behind the README's "Measured" table, saved where the README points.
+# Every figure in the README's "Measured" table and in docs/benchmarks.md comes from a JSON file in
+# docs/results/, stamped with the date, commit, CPU, core count and load average of its run.
+# `make eval` writes the quality figures (qa eval on every question set), `make bench` the speeds and
+# memory (docs/benchmarks.md's Runs table gives each one's wall time), `make calibrate` refits the decision; each then
+# regenerates docs/benchmarks.md and the README's table from the results (`make report` alone does
+# only that).
 RESULTS := docs/results
+
 eval: setup
-	@mkdir -p $(RESULTS)
-	for d in article article-paraphrased; do \
-	  $(VENV)/bin/qa eval --dataset $$d --answerer extractive --answerer local --json > $(RESULTS)/eval-$$d.json; done
-	for d in xquad xquad-noans squad2; do \
-	  $(VENV)/bin/qa eval --dataset $$d --json > $(RESULTS)/eval-$$d.json; done
+	$(PY) -m bench.quality --results $(RESULTS)
+	$(PY) -m bench.report
+
+bench: dev
+	$(PY) -m bench.ingest --out $(RESULTS)/ingest.json
+	$(PY) -m bench.query_latency --out $(RESULTS)/query_latency.json
+	$(PY) -m bench.memory --out $(RESULTS)/memory.json
+	$(PY) -m bench.index_updates --out $(RESULTS)/index_updates.json
+	$(PY) -m bench.embedding_backends --out $(RESULTS)/embedding_backends.json
+	$(PY) -m bench.cold_ask --out $(RESULTS)/cold_ask.json
+	$(PY) -m bench.retrieval --out $(RESULTS)/retrieval.json
+	$(PY) -m bench.answers --out $(RESULTS)/answers.json
+	$(PY) -m bench.charts --results $(RESULTS)
+	$(PY) -m bench.report
 
 calibrate: dev
-	$(VENV)/bin/python -m bench.calibrate
-	$(VENV)/bin/python -m bench.evidence_choice
+	$(PY) -m bench.calibrate --results $(RESULTS)/calibration.json
+	$(PY) -m bench.evidence_choice --results $(RESULTS)/evidence_choice.json
+	$(PY) -m bench.report
+
+report: setup
+	$(PY) -m bench.report
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/gen-* .pytest_cache .mypy_cache .ruff_cache

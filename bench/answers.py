@@ -2,13 +2,14 @@
 long an answer takes, whether it holds the expected facts and cites the right passages, who wrote it
 (the model, or the extractive fallback), and whether any final sentence lacks gold evidence.
 
-    .venv/bin/python -m bench.answers [--answerer extractive local openai] [--limit N] [--answers]
-        [--llm-base-url URL --llm-model NAME | --serve]
+    python -m bench.answers [--answerer extractive local openai] [--limit N] [--answers]
+        [--llm-base-url URL --llm-model NAME | --serve] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr. `--serve` starts llama.cpp's OpenAI-compatible
-server with the packaged model on a free loopback port for the `openai` answerer (and stops it).
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. `--serve` starts
+llama.cpp's OpenAI-compatible server with the packaged model on a free loopback port for the
+`openai` answerer (and stops it).
 
-Targets (from the issue; printed, never asserted): first checked text within 4 s and a complete
+Targets (printed, never asserted): first checked text within 4 s and a complete
 answer within 10 s (medians); at least 85 % of answerable questions with every expected fact, and at
 least as many as extractive; most answers written by the model; citation precision >= 0.9; every
 unanswerable question declined; zero final sentences failing the judge: each sentence must carry a
@@ -26,8 +27,6 @@ import json
 import logging
 import re
 import resource
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench.common import emit, free_port, median, start_run
+from qa.answerers import QUOTING, choices
+from qa.answerers.local import LocalModel
+from qa.answerers.openai import OpenAIServer
+
+LOCAL = LocalModel.name
+OPENAI = OpenAIServer.name
 
 log = logging.getLogger("bench.answers")
 
@@ -76,7 +83,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 3) if values else None
+    return median(values) if values else None
 
 
 def _peak_rss_mb() -> float:
@@ -132,7 +139,7 @@ def run_answerer(name: str, assistant: Any, cases: list[Any]) -> dict[str, Any]:
     logging.getLogger("qa.generative").addHandler(dropped)
     logging.getLogger("qa.generative").setLevel(logging.INFO)
     load_seconds = None
-    if name != "extractive":
+    if name != QUOTING:
         started = time.perf_counter()
         model = assistant.chat_model()
         if hasattr(model, "_client"):  # the in-process llama.cpp model: load it now, not in question 1
@@ -182,7 +189,7 @@ def _figures(name: str, rows: list[dict[str, Any]], load_seconds: float | None) 
     citations = sum(r["citations"] for r in answerable)
     first_answered = [r["first_update_seconds"] for r in answered]
     total_answered = [r["total_seconds"] for r in answered]
-    model_written = sum(1 for r in answered if r["mode"] == name) if name != "extractive" else 0
+    model_written = sum(1 for r in answered if r["mode"] == name) if name != QUOTING else 0
     failing = [(r["id"], why, s) for r in rows for why, s in r["failing"]]
     dropped = [(r["id"], m) for r in rows for m in r["dropped"]]
     return {
@@ -205,7 +212,7 @@ def _figures(name: str, rows: list[dict[str, Any]], load_seconds: float | None) 
         "facts": round(sum(1 for r in answerable if r["facts"]) / len(answerable), 4) if answerable else None,
         "facts_count": sum(1 for r in answerable if r["facts"]),
         "written_by_model": model_written,
-        "fell_back_to_extractive": len(answered) - model_written if name != "extractive" else 0,
+        "fell_back_to_extractive": len(answered) - model_written if name != QUOTING else 0,
         "modes": dict(
             sorted({m: sum(1 for r in rows if r["mode"] == m) for m in {r["mode"] for r in rows}}.items())
         ),
@@ -271,18 +278,12 @@ def token_rate(assistant: Any) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def llama_server(log_dir: Path) -> Iterator[tuple[str, str]]:
     """llama.cpp's OpenAI-compatible server with the packaged model: (base_url, model name)."""
     from qa.llm import local_model_file
 
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(local_model_file())]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"]
     command += ["--rope_freq_base", "0"]
@@ -316,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--answerer",
         nargs="+",
-        choices=["extractive", "local", "openai"],
-        default=["extractive", "local"],
+        choices=choices(auto=False),
+        default=[QUOTING, LOCAL],
         help="answerers to measure, in order (default: extractive local)",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -325,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-model", default=None, help="model name on that server")
     parser.add_argument("--serve", action="store_true", help="start llama.cpp's server for `openai`")
     parser.add_argument("--answers", action="store_true", help="also print every answer with its timings")
+    parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args(argv)
+    begun = start_run()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("httpx", "httpx2", "chromadb", "sentence_transformers", "qa.generative"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -336,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     [dataset] = article_dataset()
     cases = dataset.cases[: args.limit] if args.limit else dataset.cases
     result: dict[str, Any] = {
+        "benchmark": "answers",
         "dataset": dataset.name,
         "questions": len(cases),
         "targets": TARGETS,
@@ -347,14 +351,14 @@ def main(argv: list[str] | None = None) -> int:
         for source, text in dataset.documents.items():
             (corpus / source).parent.mkdir(parents=True, exist_ok=True)
             (corpus / source).write_text(text, encoding="utf-8")
-        builder = Assistant(corpus_dir=corpus, index_dir=root / "index", answerer="extractive")
+        builder = Assistant(corpus_dir=corpus, index_dir=root / "index", answerer=QUOTING)
         started = time.perf_counter()
         builder.rebuild()
         result["index_build_seconds"] = round(time.perf_counter() - started, 2)
         for name in args.answerer:
             settings: dict[str, Any] = {}
             server = None
-            if name == "openai":
+            if name == OPENAI:
                 if args.serve:
                     server = llama_server(root)
                     settings["llm_base_url"], settings["llm_model"] = server.__enter__()
@@ -362,25 +366,24 @@ def main(argv: list[str] | None = None) -> int:
                     settings = {"llm_base_url": args.llm_base_url, "llm_model": args.llm_model}
                     settings = {k: v for k, v in settings.items() if v}
             try:
-                assistant = Assistant(corpus_dir=corpus, index_dir=root / "index", answerer=name, **settings)  # type: ignore[arg-type]
+                assistant = Assistant(corpus_dir=corpus, index_dir=root / "index", answerer=name, **settings)
                 log.info("answering %d questions with %s", len(cases), assistant.answerer)
                 figures = run_answerer(assistant.answerer, assistant, cases)
                 if not args.answers:
                     figures.pop("answers")
-                if assistant.answerer == "local":
+                if assistant.answerer == LOCAL:
                     figures["generation"] = token_rate(assistant)
                     figures["peak_rss_mb_so_far"] = _peak_rss_mb()
                 result["answerers"][name] = figures
             finally:
                 if server is not None:
                     server.__exit__(None, None, None)
-    extractive = result["answerers"].get("extractive")
+    extractive = result["answerers"].get(QUOTING)
     for name, figures in result["answerers"].items():
-        if name != "extractive" and extractive:
+        if name != QUOTING and extractive:
             figures["facts_at_least_extractive"] = figures["facts_count"] >= extractive["facts_count"]
     result["peak_rss_mb"] = _peak_rss_mb()
-    json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    emit(result, begun, args.out)
     return 0
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import quiet_logging
+from bench.common import RESULTS, emit, quiet_logging, start_run
 from qa.evaluation import (
     ARTICLE_PARAPHRASED,
     SQUAD2_DEV,
@@ -55,7 +55,6 @@ log = logging.getLogger("bench.calibrate")
 
 MAX_ANSWERABLE_DECLINED = 0.08  # at most this share of answerable questions declined: a margin under 0.10
 L2 = 1.0
-RESULTS = Path("docs/results/calibration.json")
 # The held-out groups the figures are reported for.
 GROUPS = {
     "squad2-dev": lambda r: r["corpus"] == "squad2:Computational_complexity_theory",
@@ -229,8 +228,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, help="read features from / save them to this JSON file")
     parser.add_argument("--out", type=Path, default=PACKAGED_MODEL)
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=RESULTS / "calibration.json")
     args = parser.parse_args()
+    begun = start_run()
 
     if args.cache and args.cache.is_file():
         rows = [Row(**r) for r in json.loads(args.cache.read_text())]
@@ -298,9 +298,7 @@ def main() -> None:
         about=about,
     )
     args.out.write_text(json.dumps(packaged.to_json(), indent=1) + "\n")
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    emit(results, begun, args.results)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,19 @@
-"""Charts of the saved benchmark results: docs/bench-*.json in, docs/*.png out.
+"""Charts of the saved benchmark results: docs/results/*.json in, docs/*.png out.
 
-    .venv/bin/python -m bench.query_latency > docs/bench-query-latency.json
-    .venv/bin/python -m bench.ingest --copies 2 > docs/bench-ingest.json
-    .venv/bin/python -m bench.memory > docs/bench-memory.json
-    .venv/bin/python -m bench.charts [--docs docs]
+    python -m bench.charts [--results docs/results] [--docs docs]
 
-Draws (matplotlib, Agg backend, no display needed) whichever of these has its JSON:
+Draws (matplotlib, Agg backend, no display needed) whichever of these has its JSON (`make bench`
+writes them all):
 
-- query-latency.png: search p50 / p95 and the dense-only and BM25-only parts against index size
-  (log x), with the targets; beside it, the time to open the index;
-- ingest-throughput.png: chunks per second of a full index build and of the raw encoder on the
-  same chunks, per embedding backend; beside it, where the build's time goes;
-- memory.png: peak RSS of the served web chat per answerer, when ready and after one answer.
+- query-latency.png (`query_latency.json`): search p50 / p95 and the dense-only and BM25-only parts
+  against index size (log x), with the targets; beside it, the time to open the index;
+- ingest-throughput.png (`ingest.json`): chunks per second of a full index build and of the raw
+  encoder on the same chunks, per embedding backend; beside it, where the build's time goes;
+- memory.png (`memory.json`): peak RSS of the served web chat per answerer, when ready and after one
+  answer.
 
-Prints the files written as one JSON object on stdout; logs go to stderr.
+Each chart's footer names the machine and its load while the benchmark ran (the result's `run`
+stamp). Prints the files written as one JSON object on stdout; logs go to stderr.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after matplotlib.use: the backend must be chosen first
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from bench.common import RESULTS, ROOT
+
 log = logging.getLogger("bench.charts")
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = ROOT / "docs"
 DPI = 110
 BLUE, ORANGE, GREEN, GREY, RED, PURPLE = "#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f", "#d62728", "#9467bd"
 
@@ -47,9 +49,13 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def _machine(result: dict[str, Any]) -> str:
-    load = result.get("load_average", {})
+    run = result.get("run", {})
+    load = run.get("load_average", {})
     start, end = load.get("start", ["?"])[0], load.get("end", ["?"])[0]
-    return f"{result.get('cpu_count', '?')} CPU cores, 1-min load average {start} at start, {end} at end"
+    return (
+        f"{run.get('cpu_model', '?')}, {run.get('cpu_count', '?')} cores, 1-min load average {start} at "
+        f"start, {end} at end; {str(run.get('date', '?'))[:10]}, commit {str(run.get('git_commit', '?'))[:9]}"
+    )
 
 
 def _footer(fig: Any, text: str) -> None:
@@ -224,18 +230,17 @@ def memory_chart(result: dict[str, Any], out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--docs", type=Path, default=DOCS, help="Folder with bench-*.json; PNGs go there too."
-    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="Folder with the results JSON.")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="Folder the PNGs are written to.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
     written = {}
     for name, chart, png in (
-        ("bench-query-latency.json", query_latency_chart, "query-latency.png"),
-        ("bench-ingest.json", ingest_chart, "ingest-throughput.png"),
-        ("bench-memory.json", memory_chart, "memory.png"),
+        ("query_latency.json", query_latency_chart, "query-latency.png"),
+        ("ingest.json", ingest_chart, "ingest-throughput.png"),
+        ("memory.json", memory_chart, "memory.png"),
     ):
-        result = _load(args.docs / name)
+        result = _load(args.results / name)
         if result is not None:
             chart(result, args.docs / png)
             written[name] = str(args.docs / png)

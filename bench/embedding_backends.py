@@ -1,15 +1,15 @@
 """PyTorch fp32 vs ONNX fp32 vs ONNX int8 for the packaged MiniLM: speed, agreement, retrieval.
 
-    .venv/bin/python -m bench.embedding_backends [--repeat 3] [--texts 2000] [--queries 40]
+    python -m bench.embedding_backends [--repeat 3] [--texts N] [--queries 40] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr. Everything is measured in one run so that the
-ratios share the machine's noise; other processes may be running, so every figure is the best of
-`--repeat` rounds and the backends take turns within a round:
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. Everything is
+measured in one run so that the ratios share the machine's noise; other processes may be running,
+so every figure is the best of `--repeat` rounds and the backends take turns within a round:
 
 - throughput (texts/s, batch 32, best round) and speed relative to PyTorch (the median over rounds
   of the ratio within a round; the backends take turns on each slice of 256 texts) on (a) the
-  article's chunks (qa.chunking, 700 characters, overlap 1) and (b) `--texts` XQuAD texts: all 240
-  paragraphs, all questions, then paragraph sentences;
+  article's chunks (qa.chunking, 700 characters, overlap 1) and (b) XQuAD texts: all 240
+  paragraphs, all questions, then paragraph sentences up to `--texts` in all (default: none);
 - single-query latency, p50 over `--queries` questions embedded one at a time;
 - cosine agreement of each ONNX model with PyTorch over every text embedded (mean and min);
 - retrieval: dense-only hit@1 / hit@5 of each question's gold paragraph among the 240 paragraphs
@@ -18,7 +18,7 @@ ratios share the machine's noise; other processes may be running, so every figur
 - the cost of the query path in a fresh process: `from qa.embeddings import PackagedMiniLM;
   PackagedMiniLM(backend=...).embed_query("x")`, and whether torch got imported.
 
-The "auto" rule (from the issue): ONNX int8 is the default only if it is at least 2.5x faster
+The "auto" rule: ONNX int8 is the default only if it is at least 2.5x faster
 than PyTorch (throughput on both workloads) and XQuAD hit@5 drops by no more than one point.
 """
 
@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import MAX_BYTES, ROOT, emit, start_run
+
 log = logging.getLogger("bench.embedding_backends")
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "corpus" / "china-us-relations-in-cyberspace.txt"
-XQUAD = ROOT.parent / "shared" / "eval" / "xquad" / "xquad.en.dev.json"
 MIN_SPEEDUP = 2.5
 MAX_HIT5_DROP = 1.0  # percentage points
 
@@ -66,7 +66,7 @@ def article_chunks() -> list[str]:
     from qa.chunking import chunk_document
     from qa.loaders import load_file
 
-    document = load_file(ARTICLE, ARTICLE.parent, 50_000_000)
+    document = load_file(ARTICLE, ARTICLE.parent, MAX_BYTES)
     return [c.text for c in chunk_document(document, 700, 1)]
 
 
@@ -179,15 +179,23 @@ def query_path_cost(repeat: int) -> dict[str, dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--texts", type=int, default=2000, help="XQuAD texts to embed")
+    parser.add_argument(
+        "--texts",
+        type=int,
+        default=0,
+        help="XQuAD texts to embed: every paragraph and question, then sentences up to N",
+    )
     parser.add_argument("--queries", type=int, default=40, help="questions for the latency figure")
-    parser.add_argument("--xquad", type=Path, default=XQUAD)
+    parser.add_argument("--xquad", type=Path, default=None, help="XQuAD file (default: the one in eval/)")
+    parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     for name in ("bench", "qa"):
         logging.getLogger(name).setLevel(logging.INFO)
+    begun = start_run()
 
     from qa.embeddings import MODEL_NAME, PackagedMiniLM, model_dir
+    from qa.evaluation import XQUAD_FILE
     from qa.onnx_backend import OnnxEncoder, ensure_onnx_model
 
     folder = model_dir()
@@ -205,7 +213,7 @@ def main() -> None:
     }
 
     chunks = article_chunks()
-    texts, questions, gold = xquad_workload(args.xquad, args.texts)
+    texts, questions, gold = xquad_workload(args.xquad or XQUAD_FILE, args.texts)
     n_paragraphs = max(gold) + 1
     log.info("article: %d chunks; xquad: %d texts (%d paragraphs, %d questions)",
              len(chunks), len(texts), n_paragraphs, len(questions))  # fmt: skip
@@ -240,12 +248,8 @@ def main() -> None:
     slowest = min(speedup["article_chunks"]["onnx_int8"], speedup["xquad"]["onnx_int8"])
     auto = "onnx" if slowest >= MIN_SPEEDUP and hit5_drop <= MAX_HIT5_DROP else "torch"
     result = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-            "load_average_1m": round(os.getloadavg()[0], 2),
-            **export_info["versions"],
-        },
+        "benchmark": "embedding_backends",
+        "environment": {"OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), **export_info["versions"]},
         "export": {k: export_info[k] for k in ("fused_operators", "int8_cosine_with_torch", "seconds")},
         "workloads": {
             "article_chunks": len(chunks),
@@ -273,7 +277,7 @@ def main() -> None:
             "auto": auto,
         },
     }
-    print(json.dumps(result, indent=2))
+    emit(result, begun, args.out)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,15 @@ sentence scoring; prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from bench.common import quiet_logging
+from bench.common import RESULTS, emit, quiet_logging, start_run
 from qa.answering import _has_expected, analyse
 from qa.evaluation import SQUAD2_DEV, holds_gold_answer, indexed, squad2_datasets, xquad_noans_dataset
 from qa.retrieval import hybrid_search
 
 RATIOS = (1.01, 0.9, 0.85, 0.8, 0.7, 0.6, 0.0)  # 1.01: never a second sentence; 0.0: always
-RESULTS = Path("docs/results/evidence_choice.json")
 
 
 def ranked_sentences() -> dict[str, list[list[tuple[float, bool, bool]]]]:
@@ -62,8 +60,9 @@ def holds(rows: list[list[tuple[float, bool, bool]]], ratio: float, typed_only: 
 
 def main() -> None:
     quiet_logging()
+    begun = start_run()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=RESULTS / "evidence_choice.json")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for corpus, rows in ranked_sentences().items():
@@ -78,9 +77,7 @@ def main() -> None:
                 for ratio in RATIOS
             },
         }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    emit(results, begun, args.results)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """What index updates cost on 1,000 small documents: a full build, a no-op rebuild, and adding one
 document to the big index compared with indexing that document alone.
 
-    .venv/bin/python -m bench.index_updates [--docs 1000] [--repeat 3] [--keep DIR]
+    python -m bench.index_updates [--docs 1000] [--repeat 3] [--keep DIR] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr. Targets (from the issue, not asserted here): a
-no-op rebuild of 1,000 small documents in under 2 s, without loading the embedding model; adding one
-document to 1,000 costs about what indexing it alone costs.
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. Targets (not
+asserted here): a no-op rebuild of 1,000 small documents in under 2 s, without loading the embedding
+model; adding one document to 1,000 costs about what indexing it alone costs.
 
 In-process figures use one `IndexStore` whose model is loaded before timing starts, so they measure
 index work; CLI figures are wall times of fresh `qa` processes (interpreter start, imports and, where
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import os
 import random
@@ -27,14 +26,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.common import quiet_logging
+from bench.common import MAX_BYTES, emit, median, quiet_logging, start_run
 
 log = logging.getLogger("bench.index_updates")
-
-MAX_BYTES = 50_000_000
 
 SUBJECTS = (
     "The harbour master", "A retired engineer", "The village council", "Our neighbour", "The museum curator",
@@ -118,17 +116,12 @@ def imported(importtime_stderr: str, module: str) -> bool:
     return any(line.rsplit("|", 1)[-1].strip() == module for line in importtime_stderr.splitlines())
 
 
-def median(values: list[float]) -> float:
-    return round(statistics.median(values), 4)
-
-
 def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
     from qa.embeddings import PackagedMiniLM
     from qa.index import IndexStore
     from qa.settings import Settings
 
     settings = Settings()
-    load_before = os.getloadavg()[0]
     corpus, index = root / "corpus", root / "index"
     write_corpus(corpus, docs)
     sizes = [p.stat().st_size for p in corpus.iterdir()]
@@ -159,7 +152,7 @@ def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
     noop_inprocess, model_loaded_by_noop = [], False
     for _ in range(repeat):
         cold = PackagedMiniLM()
-        seconds, noop = timed(lambda cold=cold: store(index, cold).build(corpus, MAX_BYTES))
+        seconds, noop = timed(partial(store(index, cold).build, corpus, MAX_BYTES))
         assert noop.embedded == 0 and not noop.changed, noop.to_dict()
         noop_inprocess.append(seconds)
         model_loaded_by_noop |= cold._model is not None
@@ -185,7 +178,7 @@ def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
 
         alone_corpus, alone_index = root / f"alone-{r}" / "corpus", root / f"alone-{r}" / "index"
         write_corpus(alone_corpus, 1, first=extra)
-        seconds, alone = timed(lambda c=alone_corpus, i=alone_index: store(i, embeddings).build(c, MAX_BYTES))
+        seconds, alone = timed(partial(store(alone_index, embeddings).build, alone_corpus, MAX_BYTES))
         assert alone.embedded == added.embedded, (alone.to_dict(), added.to_dict())
         add_alone.append(seconds)
     log.info("add one: %.3fs to %d docs, %.3fs alone", median(add_big), docs, median(add_alone))
@@ -211,12 +204,11 @@ def run(docs: int, repeat: int, root: Path) -> dict[str, Any]:
     log.info("CLI add one: %.2fs to %d docs, %.2fs alone", median(cli_big), docs, median(cli_alone))
 
     return {
+        "benchmark": "index_updates",
         "documents": docs,
         "bytes": sum(sizes),
         "chunks": chunks,
         "repeat": repeat,
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
         "embedding_backend": getattr(embeddings, "backend", None),
         "model_load_seconds": round(load_seconds, 3),
         "full_build": {
@@ -250,8 +242,10 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000, help="How many small documents (default 1000).")
     parser.add_argument("--repeat", type=int, default=3, help="Repeats of each small measurement (median).")
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep it (default: a temp folder).")
+    parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
+    begun = start_run()
 
     if args.keep:
         if args.keep.exists():
@@ -261,7 +255,7 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
             result = run(args.docs, args.repeat, Path(tmp))
-    print(json.dumps(result, indent=2))
+    emit(result, begun, args.out)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Ingest throughput: a full index build against the bare encoder on exactly the same chunk texts.
 
-    .venv/bin/python -m bench.ingest [--copies 1] [--repeat 3] [--backends torch,onnx]
+    python -m bench.ingest [--copies 1] [--repeat 3] [--backends torch,onnx] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr. Target (from the issue "Measured quality and
-speed", not asserted here): a full build reaches >= 80 % of the raw encoder's throughput.
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr. Target (not asserted
+here): a full build reaches >= 80 % of the raw encoder's throughput.
 
 Corpus: the 240 XQuAD paragraphs (`qa.evaluation.xquad_dataset()[0].documents`), one `.txt` file each,
 in a temporary folder; with `--copies N` every paragraph is written N times, copy k > 1 with a short
@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
-import os
 import shutil
 import statistics
 import tempfile
@@ -45,11 +43,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import quiet_logging
+from bench.common import MAX_BYTES, emit, median, quiet_logging, start_run
 
 log = logging.getLogger("bench.ingest")
 
-MAX_BYTES = 50_000_000
 TARGET_RATIO = 0.8
 
 
@@ -114,27 +111,22 @@ def instrumented(embeddings: Any, breakdown: Breakdown, batches: list[list[str]]
         return original_encode(texts)
 
     Collection.upsert = chunks_upsert  # type: ignore[method-assign]
-    qa.index.chunk_document = breakdown.wrap("chunking", original_chunk)  # type: ignore[attr-defined]
-    qa.planning.load_bytes = breakdown.wrap("load_files", original_load)  # type: ignore[attr-defined]
+    qa.index.chunk_document = breakdown.wrap("chunking", original_chunk)
+    qa.planning.load_bytes = breakdown.wrap("load_files", original_load)
     embeddings.encode = breakdown.wrap("encode", encode)
     try:
         yield
     finally:
         Collection.upsert = original_upsert  # type: ignore[method-assign]
-        qa.index.chunk_document = original_chunk  # type: ignore[attr-defined]
-        qa.planning.load_bytes = original_load  # type: ignore[attr-defined]
+        qa.index.chunk_document = original_chunk
+        qa.planning.load_bytes = original_load
         del embeddings.encode  # back to the class's method
 
 
 def make_embeddings(backend: str) -> Any:
     from qa.embeddings import PackagedMiniLM
 
-    try:
-        return PackagedMiniLM(backend=backend)  # type: ignore[call-arg]
-    except TypeError:  # a PackagedMiniLM without backends: torch only
-        if backend not in ("torch", "auto"):
-            raise
-        return PackagedMiniLM()
+    return PackagedMiniLM(backend=backend)
 
 
 def raw_encoder(embeddings: Any) -> tuple[str, Callable[[list[str]], Any]]:
@@ -167,10 +159,6 @@ def raw_encoder(embeddings: Any) -> tuple[str, Callable[[list[str]], Any]]:
 
     encode_onnx(["warm up"])
     return f"{type(encoder).__name__}.encode", encode_onnx
-
-
-def median(values: list[float], digits: int = 3) -> float:
-    return round(statistics.median(values), digits)
 
 
 def bench_backend(backend: str, corpus: Path, root: Path, repeat: int) -> dict[str, Any]:
@@ -271,30 +259,20 @@ def bench_backend(backend: str, corpus: Path, root: Path, repeat: int) -> dict[s
 
 def available_backends() -> list[str]:
     backends = ["torch"]
-    try:
-        from qa.embeddings import resolve_backend  # noqa: F401
-    except ImportError:
-        return backends
     if all(importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers")):
         backends.append("onnx")
     return backends
 
 
 def run(copies: int, repeat: int, backends: list[str], root: Path) -> dict[str, Any]:
-    load_start = os.getloadavg()
-    started = time.perf_counter()
     corpus = root / "corpus"
     files = write_corpus(corpus, copies)
     corpus_bytes = sum(p.stat().st_size for p in corpus.rglob("*.txt"))
     log.info("%d files, %d bytes", files, corpus_bytes)
-    try:
-        from qa.embeddings import resolve_backend
+    from qa.embeddings import resolve_backend
 
-        default_backend = resolve_backend("auto")
-    except ImportError:
-        default_backend = "torch"
+    default_backend = resolve_backend("auto")
     results = [bench_backend(b, corpus, root, repeat) for b in backends]
-    load_end = os.getloadavg()
     return {
         "benchmark": "ingest",
         "corpus": f"XQuAD en dev paragraphs x{copies}",
@@ -303,12 +281,6 @@ def run(copies: int, repeat: int, backends: list[str], root: Path) -> dict[str, 
         "repeat": repeat,
         "target_ratio": TARGET_RATIO,
         "default_backend": default_backend,
-        "cpu_count": os.cpu_count(),
-        "load_average": {
-            "start": [round(x, 2) for x in load_start],
-            "end": [round(x, 2) for x in load_end],
-        },
-        "total_seconds": round(time.perf_counter() - started, 1),
         "backends": results,
     }
 
@@ -322,12 +294,14 @@ def main() -> None:
         default=None,
         help="Comma-separated embedding backends (torch, onnx); default: every installed one.",
     )
+    parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
+    begun = start_run()
     backends = args.backends.split(",") if args.backends else available_backends()
     with tempfile.TemporaryDirectory(prefix="qa-bench-ingest-") as tmp:
         result = run(args.copies, args.repeat, backends, Path(tmp))
-    print(json.dumps(result, indent=2))
+    emit(result, begun, args.out)
 
 
 if __name__ == "__main__":

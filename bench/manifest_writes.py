@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import quiet_logging
+from qa.embeddings import EmbeddingModel
 
 log = logging.getLogger("bench.manifest_writes")
 
@@ -57,7 +58,7 @@ WHEN = "2025-01-01T00:00:00+00:00"
 SIZES = (1_000, 10_000, 100_000)
 
 
-class ConstantEncoder:
+class ConstantEncoder(EmbeddingModel):
     """Unit vectors without a model: the bench measures records, not embedding."""
 
     name = "bench-constant"

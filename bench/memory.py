@@ -1,18 +1,24 @@
 """Peak memory (VmHWM) of the served web chat, per answerer, with its index and models loaded.
 
-    .venv/bin/python -m bench.memory [--answerers extractive,local] [--repeat 2] [--question "..."]
+    python -m bench.memory [--answerers extractive,local] [--repeat 2] [--question "..."] [--out FILE]
 
-Prints one JSON object on stdout; logs go to stderr.
+Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr.
 
-For each answerer: start the real `qa --corpus corpus --index TMP serve --port FREE` process (a fresh
-temporary index, so it builds it first and loads the embedding model; QA_ANSWERER set, every other
-QA_* variable unset), wait until the page answers, read its /proc/PID/status (VmHWM, VmRSS and the
-RssAnon / RssFile split) when ready, ask one question through the page's own API (gradio_client,
-`/ask`, what the browser calls), read /proc/PID/status again, then stop it. A `local` answerer loads
-its language model on that first question, so the second reading is the one with every model
-loaded. RssFile is file-backed memory, mostly the memory-mapped GGUF model (llama.cpp maps it), which
-the kernel can drop and re-read; RssAnon is the process's own. Children of the server (none are
-expected) are listed with their RSS.
+For each answerer: start the real `python -m qa.cli --corpus corpus --index TMP serve --port FREE`
+process (a fresh temporary index, so it builds it first and loads the embedding model; QA_ANSWERER
+set, every other QA_* variable unset), wait until the page answers, read its /proc/PID/status
+(VmHWM, VmRSS and the RssAnon / RssFile split) when ready, ask one question through the page's own
+API (gradio_client, `/ask`, what the browser calls), read /proc/PID/status again, then stop it. A
+`local` answerer loads its language model on that first question, so the second reading is the one
+with every model loaded. RssFile is file-backed memory, mostly the memory-mapped GGUF model
+(llama.cpp maps it), which the kernel can drop and re-read; RssAnon is the process's own. Children
+of the server (none are expected) are listed with their RSS.
+
+Which answerer wrote the answer is read from the page's own JSON export (`mode`, as `qa ask --json`
+gives it), not guessed from the text: a language model may quote its passage word for word, and
+an answerer that fails falls back to the extractive answer with a warning in the server's log. A run
+whose `mode` is not the answerer asked for is recorded, and the benchmark then exits 1 without
+writing `--out`, so a fallback is never published as the local model's figure.
 
 `local` is skipped, with the reason, when llama-cpp-python or the packaged model is not installed.
 """
@@ -25,8 +31,6 @@ import json
 import logging
 import os
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,20 +40,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.common import ROOT, emit, free_port, median, start_run
+from qa.answerers.local import LocalModel
+
+LOCAL = LocalModel.name
+
 log = logging.getLogger("bench.memory")
 
-ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 QUESTION = "Where did the second round of the cybercrime dialogue take place?"
 READY_TIMEOUT = 600.0
 ANSWER_TIMEOUT = 900.0
 FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def status_mb(pid: int) -> dict[str, float]:
@@ -103,19 +105,33 @@ def wait_ready(url: str, process: subprocess.Popen[str], timeout: float) -> None
     raise TimeoutError(f"qa serve did not serve {url} within {timeout:.0f}s")
 
 
-def ask(url: str, question: str) -> tuple[str, str]:
-    """One question through the page's API, as the browser asks it; the answer text and status line."""
+def ask(url: str, question: str) -> tuple[str, dict[str, Any]]:
+    """One question through the page's API, as the browser asks it: the answer as the chat shows it,
+    and the answer as the page exports it (`qa ask --json`'s shape, `mode` included)."""
     from gradio_client import Client
 
     client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
     try:
-        chat, status, _ = client.predict(question, [], api_name="/ask")
+        outputs = client.predict(question, [], api_name="/ask")
     finally:
         client.close()
-    answer = chat[-1]["content"] if chat else ""
-    if isinstance(answer, list):  # Gradio 6 message content may come as a list of parts
-        answer = " ".join(str(p.get("text", p)) if isinstance(p, dict) else str(p) for p in answer)
-    return html.unescape(str(answer)), html.unescape(str(status))  # the page escapes document text
+    chat = outputs[0]
+    shown = chat[-1]["content"] if chat else ""
+    if isinstance(shown, list):  # Gradio 6 message content comes as a list of parts
+        shown = " ".join(str(p.get("text", p)) if isinstance(p, dict) else str(p) for p in shown)
+    exported = _exported_json(outputs)
+    with urllib.request.urlopen(exported, timeout=30) as response:
+        turns = json.load(response)["turns"]
+    return html.unescape(str(shown)), turns[-1]  # the chat escapes document text
+
+
+def _exported_json(outputs: Any) -> str:
+    """The URL of the conversation's JSON export among the page's outputs."""
+    for output in outputs:
+        value = output.get("value") if isinstance(output, dict) else None
+        if isinstance(value, dict) and str(value.get("orig_name", "")).endswith(".json") and value.get("url"):
+            return str(value["url"])
+    raise RuntimeError("the page returned no JSON export of the conversation; has /ask changed?")
 
 
 def measure(answerer: str, question: str, root: Path) -> dict[str, Any]:
@@ -124,12 +140,13 @@ def measure(answerer: str, question: str, root: Path) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}/"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env["QA_ANSWERER"] = answerer
-    qa = Path(sys.executable).parent / "qa"
-    command = [str(qa), "--corpus", str(CORPUS), "--index", str(index), "serve", "--port", str(port)]
+    qa = [sys.executable, "-m", "qa.cli"]  # the checkout's qa (cwd), not whatever `qa` is on PATH
+    command = [*qa, "--corpus", str(CORPUS), "--index", str(index), "serve", "--port", str(port)]
     stderr_lines: list[str] = []
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
+        cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -151,7 +168,7 @@ def measure(answerer: str, question: str, root: Path) -> dict[str, Any]:
         ready = status_mb(process.pid)
         log.info("%s: ready in %.1fs, VmHWM %.0f MB", answerer, ready_seconds, ready["VmHWM"])
         asked = time.perf_counter()
-        answer, status = ask(url, question)
+        shown, exported = ask(url, question)
         answer_seconds = time.perf_counter() - asked
         after = status_mb(process.pid)
         kids = children(process.pid)
@@ -170,7 +187,8 @@ def measure(answerer: str, question: str, root: Path) -> dict[str, Any]:
 
     backend = None
     done = subprocess.run(
-        [str(qa), "--index", str(index), "index", "status", "--json"],
+        [*qa, "--index", str(index), "index", "status", "--json"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         env=env,
@@ -179,6 +197,7 @@ def measure(answerer: str, question: str, root: Path) -> dict[str, Any]:
     )
     if done.returncode == 0:
         backend = json.loads(done.stdout).get("embedding_backend")
+    failures = [line for line in stderr_lines if "answerer failed" in line]
     return {
         "ready_seconds": round(ready_seconds, 1),
         "answer_seconds": round(answer_seconds, 1),
@@ -186,33 +205,32 @@ def measure(answerer: str, question: str, root: Path) -> dict[str, Any]:
         "after_answer_mb": after,
         "children": kids,
         "embedding_backend": backend,
-        "answer": answer[:300],
-        "status_line": status,
+        "mode": exported.get("mode"),
+        "answerable": exported.get("answerable"),
+        "citations": len(exported.get("citations") or []),
+        "answer": exported.get("answer"),
+        "answer_as_shown": shown,
+        "answerer_failures_logged": failures,
     }
 
 
 def run(answerers: list[str], repeat: int, question: str, root: Path) -> dict[str, Any]:
-    load_start = os.getloadavg()
-    started = time.perf_counter()
     results: dict[str, Any] = {}
     for answerer in answerers:
-        if answerer == "local":
+        if answerer == LOCAL:
             ok, reason = local_available()
             if not ok:
                 log.warning("skipping local: %s", reason)
                 results[answerer] = {"skipped": reason}
                 continue
         runs = [measure(answerer, question, root / f"run-{answerer}-{r}") for r in range(repeat)]
-        peak = [r["after_answer_mb"]["VmHWM"] for r in runs]
         results[answerer] = {
-            "peak_rss_mb": round(statistics.median(peak), 1),
-            "ready_peak_rss_mb": round(statistics.median(r["ready_mb"]["VmHWM"] for r in runs), 1),
-            "rss_anon_mb": round(
-                statistics.median(r["after_answer_mb"].get("RssAnon", 0.0) for r in runs), 1
-            ),
-            "rss_file_mb": round(
-                statistics.median(r["after_answer_mb"].get("RssFile", 0.0) for r in runs), 1
-            ),
+            "peak_rss_mb": median((r["after_answer_mb"]["VmHWM"] for r in runs), 1),
+            "ready_peak_rss_mb": median((r["ready_mb"]["VmHWM"] for r in runs), 1),
+            "rss_anon_mb": median((r["after_answer_mb"].get("RssAnon", 0.0) for r in runs), 1),
+            "rss_file_mb": median((r["after_answer_mb"].get("RssFile", 0.0) for r in runs), 1),
+            "answer_seconds": median((r["answer_seconds"] for r in runs), 1),
+            "modes": sorted({str(r["mode"]) for r in runs}),
             "runs": runs,
         }
     return {
@@ -221,14 +239,18 @@ def run(answerers: list[str], repeat: int, question: str, root: Path) -> dict[st
         "question": question,
         "repeat": repeat,
         "unit": "MB (10^6 bytes) from /proc/PID/status",
-        "cpu_count": os.cpu_count(),
-        "load_average": {
-            "start": [round(x, 2) for x in load_start],
-            "end": [round(x, 2) for x in os.getloadavg()],
-        },
-        "total_seconds": round(time.perf_counter() - started, 1),
         "answerers": results,
     }
+
+
+def wrong_writers(result: dict[str, Any]) -> list[str]:
+    """Runs whose answer was not written by the answerer that was asked for."""
+    return [
+        f"{name} run {i + 1}: written by {r['mode']!r}"
+        for name, figures in result["answerers"].items()
+        for i, r in enumerate(figures.get("runs", []))
+        if r["mode"] != name
+    ]
 
 
 def main() -> None:
@@ -236,13 +258,23 @@ def main() -> None:
     parser.add_argument("--answerers", default="extractive,local", help="Comma-separated QA_ANSWERER values.")
     parser.add_argument("--repeat", type=int, default=2, help="Server runs per answerer (medians).")
     parser.add_argument("--question", default=QUESTION, help="The question asked through the page.")
+    parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
     for noisy in ("httpx", "gradio_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    begun = start_run()
     with tempfile.TemporaryDirectory(prefix="qa-bench-memory-") as tmp:
         result = run(args.answerers.split(","), args.repeat, args.question, Path(tmp))
-    print(json.dumps(result, indent=2))
+    wrong = wrong_writers(result)
+    if wrong:
+        result["wrong_writers"] = wrong
+        emit(result, begun)  # on stdout only: a fallback must not become a published figure
+        log.error(
+            "answers not written by the answerer asked for (%s); %s not written", "; ".join(wrong), args.out
+        )
+        sys.exit(1)
+    emit(result, begun, args.out)
 
 
 if __name__ == "__main__":
