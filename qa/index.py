@@ -40,7 +40,7 @@ from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import EmbeddingModel
 from .errors import CorpusError, IndexBusyError, IndexMismatchError
 from .keyword_index import KeywordIndex
-from .loaders import Skipped, list_corpus
+from .loaders import list_corpus
 from .manifest import (
     MANIFEST_FORMAT,
     BuildSettings,
@@ -56,7 +56,7 @@ from .manifest import (
     superseded,
 )
 from .models import Chunk, Document, JSONObject
-from .planning import Progress, SyncPlan, plan_sync
+from .planning import Changes, Progress, SyncPlan, plan_sync
 from .store import Store, Where, open_store
 
 if TYPE_CHECKING:
@@ -76,23 +76,13 @@ class _Raced(Exception):
 
 
 @dataclass
-class BuildReport:
+class BuildReport(Changes):
     """What a build did. `skipped` files were not indexed; `duplicates` repeat another file's content."""
 
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    duplicates: dict[str, str] = field(default_factory=dict)  # source -> the source indexed instead
     chunks: int = 0
     embedded: int = 0
     seconds: float = 0.0
     generation: str | None = None
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
 
     def to_dict(self) -> JSONObject:
         return {

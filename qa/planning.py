@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .loaders import Skipped, file_sha256, load_bytes, size_limit_reason, source_name
+from .files import file_sha256
+from .loaders import Skipped, load_bytes, size_limit_reason, source_name
 from .manifest import DocumentEntry, Manifest
 from .models import Document
 
@@ -28,11 +29,10 @@ Progress = Callable[[str, int, int], None]  # (stage "read" | "embed", done, tot
 
 
 @dataclass
-class SyncPlan:
-    """The difference between the corpus folder and the manifest."""
+class Changes:
+    """Which documents a sync adds, updates, removes or keeps, and which files it cannot use: what a
+    plan intends and what a build reports."""
 
-    kept: dict[str, DocumentEntry] = field(default_factory=dict)  # listed entries that stay as they are
-    fresh: list[Document] = field(default_factory=list)  # to chunk and embed (new or changed)
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -43,6 +43,14 @@ class SyncPlan:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class SyncPlan(Changes):
+    """The difference between the corpus folder and the manifest."""
+
+    kept: dict[str, DocumentEntry] = field(default_factory=dict)  # listed entries that stay as they are
+    fresh: list[Document] = field(default_factory=list)  # to chunk and embed (new or changed)
 
     @property
     def indexed(self) -> set[str]:
