@@ -53,16 +53,16 @@ def paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
 
 
-def split_pages(paras: list[str], pages: int) -> list[list[str]]:
-    """Paragraphs dealt onto `pages` pages so each holds about the same number of characters."""
-    total = sum(len(p) for p in paras)
-    out: list[list[str]] = [[] for _ in range(pages)]
-    done = 0
-    for para in paras:
-        index = min(pages - 1, int(pages * done / total))
-        out[index].append(para)
-        done += len(para)
-    return [page for page in out if page] or [[]]
+def deal(lines: list[str], pages: int) -> list[list[str]]:
+    """Laid-out lines ("" between paragraphs) dealt onto `pages` pages of about equal length."""
+    per_page = -(-len(lines) // pages)
+    dealt = [lines[i : i + per_page] for i in range(0, len(lines), per_page)]
+    return [[line for line in page] for page in dealt if any(page)]
+
+
+def page_truth(page: list[str]) -> str:
+    """The words drawn on a page, as one line: what OCR should read there."""
+    return " ".join(" ".join(page).split())
 
 
 def _font(size: int) -> Any:
@@ -71,32 +71,47 @@ def _font(size: int) -> Any:
     return ImageFont.load_default(size=size)
 
 
-def render_scan(page_paras: list[str], seed: int) -> Any:
-    """One page at 150 dpi: the paragraphs wrapped to the text width, then grey paper, noise, skew."""
-    from PIL import Image, ImageDraw, ImageFilter
+SCAN_SIZE = 25  # pixels: 12 pt type at 150 dpi
+SCAN_MARGIN = round(20 / 25.4 * DPI)  # 20 mm
 
-    width, height = (round(mm / 25.4 * DPI) for mm in A4_MM)
-    margin, size = round(20 / 25.4 * DPI), 25  # 20 mm margins, 12 pt type
-    font = _font(size)
-    page = Image.new("L", (width, height), 255)
-    draw = ImageDraw.Draw(page)
-    y = margin
-    for para in page_paras:
+
+def scan_lines(paras: list[str]) -> list[str]:
+    """The article wrapped to an A4 text width at 150 dpi in Pillow's font, "" between paragraphs."""
+    from PIL import Image, ImageDraw
+
+    width = round(A4_MM[0] / 25.4 * DPI) - 2 * SCAN_MARGIN
+    draw, font = ImageDraw.Draw(Image.new("L", (1, 1))), _font(SCAN_SIZE)
+    lines: list[str] = []
+    for para in paras:
         line = ""
         for word in para.split():
             trial = f"{line} {word}".strip()
-            if draw.textlength(trial, font=font) > width - 2 * margin and line:
-                draw.text((margin, y), line, font=font, fill=20)
-                y += round(size * 1.45)
+            if draw.textlength(trial, font=font) > width and line:
+                lines.append(line)
                 line = word
             else:
                 line = trial
+        lines.extend([line, ""])
+    return lines
+
+
+def render_scan(page: list[str], seed: int) -> Any:
+    """One page at 150 dpi: its lines drawn, then grey paper, specks, a slight skew and blur."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    width, height = (round(mm / 25.4 * DPI) for mm in A4_MM)
+    font = _font(SCAN_SIZE)
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    y = SCAN_MARGIN
+    for line in page:
         if line:
-            draw.text((margin, y), line, font=font, fill=20)
-            y += round(size * 1.45)
-        y += size  # the gap between paragraphs
+            draw.text((SCAN_MARGIN, y), line, font=font, fill=20)
+            y += round(SCAN_SIZE * 1.45)
+        else:
+            y += SCAN_SIZE
     rng = random.Random(seed)
-    noisy = page.point(lambda v: max(0, min(255, v - 18)))  # grey paper
+    noisy = image.point(lambda v: max(0, min(255, v - 18)))  # grey paper
     for _ in range(width * height // 60):  # specks
         noisy.putpixel((rng.randrange(width), rng.randrange(height)), rng.randrange(120, 256))
     skewed = noisy.rotate(rng.uniform(-0.6, 0.6), fillcolor=237, resample=Image.Resampling.BILINEAR)
@@ -108,42 +123,56 @@ def scanned_pdf(pages: list[list[str]]) -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF(unit="mm", format="A4")
-    for number, page_paras in enumerate(pages, start=1):
+    for number, page in enumerate(pages, start=1):
         buffer = io.BytesIO()
-        render_scan(page_paras, seed=number).save(buffer, format="JPEG", quality=75)
+        render_scan(page, seed=number).save(buffer, format="JPEG", quality=75)
         pdf.add_page()
         pdf.image(buffer, x=0, y=0, w=A4_MM[0], h=A4_MM[1])
     return bytes(pdf.output())
 
 
-def furnished_pdf(pages: list[list[str]]) -> bytes:
-    """A text PDF with a running header, a numbered footer, and long words hyphenated at line ends."""
-    from fpdf import FPDF
+UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+_ASCII = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "…": "..."})
 
-    total = len(pages)
+
+def furnished_pdf(paras: list[str], pages: int) -> tuple[bytes, str]:
+    """A text PDF of `pages` pages with a running header, a numbered footer, and long words hyphenated
+    at line ends; and the font it used (DejaVu when installed, else Helvetica with quotes and dashes
+    made ASCII, which only the core fonts' encoding lacks)."""
+    from fpdf import FPDF
 
     class Report(FPDF):
         def header(self) -> None:
-            self.set_font("helvetica", size=9)
+            self.set_font(family, size=9)
             self.cell(0, 6, HEADER, new_x="LMARGIN", new_y="NEXT")
             self.ln(4)
 
         def footer(self) -> None:
             self.set_y(-15)
-            self.set_font("helvetica", size=9)
-            self.cell(0, 6, FOOTER.format(page=self.page_no(), pages=total), align="C")
+            self.set_font(family, size=9)
+            self.cell(0, 6, FOOTER.format(page=self.page_no(), pages=pages), align="C")
 
     pdf = Report(unit="mm", format="A4")
+    if UNICODE_FONT.exists():
+        pdf.add_font("dejavu", fname=str(UNICODE_FONT))
+        family = "dejavu"
+    else:
+        family, paras = "helvetica", [p.translate(_ASCII) for p in paras]
     pdf.set_auto_page_break(False)
-    for page_paras in pages:
+    pdf.set_font(family, size=11)
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    lines: list[str] = []
+    for para in paras:
+        lines.extend([*hyphenated_lines(para, pdf.get_string_width, width), ""])
+    for page in deal(lines, pages):
         pdf.add_page()
-        pdf.set_font("helvetica", size=11)
-        width = pdf.w - pdf.l_margin - pdf.r_margin
-        for para in page_paras:
-            for line in hyphenated_lines(para, lambda s: pdf.get_string_width(s), width):
+        pdf.set_font(family, size=11)
+        for line in page:
+            if line:
                 pdf.cell(0, 5.5, line, new_x="LMARGIN", new_y="NEXT")
-            pdf.ln(3)
-    return bytes(pdf.output())
+            else:
+                pdf.ln(3)
+    return bytes(pdf.output()), family
 
 
 def hyphenated_lines(para: str, measure: Any, width: float) -> list[str]:
@@ -242,7 +271,7 @@ def main() -> None:
     from qa.ocr import Recogniser
 
     original = decode_text(ARTICLE.read_bytes())
-    pages = split_pages(paragraphs(original), PAGES)
+    pages = deal(scan_lines(paragraphs(original)), PAGES)
     scan = scanned_pdf(pages)
     result: dict[str, Any] = {"benchmark": "ocr", "pages": len(pages), "dpi": DPI, "scan_bytes": len(scan)}
 
@@ -255,8 +284,8 @@ def main() -> None:
     errors = length = 0
     bounds = [start for start, _ in extracted.pages] + [len(extracted.text)]
     per_page = []
-    for index, page_paras in enumerate(pages):
-        truth = squeeze(" ".join(page_paras))
+    for index, page in enumerate(pages):
+        truth = page_truth(page)
         got = (
             squeeze(extracted.text[bounds[index] : bounds[index + 1]]) if index < len(extracted.pages) else ""
         )
@@ -273,14 +302,15 @@ def main() -> None:
     }
     log.info("scanned: CER %.4f, %.2f pages/s", errors / length, len(pages) / seconds)
 
-    furnished = furnished_pdf(pages)
+    furnished, font = furnished_pdf(paragraphs(original), PAGES)
     raw = _raw_pdf_text(furnished)
     cleaned = extract_text(Path("furnished.pdf"), furnished, ocr=False).text
     result["furnished"] = {
+        "font": font,
         "header_lines_before": raw.count(HEADER),
         "header_lines_after": cleaned.count(HEADER),
-        "hyphen_breaks_before": len(re.findall(r"[a-z]-\n[a-z]", raw)),
-        "hyphen_breaks_after": len(re.findall(r"[a-z]-\n[a-z]", cleaned)),
+        "hyphen_breaks_before": len(re.findall(r"[a-z]-\s*\n\s*[a-z]", raw)),
+        "hyphen_breaks_after": len(re.findall(r"[a-z]-\s*\n\s*[a-z]", cleaned)),
     }
     if not args.skip_eval:
         for name, text in (

@@ -217,8 +217,13 @@ def join_hyphenated(text: str) -> str:
     return _HYPHENATED.sub(lambda m: m.group(1) + m.group(2) + ("\n" if m.group(3) else ""), text)
 
 
+_PAGE_END_HYPHEN = re.compile(r"[^\W\d_]-$")
+_PAGE_START_WORD = re.compile(r"^([a-zà-ÿ][^\W\d_]*)[ \t]*\n?")
+
+
 def clean_pages(pages: Sequence[str]) -> list[str]:
-    """Each page's text without furniture lines and with hyphenated words joined."""
+    """Each page's text without furniture lines and with hyphenated words joined, also across a page
+    break: the word is made whole at the end of the page where it starts."""
     repeated = furniture(pages)
     cleaned = []
     for page in pages:
@@ -228,4 +233,12 @@ def clean_pages(pages: Sequence[str]) -> list[str]:
             line for i, line in enumerate(lines) if i not in edges or _furniture_key(line) not in repeated
         ]
         cleaned.append(join_hyphenated("\n".join(kept)).strip())
+    for i in range(len(cleaned) - 1):
+        following = next((j for j in range(i + 1, len(cleaned)) if cleaned[j]), None)
+        if following is None or not _PAGE_END_HYPHEN.search(cleaned[i]):
+            continue
+        rest = _PAGE_START_WORD.match(cleaned[following])
+        if rest:
+            cleaned[i] = cleaned[i][:-1] + rest.group(1)
+            cleaned[following] = cleaned[following][rest.end() :].lstrip()
     return cleaned

@@ -108,3 +108,8 @@ def test_a_plain_format_keeps_its_file_hash_as_version_and_a_pdfs_changes_with_i
     assert document_version(digest, ".pptx", ocr=False) == digest
     on, off = document_version(digest, ".pdf", ocr=True), document_version(digest, ".pdf", ocr=False)
     assert len({digest, on, off}) == 3
+
+
+def test_a_word_hyphenated_across_a_page_break_is_made_whole_on_the_first_page():
+    pages = ["Top\nthe supp-", "Top\norting evidence\nfollows", "Top\nlast page"]
+    assert clean_pages(pages)[:2] == ["the supporting", "evidence\nfollows"]
