@@ -275,12 +275,19 @@ def main() -> None:
     scan = scanned_pdf(pages)
     result: dict[str, Any] = {"benchmark": "ocr", "pages": len(pages), "dpi": DPI, "scan_bytes": len(scan)}
 
+    saved = os.environ.get("QA_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="qa-ocr-bench-") as cache:
-        os.environ["QA_CACHE_DIR"] = cache  # an empty cache: every page is recognised
-        Recogniser.engine()  # model loading is not per page
-        started = time.perf_counter()
-        extracted = extract_text(Path("scan.pdf"), scan, ocr=True)
-        seconds = time.perf_counter() - started
+        os.environ["QA_CACHE_DIR"] = cache  # an empty OCR cache: every page is recognised
+        try:
+            Recogniser.engine()  # model loading is not per page
+            started = time.perf_counter()
+            extracted = extract_text(Path("scan.pdf"), scan, ocr=True)
+            seconds = time.perf_counter() - started
+        finally:  # the evaluation's embedding model keeps its usual cache
+            if saved is None:
+                os.environ.pop("QA_CACHE_DIR", None)
+            else:
+                os.environ["QA_CACHE_DIR"] = saved
     errors = length = 0
     bounds = [start for start, _ in extracted.pages] + [len(extracted.text)]
     per_page = []
