@@ -130,11 +130,12 @@ def formats_assistant(tmp_path_factory):
     shutil.rmtree(root, ignore_errors=True)
 
 
-def cited(assistant, question: str, source: str):
+def cited(assistant, question: str, source: str, phrase: str):
+    """The citation of `source` that quotes `phrase` in the answer to `question`."""
     answer = assistant.ask(question)
     assert answer.answerable, answer.text
-    matching = [c for c in answer.citations if c.source == source]
-    assert matching, [c.source for c in answer.citations]
+    matching = [c for c in answer.citations if c.source == source and phrase.lower() in c.text.lower()]
+    assert matching, [(c.source, c.text) for c in answer.citations]
     return matching[0]
 
 
@@ -142,7 +143,7 @@ def cited(assistant, question: str, source: str):
     ("question", "source", "section", "phrase"),
     [
         (
-            "Where is the orchard that should be mentioned in the harvest plan?",
+            "Where is the orchard we should mention?",
             "deck.pptx",
             "slide 1",
             "Kent",
@@ -155,9 +156,8 @@ def test_an_uploaded_file_is_answered_with_a_citation_naming_its_part(
     formats_assistant, question, source, section, phrase
 ):
     assistant, corpus = formats_assistant
-    citation = cited(assistant, question, source)
+    citation = cited(assistant, question, source, phrase)
     assert citation.section == section and not citation.ocr
-    assert phrase in citation.text
     document = load_file(corpus / source, corpus, 10_000_000)
     assert document.text[citation.start : citation.end] == citation.text
     assert citation.to_dict()["section"] == section
@@ -169,7 +169,9 @@ def test_a_passage_from_a_scan_says_its_text_was_recognised_by_ocr(formats_assis
     assistant, corpus = formats_assistant
     passages = [p for p in assistant.search("How many crates of pears did the orchard produce?") if p.ocr]
     assert passages and passages[0].source == "scan.pdf" and passages[0].page == 1
-    citation = cited(assistant, "How many crates of pears did the orchard in Kent produce?", "scan.pdf")
+    citation = cited(
+        assistant, "How many crates of pears did the orchard in Kent produce?", "scan.pdf", "crates"
+    )
     assert citation.ocr and citation.page == 1 and citation.to_dict()["ocr"] is True
     document = load_file(corpus / "scan.pdf", corpus, 10_000_000)
     assert document.text[citation.start : citation.end] == citation.text
