@@ -174,3 +174,24 @@ def test_a_full_plan_re_embeds_everything_but_tells_added_from_updated(corpus, p
 def test_sources_in_subfolders_use_forward_slashes(corpus):
     write(corpus, {"notes/a.txt": "Alpha text."})
     assert [d.source for d in plan(corpus, None).fresh] == ["notes/a.txt"]
+
+
+def test_a_pdf_indexed_by_an_older_extractor_is_read_again_while_unchanged_text_files_are_kept(
+    corpus, parsed
+):
+    from helpers import make_pdf
+
+    from qa.files import file_sha256
+    from qa.loaders import document_version
+
+    write(corpus, {"a.txt": "Alpha text."})
+    pdf = make_pdf(["A page of text."])
+    (corpus / "report.pdf").write_bytes(pdf)
+    old = manifest_of({"a.txt": "Alpha text."})
+    old.documents["report.pdf"] = DocumentEntry(file_sha256(pdf), len(pdf), 1, ((0, 1),), WHEN, WHEN)
+    result = plan(corpus, old)
+    assert result.unchanged == ["a.txt"] and parsed == ["report.pdf"] and result.updated == ["report.pdf"]
+    fresh = result.fresh[0]
+    assert fresh.sha256 == document_version(file_sha256(pdf), ".pdf", ocr=True) != file_sha256(pdf)
+    old.documents["report.pdf"] = DocumentEntry(fresh.sha256, len(pdf), 1, ((0, 1),), WHEN, WHEN)
+    assert plan(corpus, old).unchanged == ["a.txt", "report.pdf"]
