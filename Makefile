@@ -84,6 +84,8 @@ bench: dev
 	$(PY) -m bench.cold_ask --out $(RESULTS)/cold_ask.json
 	$(PY) -m bench.retrieval --out $(RESULTS)/retrieval.json
 	$(PY) -m bench.answers --out $(RESULTS)/answers.json
+	$(PY) -m bench.ocr --out $(RESULTS)/ocr.json
+	$(PY) -m bench.garbage_text --out $(RESULTS)/garbage_text.json
 	$(PY) -m bench.charts --results $(RESULTS)
 	$(PY) -m bench.report
 

@@ -472,6 +472,30 @@ def answers_values(r: Results) -> dict[str, str]:
     }
 
 
+def ocr_values(r: Results) -> dict[str, str]:
+    result = r["ocr"]
+    scanned, answers = result["scanned"], result["answers"]
+    furnished = result["furnished"]
+    return {
+        "ocr_pages": num(result["pages"]),
+        "ocr_dpi": num(result["dpi"]),
+        "ocr_cer": pct(scanned["cer"], 1),
+        "ocr_pps": num(scanned["pages_per_second"], 3),
+        "ocr_seconds_per_page": num(1 / scanned["pages_per_second"], 0),
+        "ocr_right_scan": num(answers["scanned_ocr"]["right"]),
+        "ocr_right_plain": num(answers["plain"]["right"]),
+        "ocr_questions": num(answers["plain"]["questions"]),
+        "pdf_right_before": num(answers["furnished_before_cleaning"]["right"]),
+        "pdf_right_after": num(answers["furnished_after_cleaning"]["right"]),
+        "pdf_furniture_before": num(answers["furnished_before_cleaning"]["furniture_in_top5"]),
+        "pdf_furniture_after": num(answers["furnished_after_cleaning"]["furniture_in_top5"]),
+        "pdf_split_before": num(answers["furnished_before_cleaning"]["split_words_in_citations"]),
+        "pdf_split_after": num(answers["furnished_after_cleaning"]["split_words_in_citations"]),
+        "pdf_hyphens_before": num(furnished["hyphen_breaks_before"]),
+        "pdf_hyphens_after": num(furnished["hyphen_breaks_after"]),
+    }
+
+
 def runs_table(r: Results) -> str:
     rows = []
     for name in r.names():
@@ -506,6 +530,7 @@ VALUES: tuple[Callable[[Results], dict[str, str]], ...] = (
     cold_ask_values,
     retrieval_values,
     answers_values,
+    ocr_values,
 )
 
 
@@ -518,6 +543,8 @@ BENCH = (  # what `make bench` runs
     "cold_ask",
     "retrieval",
     "answers",
+    "ocr",
+    "garbage_text",
 )
 
 

@@ -27,7 +27,7 @@ from .embeddings import EmbeddingModel, PackagedMiniLM
 from .errors import CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .loaders import IGNORED_NAMES, Skipped, load_file
-from .models import Answer, Chunk, Citation, DocumentInfo, Excerpt, IndexStatus, Passage, page_at
+from .models import Answer, Chunk, Citation, DocumentInfo, Excerpt, IndexStatus, Passage
 from .remote_embeddings import remote_embeddings
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
@@ -93,6 +93,7 @@ class Assistant:
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
             chroma_url=self.settings.chroma_url,
+            ocr=self.settings.ocr == "auto",
         )
         self.selector = EvidenceSelector(
             embeddings, load_model(self.settings.support_model), self.settings.min_support
@@ -136,7 +137,7 @@ class Assistant:
         self.corpus_dir.mkdir(parents=True, exist_ok=True)
         refused: list[Skipped] = []
         for path in files:
-            reason = self._unusable(path)
+            reason = self._unusable(path, progress)
             if reason:
                 refused.append(Skipped(path.name, reason))
                 continue
@@ -147,13 +148,20 @@ class Assistant:
         report.skipped[:0] = refused
         return report
 
-    def _unusable(self, path: Path) -> str | None:
+    def _unusable(self, path: Path, progress: Progress | None = None) -> str | None:
         """Why `path` cannot be added to the corpus, or None: a name the corpus ignores, or whatever
-        loading it the way a build does refuses (type, size, unreadable)."""
+        loading it the way a build does refuses (type, size, unreadable). OCR done here is cached, so
+        the build that follows reads the same pages from the cache."""
         if path.name.startswith(".") or path.name in IGNORED_NAMES:
             return "has a name the corpus ignores (hidden or reserved); rename the file and add it again"
         try:
-            load_file(path, path.parent, int(self.settings.max_file_mb * 1e6))
+            load_file(
+                path,
+                path.parent,
+                int(self.settings.max_file_mb * 1e6),
+                ocr=self.settings.ocr == "auto",
+                progress=(lambda done, total: progress("ocr", done, total)) if progress else None,
+            )
         except (ValueError, OSError) as exc:
             return str(exc)
         return None
@@ -181,9 +189,11 @@ class Assistant:
         """A citation (or passage) with up to `chars` characters of its document around it, from the
         index version it was cited from, for showing the evidence in place."""
         snapshot = self._snapshot()
-        page = cited.page
+        page, section, ocr = cited.page, cited.section, cited.ocr
         if snapshot.text(cited.source, cited.start, cited.end) != cited.text:  # the document changed since
-            return Excerpt(cited.source, cited.start, cited.end, cited.text, page=page)
+            return Excerpt(
+                cited.source, cited.start, cited.end, cited.text, page=page, section=section, ocr=ocr
+            )
         lo = max(0, cited.start - chars)
         before = snapshot.text(cited.source, lo, cited.start) or ""
         after = snapshot.text(cited.source, cited.end, cited.end + chars + 1) or ""
@@ -202,6 +212,8 @@ class Assistant:
             clipped_before,
             clipped_after,
             page,
+            section,
+            ocr,
         )
 
     def documents(self) -> list[DocumentInfo]:
@@ -322,8 +334,12 @@ class Assistant:
 
 
 def _with_pages(answer: Answer, snapshot: Snapshot) -> Answer:
-    """Give each citation the page its first character is on (a chunk's page is where it starts)."""
+    """Give each citation the page its first character is on (a chunk's page is where it starts), the
+    page's name, and whether OCR read it."""
     if not any(snapshot.pages(c.source) for c in answer.citations):
         return answer
-    citations = [replace(c, page=page_at(snapshot.pages(c.source), c.start)) for c in answer.citations]
+    citations = []
+    for c in answer.citations:
+        where = snapshot.locate(c.source, c.start, c.end)
+        citations.append(replace(c, page=where.page, section=where.section, ocr=where.ocr))
     return replace(answer, citations=citations)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from .models import Chunk, Document, page_at
+from .models import Chunk, Document, locate
 
 CHUNKING_VERSION = 1  # bump when the splitting rules change: old indexes are then refused
 
@@ -135,7 +135,10 @@ def chunk_document(document: Document, chunk_size: int, overlap: int) -> list[Ch
         chunk = Chunk(
             chunk_id(document.source, start, text, document.sha256), document.source, start, end, text
         )
-        chunks.append(chunk if not document.pages else replace(chunk, page=page_at(document.pages, start)))
+        if document.pages:
+            where = locate(document.pages, document.sections, document.ocr_pages, start, end)
+            chunk = replace(chunk, page=where.page, section=where.section, ocr=where.ocr)
+        chunks.append(chunk)
         if j >= len(units):
             break
         nxt = max(j - overlap, i + 1)

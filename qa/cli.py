@@ -21,6 +21,7 @@ import click
 
 from .answerers import QUOTING, choices
 from .errors import QAError
+from .models import OCR_NOTE, place
 
 if TYPE_CHECKING:
     from .assistant import Assistant
@@ -72,7 +73,8 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
 
 
 class ProgressBar:
-    """Build progress on stderr: files read, then chunks embedded, with a rate. Redrawn in place on
+    """Build progress on stderr: files read (pages recognised, when a file needs OCR), then chunks
+    embedded, with a rate. Redrawn in place on
     a terminal; on a pipe or log, one line per stage and at most one line every few seconds.
 
     Not tqdm or rich (docs/results/libraries.json): in a log, tqdm leaves carriage returns, rich only the end.
@@ -89,7 +91,7 @@ class ProgressBar:
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.perf_counter()
         began = self.started.setdefault(stage, now)
-        unit = "files" if stage == "read" else "chunks"
+        unit = {"read": "files", "ocr": "pages"}.get(stage, "chunks")
         rate = done / (now - began) if now > began else 0.0
         filled = int(self.WIDTH * done / total) if total else self.WIDTH
         bar = "#" * filled + "-" * (self.WIDTH - filled)
@@ -228,7 +230,9 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         click.echo("")
         for c in answer.citations:
-            where = f"{c.source}" + (f", page {c.page}" if c.page else "") + f", chars {c.start}-{c.end}"
+            part = place(c.page, c.section)
+            where = f"{c.source}" + (f", {part}" if part else "") + f", chars {c.start}-{c.end}"
+            where += f" ({OCR_NOTE})" if c.ocr else ""
             click.echo(f"[{c.n}] {where}\n    “{c.text}”")
     elif answer.nearest:
         click.echo("\nClosest passages (they do not answer the question):")

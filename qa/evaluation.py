@@ -179,7 +179,10 @@ def overlaps(passage: Spanned, gold: Iterable[GoldSpan]) -> bool:
 # ---- datasets --------------------------------------------------------------------------------
 
 
-def _cases_from_jsonl(path: Path, documents: dict[str, str]) -> list[Case]:
+def cases_from_jsonl(path: Path, documents: dict[str, str], strict: bool = True) -> list[Case]:
+    """The cases in a JSON-lines file, with gold spans where their evidence occurs in `documents`.
+    `strict`: an answerable case whose evidence occurs nowhere is an error (a stale dataset); without
+    it the case keeps no gold span (for text that differs from the original, such as OCR output)."""
     cases = []
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -195,7 +198,7 @@ def _cases_from_jsonl(path: Path, documents: dict[str, str]) -> list[Case]:
                             gold.extend((source, a, b) for a, b in evidence_spans(text, [passage]))
                         except ValueError:
                             continue
-                if raw["answerable"] and evidence and not gold:
+                if strict and raw["answerable"] and evidence and not gold:
                     raise ValueError(f"none of its evidence occurs in the documents: {evidence[0]!r}")
                 cases.append(
                     Case(
@@ -228,7 +231,7 @@ def _read_corpus_texts(corpus_dir: Path) -> dict[str, str]:
 
 def article_dataset(cases: Path = ARTICLE_CASES, name: str = "article") -> list[Dataset]:
     documents = _read_corpus_texts(ARTICLE_CORPUS)
-    return [Dataset(name, documents, _cases_from_jsonl(cases, documents))]
+    return [Dataset(name, documents, cases_from_jsonl(cases, documents))]
 
 
 def _safe_name(title: str) -> str:
@@ -348,7 +351,7 @@ def file_dataset(path: Path, corpus_dir: Path) -> list[Dataset]:
     documents = _read_corpus_texts(corpus_dir)
     if not documents:
         raise QAError(f"no readable documents in {corpus_dir} to judge {path} against; pass --corpus")
-    return [Dataset(path.name, documents, _cases_from_jsonl(path, documents))]
+    return [Dataset(path.name, documents, cases_from_jsonl(path, documents))]
 
 
 DATASETS = ("article", "article-paraphrased", "xquad", "xquad-noans", "squad2")

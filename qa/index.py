@@ -55,7 +55,7 @@ from .manifest import (
     resolve,
     superseded,
 )
-from .models import Chunk, Document, JSONObject
+from .models import Chunk, Document, JSONObject, Location, locate
 from .planning import Changes, Progress, SyncPlan, plan_sync
 from .store import Store, Where, open_store
 
@@ -115,6 +115,13 @@ class Snapshot:
     def pages(self, source: str) -> tuple[tuple[int, int], ...]:
         entry = self.manifest.documents.get(source)
         return entry.pages if entry else ()
+
+    def locate(self, source: str, start: int, end: int | None = None) -> Location:
+        """The page, page name and OCR flag of a span of an indexed document."""
+        entry = self.manifest.documents.get(source)
+        if entry is None or not entry.pages:
+            return Location()
+        return locate(entry.pages, entry.sections, entry.ocr_pages, start, end)
 
     def text(self, source: str, start: int, end: int) -> str | None:
         """The document's text in [start, end) as the indexed chunks hold it, cut short where the
@@ -179,8 +186,10 @@ class IndexStore:
         chunk_overlap: int,
         chroma_url: str | None = None,
         storage: Store | None = None,
+        ocr: bool = True,
     ) -> None:
         self.index_dir = Path(index_dir)
+        self.ocr = ocr  # whether builds recognise images and scanned pages (QA_OCR)
         self.embeddings = embeddings
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
@@ -371,7 +380,7 @@ class IndexStore:
             old, records = state if state else (None, 0)
             if old is not None and not full:
                 self.check_compatible(old)
-        plan = plan_sync(files, corpus_dir, old, max_bytes, full, skipped, progress)
+        plan = plan_sync(files, corpus_dir, old, max_bytes, full, skipped, progress, ocr=self.ocr)
         report = BuildReport(
             plan.added, plan.updated, plan.removed, plan.unchanged, plan.skipped, plan.duplicates
         )
@@ -435,7 +444,9 @@ class IndexStore:
         entries = {}
         for d in documents:
             added = known[d.source].added if d.source in known else now
-            entries[d.source] = DocumentEntry(d.sha256, d.size, counts[d.source], d.pages, added, now)
+            entries[d.source] = DocumentEntry(
+                d.sha256, d.size, counts[d.source], d.pages, added, now, d.sections, d.ocr_pages
+            )
         return entries
 
     def _full_build(

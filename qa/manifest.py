@@ -51,12 +51,14 @@ class BuildSettings:
 class DocumentEntry:
     """One indexed version of a document."""
 
-    sha256: str  # of the file's bytes: a changed file gets a new entry
+    sha256: str  # the document's version (qa.loaders.document_version): a changed file gets a new entry
     bytes: int
     chunks: int
     pages: tuple[tuple[int, int], ...]  # (start offset, page number) for paged formats (PDF)
     added: str  # ISO 8601: when the document was first indexed (kept across versions)
     updated: str  # ISO 8601: when this version was indexed
+    sections: tuple[str, ...] = ()  # each page's name in citations ("slide 3"), when pages have names
+    ocr_pages: tuple[int, ...] = ()  # page numbers whose text OCR recognised
 
     def to_json(self) -> str:
         return json.dumps(self._data(), ensure_ascii=False)
@@ -67,15 +69,22 @@ class DocumentEntry:
 
     def _data(self) -> dict[str, Any]:
         # By hand, not asdict() (about 3x slower): a checkpoint holds one entry per document.
-        return {
+        data: dict[str, Any] = {
             "sha256": self.sha256, "bytes": self.bytes, "chunks": self.chunks, "pages": self.pages,
             "added": self.added, "updated": self.updated,
         }  # fmt: skip
+        if self.sections:  # written only when set: entries of plain documents stay as they were
+            data["sections"] = self.sections
+        if self.ocr_pages:
+            data["ocr_pages"] = self.ocr_pages
+        return data
 
     @classmethod
     def _from_data(cls, data: dict[str, Any]) -> DocumentEntry:
         try:
             pages = tuple((int(start), int(page)) for start, page in _get(data, "pages", list))
+            sections = tuple(str(name) for name in data.get("sections", ()))
+            ocr_pages = tuple(int(page) for page in data.get("ocr_pages", ()))
         except (TypeError, ValueError) as exc:
             raise ManifestFormatError(
                 f"a manifest record's pages are not (offset, page) pairs: {exc}"
@@ -87,6 +96,8 @@ class DocumentEntry:
             pages=pages,
             added=_get(data, "added", str),
             updated=_get(data, "updated", str),
+            sections=sections,
+            ocr_pages=ocr_pages,
         )
 
 

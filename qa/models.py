@@ -25,6 +25,8 @@ class Document:
     sha256: str = ""  # hash of the file's bytes, to notice changes
     size: int = 0  # bytes on disk
     pages: tuple[tuple[int, int], ...] = ()  # (start offset, page number) for paged formats (PDF)
+    sections: tuple[str, ...] = ()  # each page's name in a citation ("slide 3", "sheet Sales"), or ()
+    ocr_pages: tuple[int, ...] = ()  # the page numbers whose text was recognised by OCR
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Chunk:
     end: int
     text: str
     page: int | None = None
+    section: str | None = None  # the page's name when it has one: "slide 3", "sheet Sales", "chapter 2: …"
+    ocr: bool = False  # some of its text was recognised by OCR
 
 
 def page_at(pages: Sequence[Sequence[int]], offset: int) -> int | None:
@@ -44,6 +48,41 @@ def page_at(pages: Sequence[Sequence[int]], offset: int) -> int | None:
     None for a document without pages, or before its first page."""
     index = bisect.bisect_right(pages, offset, key=lambda start_page: start_page[0]) - 1
     return pages[index][1] if index >= 0 else None
+
+
+OCR_NOTE = "text recognised by OCR"
+
+
+def place(page: int | None, section: str | None) -> str:
+    """A part of a document as people name it: "slide 3", "sheet Sales", or "page 3"; "" for none."""
+    return section or (f"page {page}" if page else "")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a span of a paged document is: its page, the page's name, whether OCR read it."""
+
+    page: int | None = None
+    section: str | None = None
+    ocr: bool = False
+
+
+def locate(
+    pages: Sequence[Sequence[int]],
+    sections: Sequence[str],
+    ocr_pages: Sequence[int],
+    start: int,
+    end: int | None = None,
+) -> Location:
+    """The page holding `start`, its name, and whether any page the span [start, end) touches was
+    recognised by OCR."""
+    index = bisect.bisect_right(pages, start, key=lambda start_page: start_page[0]) - 1
+    if index < 0:
+        return Location()
+    last = index if end is None else max(index, bisect.bisect_left(pages, end, key=lambda sp: sp[0]) - 1)
+    ocr = bool(ocr_pages) and any(pages[i][1] in ocr_pages for i in range(index, last + 1))
+    section = sections[index] if index < len(sections) and sections[index] else None
+    return Location(pages[index][1], section, ocr)
 
 
 @dataclass(frozen=True)
@@ -58,6 +97,8 @@ class Passage:
     score: float
     page: int | None = None
     similarity: float = 0.0
+    section: str | None = None  # the page's name: "slide 3", "sheet Sales", "chapter 2: …"
+    ocr: bool = False  # its text (some of it) was recognised by OCR
 
     def to_dict(self) -> JSONObject:
         return asdict(self)
@@ -73,6 +114,8 @@ class Citation:
     end: int
     text: str
     page: int | None = None
+    section: str | None = None  # the page's name: "slide 3", "sheet Sales", "chapter 2: …"
+    ocr: bool = False  # its text was recognised by OCR
 
     def to_dict(self) -> JSONObject:
         return asdict(self)
@@ -95,6 +138,8 @@ class Excerpt:
     clipped_before: bool = False
     clipped_after: bool = False
     page: int | None = None
+    section: str | None = None
+    ocr: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import file_sha256
-from .loaders import Skipped, load_bytes, size_limit_reason, source_name
+from .loaders import Skipped, document_version, load_bytes, size_limit_reason, source_name
 from .manifest import DocumentEntry, Manifest
 from .models import Document
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (stage "read" | "embed", done, total)
+Progress = Callable[[str, int, int], None]  # (stage "read" | "ocr" | "embed", done, total)
 
 
 @dataclass
@@ -66,10 +66,12 @@ def plan_sync(
     full: bool = False,
     skipped: Sequence[Skipped] = (),
     progress: Progress | None = None,
+    ocr: bool = True,
 ) -> SyncPlan:
     """Scan, hash and dedup `files` (found under `corpus_dir`) against `manifest`. `skipped` are files
     the scan already refused; with `full`, nothing listed is kept as it is (but dates and the
-    added/updated split still come from the manifest)."""
+    added/updated split still come from the manifest). `ocr`: whether images and scanned pages are
+    recognised; a document is read again when its version (content and extraction) is not the listed one."""
     plan = SyncPlan(skipped=list(skipped))
     previous = manifest.documents if manifest else {}
     reusable = {} if full else previous
@@ -92,12 +94,12 @@ def plan_sync(
         digests[source] = digest = file_sha256(data)
         rank, best = (source not in reusable, source), first.get(digest)
         first[digest] = min(rank, best or rank)
-        if source in reusable and reusable[source].sha256 == digest:
+        if source in reusable and reusable[source].sha256 == document_version(digest, path.suffix, ocr):
             continue
         if best is not None and best < rank:  # another name has the better claim to this content
             continue
         try:  # parsed now, while the bytes are at hand; a duplicate's parse is thrown away below
-            parsed[source] = load_bytes(path, data, corpus_dir)
+            parsed[source] = load_bytes(path, data, corpus_dir, ocr=ocr, progress=_ocr_progress(progress))
         except (ValueError, OSError) as exc:
             parsed[source] = Skipped(source, str(exc))
 
@@ -129,3 +131,10 @@ def plan_sync(
     for doc in plan.fresh:
         (plan.updated if doc.source in previous else plan.added).append(doc.source)
     return plan
+
+
+def _ocr_progress(progress: Progress | None) -> Callable[[int, int], None] | None:
+    """Pages recognised by OCR, reported as the stage "ocr" (per file: OCR is what takes the time)."""
+    if progress is None:
+        return None
+    return lambda done, total: progress("ocr", done, total)

@@ -94,6 +94,8 @@ def hybrid_search(
             score=round(1.0 / (1.0 + math.exp(-min(fused[i], 50.0))), 4),
             page=chunks[i].page,
             similarity=round(similarity.get(i, 0.0), 4),
+            section=chunks[i].section,
+            ocr=chunks[i].ocr,
         )
         for i in best
     ]

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_file_mb: float = Field(50.0, gt=0, description="Largest document accepted, in MB.")
+    ocr: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: recognise the text of images (.png, .jpg, .tif) and of PDF pages without a usable "
+        "text layer (scans) with the packaged OCR models, once per document version (cached in "
+        "QA_CACHE_DIR); off: refuse images and scanned PDFs.",
+    )
 
     @field_validator("answerer")
     @classmethod

@@ -122,8 +122,10 @@ class Store(ABC):
         for ids, texts, metas in read_pages(self.chunks(generation), None, ["documents", "metadatas"]):
             for chunk_id, text, meta in zip(ids, texts, metas, strict=True):
                 if versions.get(meta["source"]) == meta["sha256"]:
-                    page = meta.get("page")
-                    chunks.append(Chunk(chunk_id, meta["source"], meta["start"], meta["end"], text, page))
+                    page, section, ocr = meta.get("page"), meta.get("section"), bool(meta.get("ocr"))
+                    chunks.append(
+                        Chunk(chunk_id, meta["source"], meta["start"], meta["end"], text, page, section, ocr)
+                    )
         chunks.sort(key=lambda c: (c.source, c.start))
         return chunks
 
@@ -387,8 +389,8 @@ def _no_vectors(n: int) -> np.ndarray:
     return np.zeros((n, 1), dtype=np.float32)
 
 
-def _chunk_metadata(chunk: Chunk, sha256: str) -> dict[str, str | int]:
-    meta: dict[str, str | int] = {
+def _chunk_metadata(chunk: Chunk, sha256: str) -> dict[str, str | int | bool]:
+    meta: dict[str, str | int | bool] = {
         "source": chunk.source,
         "start": chunk.start,
         "end": chunk.end,
@@ -396,6 +398,10 @@ def _chunk_metadata(chunk: Chunk, sha256: str) -> dict[str, str | int]:
     }
     if chunk.page is not None:
         meta["page"] = chunk.page
+    if chunk.section:
+        meta["section"] = chunk.section
+    if chunk.ocr:
+        meta["ocr"] = True
     return meta
 
 

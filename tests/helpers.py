@@ -7,6 +7,7 @@ they go through the same Chroma store, keyword index and evidence scoring as the
 from __future__ import annotations
 
 import hashlib
+import io
 import socket
 import subprocess
 from collections.abc import Callable, Sequence
@@ -150,3 +151,70 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# ---- documents of the newer formats, made with the libraries that write them ------------------------
+
+
+def make_pptx() -> bytes:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])  # title and content
+    first.shapes.title.text = "Harvest plan"
+    first.placeholders[1].text_frame.text = "Apples are picked in September."
+    first.notes_slide.notes_text_frame.text = "Mention the orchard in Kent."
+    second = deck.slides.add_slide(deck.slide_layouts[5])  # title only
+    second.shapes.title.text = "Prices"
+    table = second.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    for (row, col), value in {(0, 0): "Fruit", (0, 1): "Price", (1, 0): "Pears", (1, 1): "3 euros"}.items():
+        table.cell(row, col).text = value
+    deck.slides.add_slide(deck.slide_layouts[6])  # blank: no text, no part
+    fourth = deck.slides.add_slide(deck.slide_layouts[6])
+    box = fourth.shapes.add_textbox(Inches(1), Inches(1), Inches(5), Inches(1))
+    box.text_frame.text = "Cherries ripen in June."
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def make_xlsx() -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sales = book.active
+    sales.title = "Sales"
+    sales.append(["Region", "Q1", "Q2"])
+    sales.append(["North", 10, 14.0])
+    sales.append(["South", 8, None])
+    sales.append(["Total", "=SUM(B2:B3)", None])  # a formula: never shown as its text
+    staff = book.create_sheet("Staff")
+    staff.append(["Name", "Role"])
+    staff.append(["Ada", "Engineer"])
+    book.create_sheet("Empty")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def make_epub() -> bytes:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("qa-test-book")
+    book.set_title("Orchard tales")
+    book.set_language("en")
+    one = epub.EpubHtml(title="The Storm", file_name="one.xhtml", lang="en")
+    one.content = "<html><body><h1>The Storm</h1><p>Rain flattened the barley.</p></body></html>"
+    two = epub.EpubHtml(title="The Harvest", file_name="two.xhtml", lang="en")
+    two.content = "<html><body><h1>The Harvest</h1><p>The pears were sold in Leeds.</p></body></html>"
+    for chapter in (one, two):
+        book.add_item(chapter)
+    book.toc = [epub.Link("one.xhtml", "The Storm", "one"), epub.Link("two.xhtml", "The Harvest", "two")]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = [two, one]  # reading order is the spine's, not the files'
+    out = io.BytesIO()
+    epub.write_epub(out, book)
+    return out.getvalue()

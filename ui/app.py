@@ -322,6 +322,13 @@ def upload_message(report: BuildReport, uploaded: list[str], chunks: dict[str, i
 _PROGRESS = gr.Progress()  # Gradio fills a parameter defaulting to a Progress with the live tracker
 
 
+_STAGES = {  # build stage -> what the progress bar says, and what it counts
+    "read": ("Reading files", "files"),
+    "ocr": ("Recognising text (OCR)", "pages"),
+    "embed": ("Embedding chunks", "chunks"),
+}
+
+
 def make_upload(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[Any, ...]]:
     def upload(
         files: list[str] | None, within: list[str] | None, progress: gr.Progress = _PROGRESS
@@ -332,8 +339,8 @@ def make_upload(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[A
             return "", *_document_views(get_assistant, within)
 
         def report_progress(stage: str, done: int, total: int) -> None:
-            what = "Reading files" if stage == "read" else "Embedding chunks"
-            progress((done, max(total, 1)), desc=what, unit="files" if stage == "read" else "chunks")
+            what, unit = _STAGES.get(stage, ("Embedding chunks", "chunks"))
+            progress((done, max(total, 1)), desc=what, unit=unit)
 
         try:
             assistant = get_assistant()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from qa.answerers import describe
-from qa.models import Answer, Citation, DocumentInfo, Excerpt, Passage
+from qa.models import OCR_NOTE, Answer, Citation, DocumentInfo, Excerpt, Passage, place
 
 SEARCHING = "_Searching the documents…_"
 NEAREST_CHARS = 300  # a declined answer's passages are context, not evidence: a snippet is enough
@@ -50,10 +50,20 @@ def _inline(text: str) -> str:
     return _SPACES.sub(" ", text).translate(_ENTITIES)
 
 
-def location(source: str, start: int, end: int, page: int | None) -> str:
-    """Where a passage is, for people: "report.pdf, page 3, characters 120–480"."""
-    page_part = f", page {page}" if page else ""
-    return f"{source}{page_part}, characters {start}–{end}"
+def location(
+    source: str, start: int, end: int, page: int | None, section: str | None = None, ocr: bool = False
+) -> str:
+    """Where a passage is, for people: "report.pdf, page 3, characters 120–480", "deck.pptx, slide 2,
+    …", "scan.pdf, page 1, characters 0–80, text recognised by OCR"."""
+    part = place(page, section)
+    return f"{source}{f', {part}' if part else ''}, characters {start}–{end}" + (
+        f", {OCR_NOTE}" if ocr else ""
+    )
+
+
+def located(item: Citation | Passage | Excerpt) -> str:
+    """`location` of a citation, passage or excerpt."""
+    return location(item.source, item.start, item.end, item.page, item.section, item.ocr)
 
 
 def evidence_id(turn: int, n: int) -> str:
@@ -85,8 +95,7 @@ def chat_markdown(answer: Answer, question: str, turn: int) -> str:
     parts.append(_linked_markers(answer.text, turn, known))
     if answer.answerable and answer.citations:
         sources = " · ".join(
-            f"[&#91;{c.n}&#93; {escape_text(c.source)}{f' p&#46; {c.page}' if c.page else ''}]"
-            f"(#{evidence_id(turn, c.n)})"
+            f"[&#91;{c.n}&#93; {escape_text(c.source)}{_short_place(c)}](#{evidence_id(turn, c.n)})"
             for c in answer.citations
         )
         parts.append(f"Sources: {sources}")
@@ -95,6 +104,13 @@ def chat_markdown(answer: Answer, question: str, turn: int) -> str:
     if answer.final:
         parts.append(f"[Show evidence](#qa-turn-{turn}) · [Copy answer](#qa-copy-{turn})")
     return "\n\n".join(parts)
+
+
+def _short_place(c: Citation) -> str:
+    """The part after the source name in the chat's source line: " p. 3", " slide 2", " sheet Sales"."""
+    if c.section:
+        return f" {escape_text(c.section)}"
+    return f" p&#46; {c.page}" if c.page else ""
 
 
 def user_markdown(question: str) -> str:
@@ -108,9 +124,7 @@ def plain_answer(answer: Answer) -> str:
         lines.append("")
         lines.append("Sources:")
         for c in answer.citations:
-            lines.append(
-                f"[{c.n}] {location(c.source, c.start, c.end, c.page)}: “{' '.join(c.text.split())}”"
-            )
+            lines.append(f"[{c.n}] {located(c)}: “{' '.join(c.text.split())}”")
     return "\n".join(lines)
 
 
@@ -138,7 +152,9 @@ def _citation_html(turn: int, citation: Citation, excerpt: Excerpt | None) -> st
         if excerpt
         else f'<p class="qa-context"><mark>{escape_html(citation.text)}</mark></p>'
     )
-    where = location(citation.source, citation.start, citation.end, citation.page)
+    where = location(
+        citation.source, citation.start, citation.end, citation.page, citation.section, citation.ocr
+    )
     return (
         f'<article class="qa-cite" id="{evidence_id(turn, citation.n)}" tabindex="-1">'
         f'<header><span class="qa-n">[{citation.n}]</span> {escape_html(where)}</header>{body}</article>'
@@ -149,7 +165,7 @@ def _nearest_html(passage: Passage) -> str:
     snippet = " ".join(passage.text.split())
     if len(snippet) > NEAREST_CHARS:
         snippet = snippet[:NEAREST_CHARS].rsplit(" ", 1)[0] + " …"
-    where = location(passage.source, passage.start, passage.end, passage.page)
+    where = located(passage)
     header = f"<header>{escape_html(where)}</header>"
     return f'<article class="qa-nearest">{header}<p>{escape_html(snippet)}</p></article>'
 
@@ -237,10 +253,10 @@ def export_markdown(turns: list[Turn]) -> str:
             out.append(f"_{describe(answer.mode)}_\n")
             for c in answer.citations:
                 quote = " ".join(c.text.split())
-                out.append(f"[{c.n}] {location(c.source, c.start, c.end, c.page)}\n> {quote}\n")
+                out.append(f"[{c.n}] {located(c)}\n> {quote}\n")
         elif answer.nearest:
             out.append("Nearest passages (these do NOT support an answer):\n")
-            out.extend(f"- {location(p.source, p.start, p.end, p.page)}\n" for p in answer.nearest)
+            out.extend(f"- {located(p)}\n" for p in answer.nearest)
     return "\n".join(out)
 
 

@@ -27,7 +27,16 @@ from urllib.parse import urljoin, urlparse
 import gradio as gr
 import pytest
 from click.testing import CliRunner
-from helpers import QUOKKAS, WOMBATS, free_port, make_pdf, stored_chunk_count
+from helpers import (
+    QUOKKAS,
+    WOMBATS,
+    free_port,
+    make_epub,
+    make_pdf,
+    make_pptx,
+    make_xlsx,
+    stored_chunk_count,
+)
 
 import qa.ui
 import qa.ui.app as app
@@ -510,6 +519,28 @@ def test_a_pdf_upload_cites_its_page_in_the_chat_and_the_evidence(
     assert "[1]</span> field-guide.pdf, page 2, characters" in evidence
     assert "<mark>Quokkas live on Rottnest Island" in evidence
     assert "Field guide to marsupials." in evidence  # page 1's text, shown as the context before it
+
+
+def test_uploaded_slides_workbook_and_e_book_are_answered_citing_slide_sheet_and_chapter(
+    own_assistant: Assistant, tmp_path: Path
+) -> None:
+    uploads = {"deck.pptx": make_pptx(), "book.xlsx": make_xlsx(), "tales.epub": make_epub()}
+    for name, data in uploads.items():
+        (tmp_path / name).write_bytes(data)
+    broken = tmp_path / "broken.pptx"
+    broken.write_bytes(b"PK\x03\x04 not a presentation")
+    paths = [str(tmp_path / name) for name in [*uploads, "broken.pptx"]]
+    status, *_ = app.make_upload(lambda: own_assistant)(paths, [], lambda *a, **k: None)
+    assert all(name in status for name in uploads)
+    assert "broken.pptx" in status and "not a PowerPoint .pptx file" in status
+    respond = app.make_respond(lambda: own_assistant)
+    for question, source, where in [
+        ("Where is the orchard we should mention?", "deck.pptx", "slide 1"),
+        ("What is the role of Ada on the staff?", "book.xlsx", "sheet Staff"),
+        ("In which city were the pears sold?", "tales.epub", "chapter 1: The Harvest"),
+    ]:
+        evidence = list(respond(question, [], [source]))[-1][4]
+        assert f"{source}, {where}, characters" in evidence, (question, evidence)
 
 
 def test_with_a_login_configured_the_page_asks_for_it_first(assistant: Assistant) -> None:

@@ -176,7 +176,20 @@ def test_the_json_export_uses_the_answer_shape_of_qa_ask() -> None:
         "end": 460,
         "text": "They weigh 2.5 to 5 kg.",
         "page": 3,
+        "section": None,
+        "ocr": False,
     }
+
+
+def test_a_citation_from_a_slide_is_located_by_its_slide_and_ocr_text_says_so() -> None:
+    slide = Citation(1, "deck.pptx", 0, 12, "Harvest plan", page=2, section="slide 2")
+    scan = Citation(2, "scan.pdf", 5, 30, "four hundred crates", page=1, ocr=True)
+    assert render.located(slide) == "deck.pptx, slide 2, characters 0–12"
+    assert render.located(scan) == "scan.pdf, page 1, characters 5–30, text recognised by OCR"
+    panel = render.evidence_html(
+        [Turn("How many crates?", Answer("Four hundred [2].", True, citations=[slide, scan]))]
+    )
+    assert "text recognised by OCR" in panel and "slide 2" in panel
 
 
 def test_the_evidence_panel_states_the_support_of_an_answer_and_of_a_decline() -> None:

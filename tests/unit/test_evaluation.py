@@ -11,8 +11,8 @@ from helpers import ARTICLE_PATH, read_document
 from qa.errors import QAError
 from qa.evaluation import (
     XQUAD_FILE,
-    _cases_from_jsonl,
     article_dataset,
+    cases_from_jsonl,
     citation_is_correct,
     evidence_spans,
     holds_expected_facts,
@@ -56,7 +56,7 @@ def test_a_case_file_skips_blank_lines_and_defaults_missing_fields(tmp_path):
         {"id": "y", "question": "R?", "answerable": True},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
-    cases = _cases_from_jsonl(path, {"a.txt": "Some text."})
+    cases = cases_from_jsonl(path, {"a.txt": "Some text."})
     assert [(c.id, c.answerable, c.must, c.evidence) for c in cases] == [
         ("x", False, [], []),
         ("y", True, [], []),
@@ -143,7 +143,7 @@ def test_a_case_whose_evidence_is_in_no_document_is_refused_with_its_line(tmp_pa
     row = {"id": "z", "question": "Q?", "answerable": True, "must": [["x"]], "evidence": ["not there"]}
     path.write_text(json.dumps(row) + "\n", encoding="utf-8")
     with pytest.raises(QAError, match=r"cases\.jsonl:1"):
-        _cases_from_jsonl(path, {"a.txt": "Some text."})
+        cases_from_jsonl(path, {"a.txt": "Some text."})
 
 
 def test_xquad_makes_every_paragraph_a_document_and_every_answer_a_gold_span():

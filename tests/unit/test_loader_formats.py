@@ -143,9 +143,19 @@ def test_a_pdf_page_without_text_is_left_out_and_later_pages_keep_their_numbers(
     assert page_at(extracted.pages, extracted.text.index("cherries")) == 3
 
 
-def test_a_pdf_with_only_a_drawn_rectangle_is_refused_as_scanned_with_ocr_advice(tmp_path):
-    reason = refusal(tmp_path, "scan.pdf", make_pdf([None, None]))
-    assert reason == "has no extractable text (a scanned PDF?); run OCR on it first"
+def test_a_pdf_with_only_a_drawn_rectangle_is_refused_as_having_nothing_to_recognise(tmp_path):
+    reason = refusal(tmp_path, "drawing.pdf", make_pdf([None, None]))
+    assert reason.startswith("has no extractable text and OCR found none in its images")
+
+
+def test_with_ocr_off_a_pdf_without_text_is_refused_as_scanned_with_ocr_advice(tmp_path):
+    path = write(tmp_path / "scan.pdf", make_pdf([None, None]))
+    with pytest.raises(ValueError) as caught:
+        load_file(path, tmp_path, MAX_BYTES, ocr=False)
+    assert (
+        str(caught.value)
+        == "has no extractable text (a scanned PDF?); run OCR on it first, or set QA_OCR=auto"
+    )
 
 
 @pytest.mark.parametrize(
@@ -463,12 +473,18 @@ def test_an_empty_or_whitespace_only_file_is_refused_as_empty(tmp_path, name, da
 def test_every_advertised_format_is_listed_and_other_types_name_the_supported_ones(tmp_path):
     for suffix in SUPPORTED_SUFFIXES:
         write(tmp_path / f"doc{suffix}", b"x")
-    write(tmp_path / "slides.pptx", b"x")
+    write(tmp_path / "slides.key", b"x")
     files, skipped = list_corpus(tmp_path)
     assert sorted(p.suffix for p in files) == sorted(SUPPORTED_SUFFIXES)
-    assert {".txt", ".md", ".html", ".htm", ".pdf", ".docx"} == set(SUPPORTED_SUFFIXES)
+    assert {".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".epub"} < set(
+        SUPPORTED_SUFFIXES
+    )
     assert [(s.source, s.reason) for s in skipped] == [
-        ("slides.pptx", "unsupported file type .pptx; supported: .txt, .md, .html, .htm, .pdf, .docx")
+        (
+            "slides.key",
+            "unsupported file type .key; supported: .txt, .md, .html, .htm, .pdf, .docx, .pptx, .xlsx, .csv, "
+            ".epub, .png, .jpg, .jpeg, .tif, .tiff",
+        )
     ]
 
 

@@ -68,7 +68,7 @@ def mixed_corpus(tmp_path):
     write(corpus / "empty.txt", b"")
     write(corpus / "blank.md", b" \n\t\r\n  \n")
     write(corpus / "report.pdf", b"%PDF-1.4 fake")
-    write(corpus / "slides.pptx", b"PK\x03\x04")
+    write(corpus / "slides.key", b"PK\x03\x04")
     write(corpus / "Makefile", b"all:\n")
     write(corpus / "README.md", b"# About this folder\n")
     write(corpus / ".hidden.txt", b"hidden\n")
@@ -87,11 +87,11 @@ def test_a_mixed_corpus_loads_the_usable_files_and_skips_the_others_by_name(mixe
         "wide.txt",
     ]
     reasons = {s.source: s.reason for s in skipped}
-    assert sorted(reasons) == ["Makefile", "binary.txt", "blank.md", "empty.txt", "report.pdf", "slides.pptx"]
+    assert sorted(reasons) == ["Makefile", "binary.txt", "blank.md", "empty.txt", "report.pdf", "slides.key"]
     assert "NUL" in reasons["binary.txt"]
     assert "empty" in reasons["empty.txt"] and "empty" in reasons["blank.md"]
     assert reasons["report.pdf"].startswith("is not a readable PDF")
-    assert "unsupported file type .pptx" in reasons["slides.pptx"]
+    assert "unsupported file type .key" in reasons["slides.key"]
     assert "(none)" in reasons["Makefile"]
     assert all("\n" not in r for r in reasons.values())
 

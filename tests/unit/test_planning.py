@@ -49,9 +49,9 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = qa.planning.load_bytes
 
-    def counting(path, data, corpus_dir):
+    def counting(path, data, corpus_dir, **options):
         seen.append(path.name)
-        return original(path, data, corpus_dir)
+        return original(path, data, corpus_dir, **options)
 
     monkeypatch.setattr(qa.planning, "load_bytes", counting)
     return seen
@@ -158,9 +158,9 @@ def test_a_new_file_that_cannot_be_parsed_is_skipped_with_its_reason(corpus):
 
 
 def test_files_the_scan_refused_by_type_are_reported(corpus):
-    write(corpus, {"a.txt": "Alpha text.", "slides.pptx": "not really"})
+    write(corpus, {"a.txt": "Alpha text.", "slides.key": "not really"})
     result = plan(corpus, None)
-    assert [s.source for s in result.skipped] == ["slides.pptx"]
+    assert [s.source for s in result.skipped] == ["slides.key"]
 
 
 def test_a_full_plan_re_embeds_everything_but_tells_added_from_updated(corpus, parsed):
@@ -174,3 +174,24 @@ def test_a_full_plan_re_embeds_everything_but_tells_added_from_updated(corpus, p
 def test_sources_in_subfolders_use_forward_slashes(corpus):
     write(corpus, {"notes/a.txt": "Alpha text."})
     assert [d.source for d in plan(corpus, None).fresh] == ["notes/a.txt"]
+
+
+def test_a_pdf_indexed_by_an_older_extractor_is_read_again_while_unchanged_text_files_are_kept(
+    corpus, parsed
+):
+    from helpers import make_pdf
+
+    from qa.files import file_sha256
+    from qa.loaders import document_version
+
+    write(corpus, {"a.txt": "Alpha text."})
+    pdf = make_pdf(["A page of text."])
+    (corpus / "report.pdf").write_bytes(pdf)
+    old = manifest_of({"a.txt": "Alpha text."})
+    old.documents["report.pdf"] = DocumentEntry(file_sha256(pdf), len(pdf), 1, ((0, 1),), WHEN, WHEN)
+    result = plan(corpus, old)
+    assert result.unchanged == ["a.txt"] and parsed == ["report.pdf"] and result.updated == ["report.pdf"]
+    fresh = result.fresh[0]
+    assert fresh.sha256 == document_version(file_sha256(pdf), ".pdf", ocr=True) != file_sha256(pdf)
+    old.documents["report.pdf"] = DocumentEntry(fresh.sha256, len(pdf), 1, ((0, 1),), WHEN, WHEN)
+    assert plan(corpus, old).unchanged == ["a.txt", "report.pdf"]

@@ -1,0 +1,225 @@
+"""Files -> Documents. Offsets into `Document.text` must stay true, so each format has one extractor
+that returns the final text, and nothing downstream rewrites it. One module per family of formats:
+
+- `plain`: `.txt`, `.md`, the decoded file unchanged (UTF-8, UTF-16/32 with a BOM, or a detected legacy
+  encoding).
+- `html_text`: `.html`, `.htm`, the visible text, one line per block element.
+- `pdf`: `.pdf`, each page's text cleaned of headers, footers and hyphenation, pages joined by a blank
+  line; pages without a usable text layer are recognised by OCR (`qa.ocr`).
+- `word`: `.docx`, paragraphs and table rows in document order, one per line.
+- `slides`: `.pptx`, per slide its title, text and notes; cited by slide number.
+- `sheets`: `.xlsx` (each sheet a part, cited by name) and `.csv`, a row a line `Header: value; ...`.
+- `epub`: `.epub`, the chapters in reading order, cited by number and title.
+- `images`: `.png`, `.jpg`, `.jpeg`, `.tif`, `.tiff`, the text OCR recognises.
+- `archives`: the zip-bomb check every zip-based format passes first.
+
+A file that cannot be used is not an error for the batch: `load_file` raises ValueError with a short
+reason a user can act on, the caller reports it by name (`Skipped`) and indexes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import CorpusError
+from ..files import file_sha256
+from ..models import Document
+from .base import PAGE_SEPARATOR, Extracted, PageProgress, Pages, Skipped, UnreadableFile, clean
+from .epub import extract_epub
+from .html_text import _decode_html, _VisibleText, extract_html
+from .images import extract_image
+from .pdf import extract_pdf
+from .plain import decode_text, extract_plain
+from .sheets import extract_csv, extract_xlsx
+from .slides import extract_pptx
+from .word import extract_docx
+
+__all__ = [  # with the old private names that tests and benchmarks reach into
+    "IGNORED_NAMES", "PAGE_SEPARATOR", "SUPPORTED_SUFFIXES", "Extracted", "PageProgress", "Pages", "Skipped",
+    "UnreadableFile", "_VisibleText", "_clean", "_decode_html", "_extract_html", "decode_text",
+    "document_version", "extract_text", "list_corpus", "load_bytes", "load_corpus", "load_file",
+    "size_limit_reason", "source_name",
+]  # fmt: skip
+
+log = logging.getLogger(__name__)
+
+IGNORED_NAMES = {"README.md", ".gitkeep", ".gitignore", ".DS_Store"}
+
+_clean = clean
+_extract_html = extract_html
+
+
+# ---- the corpus folder ---------------------------------------------------------------------------
+
+
+def source_name(path: Path, corpus_dir: Path) -> str:
+    """The document's name as users see it: its path relative to the corpus, with forward slashes."""
+    return path.relative_to(corpus_dir).as_posix()
+
+
+def unsupported_reason(path: Path) -> str:
+    return f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+
+
+def list_corpus(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
+    """Every candidate file under the corpus folder, and the ones skipped for their type."""
+    if not corpus_dir.exists():
+        raise CorpusError(
+            f"corpus folder {corpus_dir} does not exist; create it and put documents in it "
+            f"({', '.join(SUPPORTED_SUFFIXES)}), or set QA_CORPUS_DIR"
+        )
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus path {corpus_dir} is a file, not a folder; set QA_CORPUS_DIR to a folder")
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for path in sorted(corpus_dir.rglob("*")):
+        if not path.is_file() or path.name in IGNORED_NAMES or path.name.startswith("."):
+            continue
+        if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
+            continue
+        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(path)
+        else:
+            skipped.append(Skipped(source_name(path, corpus_dir), unsupported_reason(path)))
+    return files, skipped
+
+
+# ---- all formats ---------------------------------------------------------------------------------
+
+Extractor = Callable[[bytes], Extracted]
+OcrExtractor = Callable[[bytes, bool, PageProgress | None], Extracted]
+
+_EXTRACTORS: dict[str, tuple[str, Extractor]] = {
+    ".txt": ("text", extract_plain),
+    ".md": ("Markdown", extract_plain),
+    ".html": ("HTML", extract_html),
+    ".htm": ("HTML", extract_html),
+    ".docx": ("Word .docx", extract_docx),
+    ".pptx": ("PowerPoint .pptx", extract_pptx),
+    ".xlsx": ("Excel .xlsx", extract_xlsx),
+    ".csv": ("CSV", extract_csv),
+    ".epub": ("EPUB", extract_epub),
+}
+# Formats that may need OCR: they also take whether it is on, and report progress page by page.
+_OCR_EXTRACTORS: dict[str, tuple[str, OcrExtractor]] = {
+    ".pdf": ("PDF", extract_pdf),
+    ".png": ("PNG image", extract_image),
+    ".jpg": ("JPEG image", extract_image),
+    ".jpeg": ("JPEG image", extract_image),
+    ".tif": ("TIFF image", extract_image),
+    ".tiff": ("TIFF image", extract_image),
+}
+SUPPORTED_SUFFIXES = (
+    ".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".epub",
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff",
+)  # fmt: skip
+_EMPTY_REASONS = {
+    ".html": "is empty: it has no visible text, only markup or scripts",
+    ".htm": "is empty: it has no visible text, only markup or scripts",
+    ".docx": "is empty: no text in its paragraphs or tables (headers, footers and text boxes are not read)",
+    ".pptx": "is empty: no text in its slide titles, shapes, tables or notes",
+    ".xlsx": "is empty: no values in any sheet",
+    ".csv": "is empty: no values in any row",
+    ".epub": "is empty: no text in any chapter (an e-book of images only?)",
+}
+
+# Raised when a format's extracted text changes (PDF 2: page furniture dropped, hyphenation joined,
+# OCR): an index then re-reads and re-embeds those documents, and only those, since their text and so
+# their offsets moved. A format at version 1 keeps the file's hash as its version, as before.
+EXTRACTION_VERSIONS = {".pdf": 2}
+
+
+def document_version(content_sha256: str, suffix: str, ocr: bool) -> str:
+    """What identifies an indexed version of a document: the file's content hash, combined (for formats
+    whose extraction changed, and for those OCR may read) with the extractor's version and whether OCR
+    was on. A build re-reads a document whose version differs from the one the index lists."""
+    suffix = suffix.lower()
+    version = EXTRACTION_VERSIONS.get(suffix, 1)
+    if version == 1 and suffix not in _OCR_EXTRACTORS:
+        return content_sha256
+    tag = f"{content_sha256}\x00{suffix}\x00{version}\x00{'ocr' if ocr else 'no-ocr'}"
+    return hashlib.sha256(tag.encode()).hexdigest()
+
+
+def extract_text(
+    path: Path, data: bytes, ocr: bool = True, progress: PageProgress | None = None
+) -> Extracted:
+    """The text of a file's bytes, by its suffix. Raises ValueError (`UnreadableFile`) with a user-facing
+    reason for anything unusable; no parser's own exception gets out. `ocr` says whether pages and
+    images without text are recognised; `progress` hears of each page OCR reads."""
+    suffix = path.suffix.lower()
+    extractor: Extractor
+    if suffix in _OCR_EXTRACTORS:
+        label, reader = _OCR_EXTRACTORS[suffix]
+
+        def extractor(data: bytes) -> Extracted:
+            return reader(data, ocr, progress)
+
+    elif suffix in _EXTRACTORS:
+        label, extractor = _EXTRACTORS[suffix]
+    else:
+        raise UnreadableFile(unsupported_reason(path))
+    if not data.strip():
+        raise UnreadableFile("is empty (no text to index)")
+    try:
+        extracted = extractor(data)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # a parser bug or a file no one anticipated: still one line, no traceback
+        log.debug("%s: unexpected %s error", path.name, label, exc_info=True)
+        raise UnreadableFile(f"could not be read as {label}: {type(exc).__name__}") from exc
+    if not extracted.text.strip():
+        raise UnreadableFile(_EMPTY_REASONS.get(suffix, "is empty (no text to index)"))
+    return extracted
+
+
+def size_limit_reason(size: int, max_bytes: int) -> str:
+    """Why a file is too large, and the setting that changes the limit (index.py checks it too)."""
+    return (
+        f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit; raise QA_MAX_FILE_MB to include it"
+    )
+
+
+def load_file(
+    path: Path, corpus_dir: Path, max_bytes: int, ocr: bool = True, progress: PageProgress | None = None
+) -> Document:
+    """Load one file (with `pages` set for paged formats). Raises ValueError with a user-facing reason
+    when the file cannot be used."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UnreadableFile(size_limit_reason(size, max_bytes))
+    return load_bytes(path, path.read_bytes(), corpus_dir, ocr=ocr, progress=progress)
+
+
+def load_bytes(
+    path: Path, data: bytes, corpus_dir: Path, ocr: bool = True, progress: PageProgress | None = None
+) -> Document:
+    """`load_file` for bytes already read (a build hashes them first), so each file is read once."""
+    extracted = extract_text(path, data, ocr=ocr, progress=progress)
+    log.debug("%s: %d characters, %d pages", path.name, len(extracted.text), len(extracted.pages))
+    return Document(
+        source=source_name(path, corpus_dir),
+        text=extracted.text,
+        sha256=document_version(file_sha256(data), path.suffix, ocr),
+        size=len(data),
+        pages=extracted.pages,
+        sections=extracted.sections,
+        ocr_pages=extracted.ocr_pages,
+    )
+
+
+def load_corpus(corpus_dir: Path, max_bytes: int, ocr: bool = True) -> tuple[list[Document], list[Skipped]]:
+    """Load every supported file; unusable ones are returned as `Skipped` with their reasons."""
+    files, skipped = list_corpus(corpus_dir)
+    documents: list[Document] = []
+    for path in files:
+        try:
+            documents.append(load_file(path, corpus_dir, max_bytes, ocr=ocr))
+        except (ValueError, OSError) as exc:
+            skipped.append(Skipped(source_name(path, corpus_dir), str(exc)))
+    for item in skipped:
+        log.warning("skipped %s: %s", item.source, item.reason)
+    return documents, skipped
