@@ -104,6 +104,8 @@ class Assistant:
         """This assistant's search as a LangChain retriever (see qa/langchain.py)."""
         from .langchain import PassageRetriever
 
+        if not isinstance(k, int) or not 1 <= k <= 50:
+            raise QAError(f"k is the number of passages to retrieve, 1 to 50; got {k!r}")
         return PassageRetriever(assistant=self, k=k, sources=sources)
 
     def as_runnable(self) -> AnswerRunnable:

@@ -351,7 +351,8 @@ def collections_create(ctx: click.Context, name: str) -> None:
 
     home = create_collection(_settings(ctx), name)
     click.echo(
-        f"created collection {name} in {home}; add documents with `qa --collection {name} index add FILE`"
+        f"created collection {name} in {home}; add documents with `qa --collection {name} index add FILE`",
+        err=True,
     )
 
 

@@ -16,7 +16,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from qa import Assistant
-from qa.errors import QuestionError
+from qa.errors import QAError, QuestionError
 from qa.models import Answer, Citation
 
 pytestmark = pytest.mark.integration
@@ -152,3 +152,10 @@ def test_streaming_a_real_answer_ends_with_the_checked_final_answer(article_inde
     updates = list(article_index.assistant.as_runnable().stream(BEIJING))
     assert updates and updates[-1].final and updates[-1].answerable
     assert updates[-1].text == article_index.assistant.ask(BEIJING).text
+
+
+@pytest.mark.parametrize("k", [0, 51, "4"])
+def test_a_retriever_asked_for_an_impossible_number_of_passages_is_refused_in_one_line(article_index, k):
+    with pytest.raises(QAError, match="1 to 50") as caught:
+        article_index.assistant.as_retriever(k=k)
+    assert "\n" not in str(caught.value)
