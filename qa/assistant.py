@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,18 +24,20 @@ from .answerers import Answerer, decline, quote, resolve
 from .answering import Decision, EvidenceSelector, asks_about_opening, document_heads
 from .chunking import Span
 from .embeddings import EmbeddingModel, PackagedMiniLM
-from .errors import CorpusError, DocumentNotFoundError, QAError, QuestionError
+from .errors import CollectionError, CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .loaders import IGNORED_NAMES, Skipped, load_file
 from .models import Answer, Chunk, Citation, DocumentInfo, Excerpt, IndexStatus, Passage
 from .remote_embeddings import remote_embeddings
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
-from .settings import Settings, get_settings
+from .settings import DEFAULT_COLLECTION, Settings, collection_name, get_settings
 from .support import load_model
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
+
+    from .langchain import AnswerRunnable, PassageRetriever
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,18 @@ class Assistant:
         index_dir: str | Path | None = None,
         answerer: str | None = None,
         settings: Settings | None = None,
+        collection: str | None = None,
         **overrides: Any,
     ) -> None:
         base = settings or get_settings()
         explicit = {
             key: value
-            for key, value in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items()
+            for key, value in {
+                "corpus_dir": corpus_dir,
+                "index_dir": index_dir,
+                "answerer": answerer,
+                "collection": collection,
+            }.items()
             if value is not None
         }
         unknown = sorted(set(overrides) - set(Settings.model_fields))
@@ -67,6 +75,8 @@ class Assistant:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise QAError(f"invalid settings ({problems}); fix the QA_* variable or argument") from exc
+        self.base_settings = self.settings  # before the collection's folders: what siblings start from
+        self.settings = _in_collection(self.settings, folders_given={**explicit, **overrides}.keys())
         self.corpus_dir = Path(self.settings.corpus_dir)
         self.index_dir = Path(self.settings.index_dir)
         remote = remote_embeddings(self.settings)
@@ -75,6 +85,34 @@ class Assistant:
         self.writer: Answerer = resolve(self.settings.answerer, self.settings)(self.settings)
         self._build_lock = threading.Lock()
         self._heads: tuple[str, dict[str, tuple[Span | None, Span | None]]] | None = None
+
+    @property
+    def collection(self) -> str:
+        """The name of the collection this assistant answers from (`default`: QA_CORPUS_DIR)."""
+        return self.settings.collection
+
+    def for_collection(self, name: str) -> Assistant:
+        """An assistant over another collection with the same settings, sharing this one's embedding
+        model and answerer, so a server with several collections loads each model once."""
+        sibling = Assistant(settings=self.base_settings, collection=name)
+        sibling.writer = self.writer
+        if self.embeddings.backend == sibling.embeddings.backend:
+            sibling._use_embeddings(self.embeddings)
+        return sibling
+
+    def as_retriever(self, k: int = 4, sources: list[str] | None = None) -> PassageRetriever:
+        """This assistant's search as a LangChain retriever (see qa/langchain.py)."""
+        from .langchain import PassageRetriever
+
+        if not isinstance(k, int) or not 1 <= k <= 50:
+            raise QAError(f"k is the number of passages to retrieve, 1 to 50; got {k!r}")
+        return PassageRetriever(assistant=self, k=k, sources=sources)
+
+    def as_runnable(self) -> AnswerRunnable:
+        """This assistant's answers as a LangChain Runnable (see qa/langchain.py)."""
+        from .langchain import AnswerRunnable
+
+        return AnswerRunnable(self)
 
     @property
     def answerer(self) -> str:
@@ -94,6 +132,7 @@ class Assistant:
             chunk_overlap=self.settings.chunk_overlap,
             chroma_url=self.settings.chroma_url,
             ocr=self.settings.ocr == "auto",
+            collection=self.settings.collection,
         )
         self.selector = EvidenceSelector(
             embeddings, load_model(self.settings.support_model), self.settings.min_support
@@ -331,6 +370,26 @@ class Assistant:
         )
         heads = self._document_heads(snapshot)
         return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked), passages
+
+
+def _in_collection(settings: Settings, folders_given: Iterable[str]) -> Settings:
+    """The settings with the corpus and index folders of their collection, which must exist; a named
+    collection keeps its own folders, so explicit ones for it are a mistake, not a choice."""
+    name = collection_name(settings.collection)
+    if name == DEFAULT_COLLECTION:
+        return settings
+    if {"corpus_dir", "index_dir"} & set(folders_given):
+        raise CollectionError(
+            f"collection {name!r} has its own corpus and index folders; "
+            "give either a collection or corpus and index folders, not both"
+        )
+    if not (settings.collections_dir / name).is_dir():
+        raise CollectionError(
+            f"no collection named {name!r} in {settings.collections_dir}; "
+            f"create it with `qa collections create {name}` (QA_COLLECTIONS_DIR says where)"
+        )
+    corpus_dir, index_dir = settings.collection_dirs()
+    return settings.model_copy(update={"corpus_dir": corpus_dir, "index_dir": index_dir})
 
 
 def _with_pages(answer: Answer, snapshot: Snapshot) -> Answer:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .assistant import Assistant
     from .index import BuildReport
     from .models import Answer
+    from .settings import Settings
 
 EXIT_QA_ERROR = 1
 EXIT_SKIPPED = 3
@@ -72,6 +73,23 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
     return Assistant(**options)
 
 
+def _set_collection(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_root().ensure_object(dict)["collection"] = value
+
+
+def collection_option(func: F) -> F:
+    """`--collection NAME`, accepted before the subcommand and after it (QA_COLLECTION)."""
+    return click.option(
+        "--collection",
+        metavar="NAME",
+        expose_value=False,
+        is_eager=True,
+        callback=_set_collection,
+        help="The collection to use (QA_COLLECTION; default: the default collection).",
+    )(func)
+
+
 class ProgressBar:
     """Build progress on stderr: files read (pages recognised, when a file needs OCR), then chunks
     embedded, with a rate. Redrawn in place on
@@ -113,6 +131,7 @@ class ProgressBar:
     type=click.Choice(choices()),
     help="Who writes answers (QA_ANSWERER).",
 )
+@collection_option
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens, to stderr.")
 @click.pass_context
 def main(
@@ -120,9 +139,13 @@ def main(
 ) -> None:
     """Ask questions about your documents; every answer cites the exact passages it rests on."""
     _setup_logging(verbose)
-    ctx.obj = {
-        k: v for k, v in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items() if v
-    }
+    ctx.ensure_object(dict).update(
+        {
+            k: v
+            for k, v in {"corpus_dir": corpus_dir, "index_dir": index_dir, "answerer": answerer}.items()
+            if v
+        }
+    )
 
 
 @main.group()
@@ -151,6 +174,7 @@ def _report_build(report: BuildReport, as_json: bool) -> None:
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder.")
 @click.option("--full", is_flag=True, help="Re-embed every document, not only new or changed ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def index_build(
@@ -164,6 +188,7 @@ def index_build(
 @index.command("add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def index_add(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
@@ -174,6 +199,7 @@ def index_add(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> Non
 @index.command("remove")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def index_remove(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
@@ -183,6 +209,7 @@ def index_remove(ctx: click.Context, sources: tuple[str, ...], as_json: bool) ->
 
 @index.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def index_status(ctx: click.Context, as_json: bool) -> None:
@@ -209,6 +236,7 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, 100), help="How many passages.")
 @click.option("--source", "sources", multiple=True, help="Only search this document (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def search(ctx: click.Context, query: str, k: int, sources: tuple[str, ...], as_json: bool) -> None:
@@ -245,6 +273,7 @@ def _print_answer(answer: Answer) -> None:
 @click.argument("question")
 @click.option("--source", "sources", multiple=True, help="Only answer from this document (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def ask(ctx: click.Context, question: str, sources: tuple[str, ...], as_json: bool) -> None:
@@ -257,6 +286,7 @@ def ask(ctx: click.Context, question: str, sources: tuple[str, ...], as_json: bo
 
 
 @main.command()
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def chat(ctx: click.Context) -> None:
@@ -280,6 +310,108 @@ def chat(ctx: click.Context) -> None:
             click.echo(f"(searched for: {answer.query})")
         _print_answer(answer)
         history.append((question, answer.text))
+
+
+@main.group()
+def collections() -> None:
+    """Named, separate document sets, each with its own corpus folder and index."""
+
+
+def _settings(ctx: click.Context) -> Settings:
+    """The QA_* settings with the command line's folders: where the collections are."""
+    from .settings import Settings, get_settings
+
+    options = {k: v for k, v in ctx.obj.items() if k in Settings.model_fields}
+    return get_settings().model_copy(update=options)
+
+
+@collections.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the collections as JSON.")
+@click.pass_context
+@_errors_to_exit
+def collections_list(ctx: click.Context, as_json: bool) -> None:
+    """Every collection, the default one first, with its corpus and index folders."""
+    from .collections import collection_names
+
+    settings = _settings(ctx)
+    rows = []
+    for name in collection_names(settings):
+        corpus_dir, index_dir = settings.model_copy(update={"collection": name}).collection_dirs()
+        rows.append({"name": name, "corpus_dir": str(corpus_dir), "index_dir": str(index_dir)})
+    if as_json:
+        _emit(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  (corpus {row['corpus_dir']}, index {row['index_dir']})")
+
+
+@collections.command("create")
+@click.argument("name")
+@click.pass_context
+@_errors_to_exit
+def collections_create(ctx: click.Context, name: str) -> None:
+    """Create an empty collection NAME; add documents with `qa --collection NAME index add FILE`."""
+    from .collections import create_collection
+
+    home = create_collection(_settings(ctx), name)
+    click.echo(
+        f"created collection {name} in {home}; add documents with `qa --collection {name} index add FILE`",
+        err=True,
+    )
+
+
+@collections.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@_errors_to_exit
+def collections_delete(ctx: click.Context, name: str, yes: bool) -> None:
+    """Delete collection NAME with its documents and index (refused while it is being written)."""
+    from .collections import delete_collection
+    from .settings import collection_name
+
+    collection_name(name)  # a bad name is refused before anything is asked
+    if not yes:
+        click.confirm(f"delete collection {name} and every document in it?", abort=True, err=True)
+    delete_collection(_settings(ctx), name)
+    click.echo(f"deleted collection {name}", err=True)
+
+
+@main.command("mcp")
+@click.option("--http", "over_http", is_flag=True, help="Serve streamable HTTP at /mcp instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface for --http.")
+@click.option(
+    "--port", default=7861, show_default=True, type=click.IntRange(1, 65535), help="Port for --http."
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    default=None,
+    help="Allow a non-loopback --host without QA_API_KEY: anyone who reaches it can read the documents "
+    "(QA_API_INSECURE_NO_AUTH).",
+)
+@collection_option
+@click.pass_context
+@_errors_to_exit
+def mcp_command(
+    ctx: click.Context, over_http: bool, host: str, port: int, insecure_no_auth: bool | None
+) -> None:
+    """An MCP server with the tools search, ask and list_documents (stdio unless --http)."""
+    from .collections import Collections
+    from .mcp_server import check_exposure, serve_http, serve_stdio
+
+    assistant = _assistant(ctx, api_insecure_no_auth=insecure_no_auth)
+    settings = assistant.settings
+    if over_http:  # refuse an unsafe host before any slow work
+        check_exposure(host, settings.api_key, settings.api_insecure_no_auth)
+    report = assistant.rebuild()  # as `qa serve`: bring the index up to date before the first question
+    for item in report.skipped:
+        click.echo(f"skipped {item.source}: {item.reason}", err=True)
+    collections = Collections(assistant=assistant)
+    if over_http:
+        serve_http(collections, host, port, settings.api_key, settings.api_insecure_no_auth)
+    else:
+        serve_stdio(collections)
 
 
 GATES = {  # option -> (figure, at least (True) or at most (False))
@@ -388,6 +520,7 @@ def eval_command(
     help="Allow a non-loopback --host without QA_UI_AUTH: anyone who reaches it can read and change the "
     "documents (QA_UI_INSECURE_NO_LOGIN).",
 )
+@collection_option
 @click.pass_context
 @_errors_to_exit
 def serve(ctx: click.Context, host: str | None, port: int | None, insecure_no_login: bool | None) -> None:

@@ -57,6 +57,7 @@ from .manifest import (
 )
 from .models import Chunk, Document, JSONObject, Location, locate
 from .planning import Changes, Progress, SyncPlan, plan_sync
+from .settings import DEFAULT_COLLECTION
 from .store import Store, Where, open_store
 
 if TYPE_CHECKING:
@@ -171,6 +172,12 @@ class Snapshot:
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], stored, strict=True)}
 
 
+def writer_lock(index_dir: Path, timeout: float) -> FileLock:
+    """The lock every writer of the index in `index_dir` holds, across threads and processes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(index_dir / ".lock"), timeout=timeout)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -187,6 +194,7 @@ class IndexStore:
         chroma_url: str | None = None,
         storage: Store | None = None,
         ocr: bool = True,
+        collection: str = DEFAULT_COLLECTION,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.ocr = ocr  # whether builds recognise images and scanned pages (QA_OCR)
@@ -194,7 +202,7 @@ class IndexStore:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.chroma_url = chroma_url
-        self.storage = storage or open_store(self.index_dir, chroma_url)
+        self.storage = storage or open_store(self.index_dir, chroma_url, collection)
         self._snapshot: Snapshot | None = None
         self._open_lock = threading.Lock()
 
@@ -338,8 +346,7 @@ class IndexStore:
     # ---- writing ---------------------------------------------------------------------------
 
     def lock(self, timeout: float) -> FileLock:
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.index_dir / ".lock"), timeout=timeout)
+        return writer_lock(self.index_dir, timeout)
 
     def build(
         self,

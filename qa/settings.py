@@ -6,6 +6,8 @@ so tests and the API can pass their own values without touching the environment.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,7 +15,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .errors import CollectionError
+
 EmbeddingBackendName = Literal["auto", "torch", "onnx"]
+
+DEFAULT_COLLECTION = "default"  # the corpus and index folders of QA_CORPUS_DIR and QA_INDEX_DIR
+# Lower case only: on a case-insensitive disk "Legal" and "legal" would be one folder.
+COLLECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class Settings(BaseSettings):
@@ -23,6 +31,15 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to answer from.")
     index_dir: Path = Field(Path("index"), description="Folder holding the built index (derived data).")
+    collection: str = Field(
+        DEFAULT_COLLECTION,
+        description="The collection (a separate set of documents with its own index) to use: `default` "
+        "is QA_CORPUS_DIR and QA_INDEX_DIR; any other is created with `qa collections create NAME`.",
+    )
+    collections_dir: Path = Field(
+        Path("collections"),
+        description="Folder of the named collections, each as NAME/corpus and NAME/index.",
+    )
     answerer: str = Field(
         "auto",
         description="Who writes answers: a name in `qa.answerers.ANSWERERS`, or auto (a language model "
@@ -37,6 +54,16 @@ class Settings(BaseSettings):
         False,
         description="Serve the web chat on a non-loopback host without a login (anyone who can reach it "
         "can read and change the documents); `qa serve --insecure-no-login` sets it.",
+    )
+    api_key: str | None = Field(
+        None,
+        description="Bearer token that MCP over HTTP (`qa mcp --http`) requires whenever it is set, and "
+        "always off loopback.",
+    )
+    api_insecure_no_auth: bool = Field(
+        False,
+        description="Serve MCP over HTTP on a non-loopback host without QA_API_KEY (anyone who can reach "
+        "it can read the documents); `qa mcp --http --insecure-no-auth` sets it.",
     )
     host: str = Field("127.0.0.1", description="Interface the web chat binds to.")
     port: int = Field(7860, description="Port of the web chat.")
@@ -96,6 +123,35 @@ class Settings(BaseSettings):
         if name not in choices():
             raise ValueError(f"no answerer named {name!r}; choose one of {', '.join(choices())}")
         return name
+
+    def collection_dirs(self) -> tuple[Path, Path]:
+        """The corpus and index folders of the selected collection (its name already checked)."""
+        name = collection_name(self.collection)
+        if name == DEFAULT_COLLECTION:
+            return self.corpus_dir, self.index_dir
+        home = self.collections_dir / name
+        return home / "corpus", home / "index"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps a server reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a hostname may resolve to anything: treat it as reachable from outside
+
+
+def collection_name(name: str) -> str:
+    """`name` if it can name a collection's folder safely (no path tricks), else a CollectionError."""
+    if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
+        shown = repr(name)[:60]
+        raise CollectionError(
+            f"{shown} cannot name a collection: use 1-40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shutil
 from abc import ABC, abstractmethod
@@ -30,6 +31,7 @@ import numpy as np
 from .errors import QAError
 from .manifest import DocumentEntry, DocumentRecord, Header
 from .models import Chunk
+from .settings import DEFAULT_COLLECTION
 
 # A Chroma metadata filter such as {"source": {"$in": [...]}}: JSON-shaped, as chromadb takes it.
 Where = dict[str, Any]
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 PREFIX = "qa"
 HEADER_ID = "manifest"  # the id every manifest format used for its main record: an old one is recognised
 POINTER_ID = "current"
+GENERATION = re.compile(r"gen-\d{8}T\d{6}-[0-9a-f]{6}")  # what `Store.new_generation` names
 READ_BATCH = 5000
 RECORD_BATCH = 1000
 
@@ -298,10 +301,15 @@ class EmbeddedStore(Store):
 
 
 class ServerStore(Store):
-    """Generations as collection-name suffixes on a Chroma server; a pointer record names the live one."""
+    """Generations as collection-name suffixes on a Chroma server; a pointer record names the live one.
 
-    def __init__(self, url: str) -> None:
+    Each qa collection has its own namespace: `qa-chunks-gen-*` for the default one (the names it always
+    had), `qa.NAME-chunks-gen-*` for a named one. A qa collection name has no '.', so one namespace
+    never starts another's, and `generations` takes only exact generation names after its prefix."""
+
+    def __init__(self, url: str, collection: str = DEFAULT_COLLECTION) -> None:
         self.url = url
+        self.namespace = PREFIX if collection == DEFAULT_COLLECTION else f"{PREFIX}.{collection}"
         self._client: ClientAPI | None = None
 
     def client(self, generation: str = "", fresh: bool = False) -> ClientAPI:
@@ -331,10 +339,10 @@ class ServerStore(Store):
         return client
 
     def name(self, generation: str, kind: str) -> str:
-        return f"{PREFIX}-{kind}-{generation}"
+        return f"{self.namespace}-{kind}-{generation}"
 
     def _pointer(self) -> Collection:
-        return self.client().get_or_create_collection(f"{PREFIX}-pointer", embedding_function=None)
+        return self.client().get_or_create_collection(f"{self.namespace}-pointer", embedding_function=None)
 
     def current(self) -> str | None:
         got = self._pointer().get(ids=[POINTER_ID], include=["documents"])
@@ -351,17 +359,28 @@ class ServerStore(Store):
                 log.debug("no %s collection for %s", kind, generation)
 
     def generations(self) -> set[str]:
-        chunks = f"{PREFIX}-chunks-"
+        chunks = f"{self.namespace}-chunks-"
         names = {c.name for c in self.client().list_collections()}
-        return {n.removeprefix(chunks) for n in names if n.startswith(chunks)}
+        found = {n.removeprefix(chunks) for n in names if n.startswith(chunks)}
+        return {g for g in found if GENERATION.fullmatch(g)}
+
+    def delete_all(self) -> None:
+        """Drop every generation and the pointer: what deleting a qa collection does on the server."""
+        for generation in self.generations():
+            self.drop(generation)
+        try:
+            self.client().delete_collection(f"{self.namespace}-pointer")
+        except Exception:  # never built
+            log.debug("no pointer collection for %s", self.namespace)
 
     def describe(self) -> str:
-        return f"the Chroma server at {self.url}"
+        where = "" if self.namespace == PREFIX else f" (collections {self.namespace}-*)"
+        return f"the Chroma server at {self.url}{where}"
 
 
-def open_store(index_dir: Path, chroma_url: str | None) -> Store:
+def open_store(index_dir: Path, chroma_url: str | None, collection: str = DEFAULT_COLLECTION) -> Store:
     """The store the settings name: a Chroma server when `chroma_url` is set, else the index folder."""
-    return ServerStore(chroma_url) if chroma_url else EmbeddedStore(index_dir)
+    return ServerStore(chroma_url, collection) if chroma_url else EmbeddedStore(index_dir)
 
 
 def read_pages(

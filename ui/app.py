@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import ipaddress
 import logging
 import os
 import shutil
@@ -36,12 +35,14 @@ import gradio as gr
 from qa.errors import QAError
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.models import Answer, Excerpt
+from qa.settings import is_loopback
 
 from . import render
 from .render import Turn
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
+    from qa.collections import Collections
     from qa.index import BuildReport
     from qa.settings import Settings
 
@@ -135,20 +136,35 @@ def _status(message: str) -> str:
     return f"⚠️ {render.escape_text(message)}"
 
 
-class _LazyAssistant:
-    """Hands out one Assistant, created on first use: building the page must not load models."""
+class LazyAssistant:
+    """Hands out one Assistant per collection, each created on first use: building the page must not
+    load models. Called with no collection: the page's own (the one `qa serve` was given)."""
 
     def __init__(self, assistant: Assistant | None = None) -> None:
         self._assistant = assistant
+        self._collections: Collections | None = None
         self._lock = threading.Lock()
 
-    def __call__(self) -> Assistant:
+    def collections(self) -> Collections:
         with self._lock:
-            if self._assistant is None:
-                from qa.assistant import Assistant
+            if self._collections is None:
+                from qa.collections import Collections
 
-                self._assistant = Assistant()
-            return self._assistant
+                self._collections = (
+                    Collections(assistant=self._assistant) if self._assistant else Collections()
+                )
+            return self._collections
+
+    def __call__(self, collection: str | None = None) -> Assistant:
+        return self.collections().get(collection)
+
+
+# A handler's way to its assistant: called with a collection name, or with none for the page's default.
+AssistantFor = Callable[..., "Assistant"]
+
+
+def _pick(get_assistant: AssistantFor, collection: str | None) -> Assistant:
+    return get_assistant(collection) if collection else get_assistant()
 
 
 def messages(turns: list[Turn]) -> ChatMessages:
@@ -200,12 +216,14 @@ def _export_buttons(turns: list[Turn]) -> tuple[Any, Any]:
     )
 
 
-def make_respond(get_assistant: Callable[[], Assistant]) -> Callable[..., Iterator[tuple[Any, ...]]]:
+def make_respond(get_assistant: AssistantFor) -> Callable[..., Iterator[tuple[Any, ...]]]:
     """The chat's streaming handler, bound to an assistant (a factory, so it can be created lazily).
 
     Outputs: chat, turns, status line, question box, evidence panel, the two export buttons."""
 
-    def respond(question: str, turns: list[Turn], within: list[str] | None) -> Iterator[tuple[Any, ...]]:
+    def respond(
+        question: str, turns: list[Turn], within: list[str] | None, collection: str | None = None
+    ) -> Iterator[tuple[Any, ...]]:
         """Show the question at once, then the answer as it grows, then the checked final answer with
         its evidence. A QAError (empty or too long question, ...) becomes one line in the page, the chat
         is left as it was and the question goes back into the box to be fixed.
@@ -221,7 +239,7 @@ def make_respond(get_assistant: Callable[[], Assistant]) -> Callable[..., Iterat
         history = [(t.question, t.answer.text) for t in turns]
         answer: Answer | None = None
         try:
-            assistant = get_assistant()
+            assistant = _pick(get_assistant, collection)
             for answer in assistant.stream(question, history=history, sources=within or None):
                 if not answer.final:
                     shown = render.chat_markdown(answer, question, n)
@@ -266,10 +284,12 @@ def _example_text(evt: gr.SelectData) -> str:
 # ---- documents ---------------------------------------------------------------------------------
 
 
-def _document_views(get_assistant: Callable[[], Assistant], within: list[str] | None) -> tuple[Any, ...]:
+def _document_views(
+    get_assistant: AssistantFor, within: list[str] | None, collection: str | None = None
+) -> tuple[Any, ...]:
     """The document list and the two pickers (ask within, remove), from the index's manifest."""
     try:
-        documents = get_assistant().documents()
+        documents = _pick(get_assistant, collection).documents()
     except QAError as exc:
         return f'<p class="qa-empty">{render.escape_html(str(exc))}</p>', gr.Dropdown(), gr.Dropdown()
     names = [d.source for d in documents]
@@ -281,7 +301,26 @@ def _document_views(get_assistant: Callable[[], Assistant], within: list[str] | 
     )
 
 
-def upload_limits(get_assistant: Callable[[], Assistant]) -> str:
+def collection_picker(get_assistant: LazyAssistant, current: str | None) -> Any:
+    """The collection picker: every collection (read now, so one created since the server started is
+    there after a reload), shown only when there is a choice."""
+    try:
+        collections = get_assistant.collections()
+        names = collections.names()
+    except (QAError, OSError) as exc:
+        log.warning("cannot list the collections: %s", exc)
+        return gr.Dropdown(visible=False)
+    value = current if current in names else collections.default
+    return gr.Dropdown(choices=names, value=value, visible=len(names) > 1)
+
+
+def switch_to(get_assistant: AssistantFor, collection: str | None) -> tuple[Any, ...]:
+    """Another collection for this browser session: a new conversation, and that collection's documents.
+    Outputs: the conversation's six (as a new conversation), then the document list and the two pickers."""
+    return *_new_conversation(), *_document_views(get_assistant, [], collection)
+
+
+def upload_limits(get_assistant: AssistantFor) -> str:
     """The upload rules, said before anyone trips over them."""
     limit = get_assistant().settings.max_file_mb
     return f"Up to {limit:g} MB per file (QA\\_MAX\\_FILE\\_MB): {', '.join(SUPPORTED_SUFFIXES)}."
@@ -329,45 +368,52 @@ _STAGES = {  # build stage -> what the progress bar says, and what it counts
 }
 
 
-def make_upload(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[Any, ...]]:
+def make_upload(get_assistant: AssistantFor) -> Callable[..., tuple[Any, ...]]:
     def upload(
-        files: list[str] | None, within: list[str] | None, progress: gr.Progress = _PROGRESS
+        files: list[str] | None,
+        within: list[str] | None,
+        progress: gr.Progress = _PROGRESS,
+        collection: str | None = None,
     ) -> tuple[Any, ...]:
-        """Index uploaded files, with progress. Outputs: upload status, documents, the two pickers."""
+        """Index uploaded files into the session's collection, with progress. Outputs: upload status,
+        documents, the two pickers."""
         paths = [Path(f) for f in files or []]
         if not paths:
-            return "", *_document_views(get_assistant, within)
+            return "", *_document_views(get_assistant, within, collection)
 
         def report_progress(stage: str, done: int, total: int) -> None:
             what, unit = _STAGES.get(stage, ("Embedding chunks", "chunks"))
             progress((done, max(total, 1)), desc=what, unit=unit)
 
         try:
-            assistant = get_assistant()
+            assistant = _pick(get_assistant, collection)
             report = assistant.add(paths, progress=report_progress)
         except QAError as exc:
-            return _problem(str(exc)), *_document_views(get_assistant, within)
+            return _problem(str(exc)), *_document_views(get_assistant, within, collection)
         except Exception:  # a failed build leaves the index as it was: say so, log the details
             log.exception("indexing the upload %s failed", [p.name for p in paths])
             failure = "indexing the upload failed; the index is as it was before; see the server log"
-            return _problem(failure), *_document_views(get_assistant, within)
-        views = _document_views(get_assistant, within)
+            return _problem(failure), *_document_views(get_assistant, within, collection)
+        views = _document_views(get_assistant, within, collection)
         chunks = {d.source: d.chunks for d in assistant.documents()}
         return upload_message(report, [p.name for p in paths], chunks), *views
 
     return upload
 
 
-def make_remove(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[Any, ...]]:
-    def remove(source: str | None, within: list[str] | None) -> tuple[Any, ...]:
-        """Remove one document from the corpus and the index. Outputs as for upload."""
+def make_remove(get_assistant: AssistantFor) -> Callable[..., tuple[Any, ...]]:
+    def remove(
+        source: str | None, within: list[str] | None, collection: str | None = None
+    ) -> tuple[Any, ...]:
+        """Remove one document from the session's collection's corpus and index. Outputs as for upload."""
+        views = functools.partial(_document_views, get_assistant, within, collection)
         if not source:
-            return _problem("choose a document to remove first"), *_document_views(get_assistant, within)
+            return _problem("choose a document to remove first"), *views()
         try:
-            get_assistant().remove([source])
+            _pick(get_assistant, collection).remove([source])
         except QAError as exc:
-            return _problem(str(exc)), *_document_views(get_assistant, within)
-        return f"<p>Removed {render.escape_html(source)}.</p>", *_document_views(get_assistant, within)
+            return _problem(str(exc)), *views()
+        return f"<p>Removed {render.escape_html(source)}.</p>", *views()
 
     return remove
 
@@ -379,7 +425,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
     """The chat page. With no assistant, one is created from QA_* settings on the first request.
 
     Theme, CSS and JS are not set here: Gradio 6 takes them in `launch()` (see `launch_options`)."""
-    get_assistant = _LazyAssistant(assistant)
+    get_assistant = LazyAssistant(assistant)
     with gr.Blocks(title=TITLE, delete_cache=(CACHE_MAX_AGE, CACHE_MAX_AGE)) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
@@ -412,6 +458,16 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
                     elem_id="qa-question",
                 )
                 status = gr.Markdown(elem_id="qa-status")
+                picker = gr.Dropdown(  # shown once there is more than one collection to choose from
+                    label="Collection",
+                    choices=[],
+                    value=None,
+                    visible=False,
+                    # the choices are filled in per session on load; API callers name any collection,
+                    # and the handlers refuse a name that is not one
+                    allow_custom_value=True,
+                    elem_id="qa-collection",
+                )
                 within = gr.Dropdown(
                     label="Ask within (leave empty for all documents)",
                     choices=[],
@@ -449,7 +505,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
 
         respond = make_respond(get_assistant)
         answer_outputs = [chatbot, turns, status, question, evidence, export_md, export_json]
-        answer_inputs = [question, turns, within]
+        answer_inputs = [question, turns, within, picker]
         # Answers share one queue slot pool; a question submitted while one is answered runs next.
         # These dicts are keyword arguments for Gradio's event listeners, typed there.
         answering: dict[str, Any] = {"concurrency_id": "answer", "trigger_mode": "always_last"}
@@ -462,8 +518,14 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
         new_conversation.click(_new_conversation, None, cleared, **quick)
         chatbot.clear(_new_conversation, None, cleared, **quick)
 
-        def list_documents(current: list[str] | None) -> tuple[Any, ...]:
-            return _document_views(get_assistant, current)
+        def list_documents(current: list[str] | None, collection: str | None) -> tuple[Any, ...]:
+            return _document_views(get_assistant, current, collection)
+
+        def list_collections(current: str | None) -> Any:
+            return collection_picker(get_assistant, current)
+
+        def switch_collection(collection: str | None) -> tuple[Any, ...]:
+            return switch_to(get_assistant, collection)
 
         # Writers go one at a time through the page (the index also locks across processes).
         indexing: dict[str, Any] = {
@@ -473,28 +535,21 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
             "api_visibility": "private",
         }
         doc_outputs = [upload_status, documents, within, to_remove]
-        upload.upload(make_upload(get_assistant), [upload, within], doc_outputs, **indexing)
-        remove.click(make_remove(get_assistant), [to_remove, within], doc_outputs, **indexing)
-        demo.load(list_documents, within, [documents, within, to_remove], **quick)
+        upload.upload(make_upload(get_assistant), [upload, within, picker], doc_outputs, **indexing)
+        remove.click(make_remove(get_assistant), [to_remove, within, picker], doc_outputs, **indexing)
+        picker.input(switch_collection, picker, [*cleared, documents, within, to_remove], **quick)
+        demo.load(list_collections, picker, picker, **quick)
+        demo.load(list_documents, [within, picker], [documents, within, to_remove], **quick)
         demo.load(lambda: upload_limits(get_assistant), None, limits, **quick)
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return demo
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a hostname may resolve to anything: treat it as reachable from outside
 
 
 def _auth(settings: Settings, host: str) -> tuple[str, str] | None:
     """The login pair from QA_UI_AUTH; required whenever the page is reachable from other machines,
     unless the operator opted out explicitly (QA_UI_INSECURE_NO_LOGIN / --insecure-no-login)."""
     if not settings.ui_auth:
-        if _is_loopback(host):
+        if is_loopback(host):
             return None
         if settings.ui_insecure_no_login:
             log.warning(
