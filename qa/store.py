@@ -11,11 +11,14 @@ Two implementations of one interface, chosen once from the settings (`open_store
 Each generation holds two collections: the chunks (text, metadata, vector) and the manifest (a header,
 a checkpoint in a few records, and one record per document version written since; see
 qa/manifest.py). Both implementations store records
-the same way; they differ only in clients, names and the pointer.
+the same way; they differ only in clients, names, the pointer, and where the saved keyword index of each
+committed version lives (qa/keyword_index.py): beside the generation (`index/gen-*/keywords/`), or, for
+a server, in this client's cache (`cache_root()/keywords/<server>/<generation>/`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import QAError
+from .files import cache_root
 from .manifest import DocumentEntry, DocumentRecord, Header
 from .models import Chunk
 
@@ -80,6 +84,10 @@ class Store(ABC):
     def describe(self) -> str:
         """Where the index is, for messages."""
 
+    @abstractmethod
+    def keyword_dir(self, generation: str) -> Path:
+        """The local folder holding `generation`'s saved keyword indexes, one per manifest version."""
+
     # ---- the same for both ---------------------------------------------------------------------
 
     @staticmethod
@@ -122,10 +130,17 @@ class Store(ABC):
         for ids, texts, metas in read_pages(self.chunks(generation), None, ["documents", "metadatas"]):
             for chunk_id, text, meta in zip(ids, texts, metas, strict=True):
                 if versions.get(meta["source"]) == meta["sha256"]:
-                    page = meta.get("page")
-                    chunks.append(Chunk(chunk_id, meta["source"], meta["start"], meta["end"], text, page))
+                    chunks.append(_chunk(chunk_id, text, meta))
         chunks.sort(key=lambda c: (c.source, c.start))
         return chunks
+
+    def prune_keywords(self, generation: str, keep: set[str]) -> None:
+        """Delete `generation`'s saved keyword indexes but those named in `keep` (folder names)."""
+        folder = self.keyword_dir(generation)
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.name not in keep:
+                    shutil.rmtree(path, ignore_errors=True)
 
     def count_chunks(self, generation: str) -> int:
         return int(self.chunks(generation).count())
@@ -294,12 +309,16 @@ class EmbeddedStore(Store):
     def describe(self) -> str:
         return str(self.index_dir)
 
+    def keyword_dir(self, generation: str) -> Path:
+        return self.index_dir / generation / "keywords"  # dropped with its generation
+
 
 class ServerStore(Store):
     """Generations as collection-name suffixes on a Chroma server; a pointer record names the live one."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cache_dir: Path | None = None) -> None:
         self.url = url
+        self.cache_dir = cache_dir  # where saved keyword indexes go; None: qa's cache folder
         self._client: ClientAPI | None = None
 
     def client(self, generation: str = "", fresh: bool = False) -> ClientAPI:
@@ -341,7 +360,7 @@ class ServerStore(Store):
     def switch(self, generation: str) -> None:
         self._pointer().upsert(ids=[POINTER_ID], documents=[generation], embeddings=_no_vectors(1))
 
-    def drop(self, generation: str) -> None:
+    def _drop_collections(self, generation: str) -> None:
         for kind in ("chunks", "manifest"):
             try:
                 self.client().delete_collection(self.name(generation, kind))
@@ -355,6 +374,15 @@ class ServerStore(Store):
 
     def describe(self) -> str:
         return f"the Chroma server at {self.url}"
+
+    def keyword_dir(self, generation: str) -> Path:
+        # On this client, not the server: each client downloads the texts to build it once, then reuses it.
+        server = hashlib.sha256(self.url.rstrip("/").encode()).hexdigest()[:16]
+        return (self.cache_dir or cache_root() / "keywords") / server / generation
+
+    def drop(self, generation: str) -> None:
+        self._drop_collections(generation)
+        shutil.rmtree(self.keyword_dir(generation), ignore_errors=True)
 
 
 def open_store(index_dir: Path, chroma_url: str | None) -> Store:
@@ -376,6 +404,32 @@ def read_pages(
         if len(ids) < READ_BATCH:
             return
         offset += READ_BATCH
+
+
+def chunks_by_id(collection: Collection, ids: Sequence[str]) -> dict[str, Chunk]:
+    """The stored chunks with these ids (missing ids, deleted since, are left out)."""
+    found: dict[str, Chunk] = {}
+    for i in range(0, len(ids), READ_BATCH):
+        got: Any = collection.get(ids=list(ids[i : i + READ_BATCH]), include=["documents", "metadatas"])
+        for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            found[chunk_id] = _chunk(chunk_id, text, meta)
+    return found
+
+
+def chunks_of(collection: Collection, source: str, sha256: str) -> list[Chunk]:
+    """The stored chunks of one version of one document, sorted by start."""
+    where: Where = {"$and": [{"source": source}, {"sha256": sha256}]}
+    chunks = [
+        _chunk(chunk_id, text, meta)
+        for ids, texts, metas in read_pages(collection, where, ["documents", "metadatas"])
+        for chunk_id, text, meta in zip(ids, texts, metas, strict=True)
+    ]
+    return sorted(chunks, key=lambda c: c.start)
+
+
+def _chunk(chunk_id: str, text: str, meta: Any) -> Chunk:
+    page = meta.get("page")
+    return Chunk(chunk_id, meta["source"], meta["start"], meta["end"], text, page)
 
 
 def _checkpoint_id(version: int, shard: int) -> str:
