@@ -43,7 +43,9 @@ SYLLABLES = "ka ri to me na su lo vi de pa zu ne ro ti ma se".split()
 
 def _vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
     """Made-up words and their cumulative Zipf weights."""
-    made_up = {"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(VOCABULARY * 2)}
+    made_up = {
+        "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(VOCABULARY * 2)
+    }
     words = sorted(made_up)[:VOCABULARY]
     rng.shuffle(words)
     words[::50] = [w.capitalize() for w in words[::50]]  # some names, for the acronyms
@@ -59,7 +61,9 @@ def synthetic_chunks(n: int, seed: int = 0, prefix: str = "doc") -> list[Chunk]:
         text = " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(70, 90))) + "."
         document, part = divmod(i, CHUNKS_PER_DOCUMENT)
         start = part * 600
-        chunks.append(Chunk(f"{prefix}-{i:09d}", f"{prefix}-{document:07d}.txt", start, start + len(text), text))
+        chunks.append(
+            Chunk(f"{prefix}-{i:09d}", f"{prefix}-{document:07d}.txt", start, start + len(text), text)
+        )
     return chunks
 
 

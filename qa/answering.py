@@ -26,7 +26,7 @@ from .chunking import SENTENCE_STARTERS, Span, split_sentences
 from .chunking import document_heads as document_heads  # its home moved; importable from here too
 from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
-from .models import Chunk, Passage
+from .models import Passage
 from .support import SupportModel, load_model
 from .text import STOPWORDS, bare, normalise, terms, words
 

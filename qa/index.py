@@ -29,8 +29,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -399,7 +399,11 @@ class IndexStore:
         server keeps its cached index current after another machine's incremental build. None when
         there is none, or when more than half the documents differ (then a rebuild reads as much)."""
         folder = self.storage.keyword_dir(generation)
-        saved = sorted((p for p in folder.glob("v*") if p.is_dir()), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+        saved = (
+            sorted((p for p in folder.glob("v*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+            if folder.is_dir()
+            else []
+        )
         if not saved:
             return None
         try:
@@ -417,7 +421,11 @@ class IndexStore:
         if len(added) != sum(manifest.documents[s].chunks for s in changed):
             return None  # a writer deleted some meanwhile: the caller reads everything instead
         removed = {s for s, sha in listed.items() if current.get(s) != sha}
-        log.info("patching the keyword index of %s: %d documents differ", saved[-1].name, len(changed) + len(removed - set(changed)))
+        log.info(
+            "patching the keyword index of %s: %d documents differ",
+            saved[-1].name,
+            len(changed) + len(removed - set(changed)),
+        )
         return older.patch(removed, added)
 
     def _save_keywords(
@@ -431,7 +439,9 @@ class IndexStore:
         try:
             keyword.save(folder, key, _versions(documents))
         except OSError as exc:  # a reader cannot write there, or a writer dropped the generation
-            log.warning("could not save the keyword index to %s (%s); it is rebuilt on the next open", folder, exc)
+            log.warning(
+                "could not save the keyword index to %s (%s); it is rebuilt on the next open", folder, exc
+            )
             return
         keep = {folder.name, *self._previous_keywords(generation, folder.name)}
         self.storage.prune_keywords(generation, keep)
@@ -614,7 +624,9 @@ class IndexStore:
         # The keyword index of the new version is saved before the header commits it, so a reader of
         # that version never has to build it; one saved by a build killed before its commit never
         # matches a later manifest (its key names the document versions).
-        self._save_keywords(generation, header, documents, keyword.patch(set(old.documents) - set(plan.kept), chunks))
+        self._save_keywords(
+            generation, header, documents, keyword.patch(set(old.documents) - set(plan.kept), chunks)
+        )
         self.storage.write_header(generation, header)  # the commit point
 
         touched = None if recovering else sorted(entries) + plan.removed

@@ -55,7 +55,10 @@ class KeywordIndexUnusable(Exception):
 
 def acronyms_of(text: str) -> set[str]:
     """Lower-cased initials of the multi-word names in a text ("opm" for "Office of Personnel Management")."""
-    return {"".join(word[0] for word in run.split() if word[0].isupper()).lower() for run in _NAME_RUN.findall(text)}
+    return {
+        "".join(word[0] for word in run.split() if word[0].isupper()).lower()
+        for run in _NAME_RUN.findall(text)
+    }
 
 
 class DocumentFrequency(Mapping[str, int]):
@@ -168,7 +171,9 @@ class KeywordIndex:
         new = sorted(added, key=lambda c: (c.source, c.start))
         vocab = dict(self._vocab)
         new_tokens, new_offsets = _term_ids([c.text for c in new], vocab)
-        sources = sorted({self.sources[i] for i in np.unique(self.source[keep]).tolist()} | {c.source for c in new})
+        sources = sorted(
+            {self.sources[i] for i in np.unique(self.source[keep]).tolist()} | {c.source for c in new}
+        )
         number = {s: i for i, s in enumerate(sources)}
         remap = np.array([number.get(s, -1) for s in self.sources], dtype=np.int32)
         source = np.concatenate([remap[self.source[keep]], [number[c.source] for c in new]]).astype(np.int32)
@@ -176,7 +181,9 @@ class KeywordIndex:
         order = np.lexsort((start, source))
         ids = np.concatenate([self.ids[keep].astype(object), [c.id.encode() for c in new]])
         end = np.concatenate([self.end[keep], [c.end for c in new]]).astype(np.int64)
-        page = np.concatenate([self.page[keep], [-1 if c.page is None else c.page for c in new]]).astype(np.int32)
+        page = np.concatenate([self.page[keep], [-1 if c.page is None else c.page for c in new]]).astype(
+            np.int32
+        )
         old_lengths = np.diff(self.offsets)[keep]
         lengths = np.concatenate([old_lengths, np.diff(new_offsets)])[order]
         pieces = _gather(self.tokens, self.offsets[keep], old_lengths)
@@ -190,7 +197,14 @@ class KeywordIndex:
         heads = {s: h for s, h in self.heads.items() if s in number and s not in set(removed)}
         heads.update(_heads(new))
         patched = KeywordIndex.__new__(KeywordIndex)
-        patched._set_rows(sources, _id_array([bytes(i) for i in ids[order]]), source[order], start[order], end[order], page[order])
+        patched._set_rows(
+            sources,
+            _id_array([bytes(i) for i in ids[order]]),
+            source[order],
+            start[order],
+            end[order],
+            page[order],
+        )
         patched._score(vocab, tokens, offsets)
         patched._acronyms_by_source, patched._heads_by_source, patched._folder = acronyms, heads, None
         return patched
@@ -218,7 +232,13 @@ class KeywordIndex:
             (tmp / _EXTRAS).write_text(json.dumps(extras), encoding="utf-8")
             (tmp / _VERSIONS).write_text(json.dumps(dict(versions or {})), encoding="utf-8")
             sizes = {p.relative_to(tmp).as_posix(): p.stat().st_size for p in tmp.rglob("*") if p.is_file()}
-            meta = {"format": KEYWORD_FORMAT, "key": key, "size": self.size, "sources": self.sources, "files": sizes}
+            meta = {
+                "format": KEYWORD_FORMAT,
+                "key": key,
+                "size": self.size,
+                "sources": self.sources,
+                "files": sizes,
+            }
             (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")  # last: its presence means complete
             for path in tmp.rglob("*"):
                 if path.is_file():
@@ -246,7 +266,9 @@ class KeywordIndex:
                 raise KeywordIndexUnusable(f"saved for {meta.get('key')!r} (format {meta.get('format')})")
             for name, size in meta["files"].items():
                 if (folder / name).stat().st_size != size:
-                    raise KeywordIndexUnusable(f"{name} is {(folder / name).stat().st_size} bytes, not {size}")
+                    raise KeywordIndexUnusable(
+                        f"{name} is {(folder / name).stat().st_size} bytes, not {size}"
+                    )
             arrays = {name: _load_array(folder / f"{name}.npy") for name in _ARRAYS}
             try:
                 bm25 = bm25s.BM25.load(str(folder / _BM25), mmap=True, show_progress=False)

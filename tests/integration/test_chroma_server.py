@@ -260,7 +260,10 @@ def test_a_client_downloads_the_chunk_texts_once_then_opens_its_cached_keyword_i
         return index, storage
 
     def found(index: IndexStore, query: str) -> list[tuple[str, int, int, float]]:
-        return [(p.source, p.start, p.end, p.score) for p in hybrid_search(index.open(), writer.embeddings, query, k=3)]
+        return [
+            (p.source, p.start, p.end, p.score)
+            for p in hybrid_search(index.open(), writer.embeddings, query, k=3)
+        ]
 
     expected = [(p.source, p.start, p.end, p.score) for p in writer.search(KEYWORD, k=3)]
     first, first_storage = client()

@@ -29,7 +29,9 @@ def random_chunks(seed: int, documents: int = 25, prefix: str = "doc") -> list[C
         start = 0
         for j in range(rng.randint(1, 4)):
             text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 30)))
-            chunks.append(Chunk(f"{prefix}{d:03d}-{j}", f"{prefix}{d:03d}.txt", start, start + len(text), text))
+            chunks.append(
+                Chunk(f"{prefix}{d:03d}-{j}", f"{prefix}{d:03d}.txt", start, start + len(text), text)
+            )
             start += len(text) + 1
     rng.shuffle(chunks)
     return chunks
@@ -84,12 +86,13 @@ def test_document_frequencies_and_acronyms_are_those_of_the_chunk_texts():
 def test_a_patch_that_removes_and_adds_documents_equals_a_rebuild_from_all_texts():
     chunks = random_chunks(4)
     removed = {"doc003.txt", "doc010.txt"}
-    added = random_chunks(5, documents=3, prefix="new") + [
-        Chunk("doc003-replaced", "doc003.txt", 0, 30, "Office of Personnel Management quokka")
-    ]
+    replaced = Chunk("doc003-replaced", "doc003.txt", 0, 30, "Office of Personnel Management quokka")
+    added = [*random_chunks(5, documents=3, prefix="new"), replaced]
     patched = KeywordIndex(chunks).patch(removed, added)
     rebuilt = KeywordIndex([c for c in chunks if c.source not in removed] + added)
-    assert [patched.chunk_id(i) for i in range(patched.size)] == [rebuilt.chunk_id(i) for i in range(rebuilt.size)]
+    assert [patched.chunk_id(i) for i in range(patched.size)] == [
+        rebuilt.chunk_id(i) for i in range(rebuilt.size)
+    ]
     for query in QUERIES:
         np.testing.assert_array_equal(patched.scores(query), rebuilt.scores(query))
     assert dict(patched.document_frequency) == dict(rebuilt.document_frequency)

@@ -106,7 +106,7 @@ def test_an_incremental_add_saves_its_version_before_the_commit_and_readers_neve
     assert counting.full_reads == 0 and snapshot.version == 2
     assert results(index, "otters sleep")[0][0] == "otters.txt"
     rebuilt = KeywordIndex(snapshot.chunks)  # the same rows, from every text: what a rebuild would give
-    for query in QUERIES + ["otters"]:
+    for query in [*QUERIES, "otters"]:
         np.testing.assert_array_equal(snapshot.keyword.scores(query), rebuilt.scores(query))
 
 
@@ -160,8 +160,12 @@ def test_a_keyword_index_saved_by_a_build_killed_before_its_commit_is_never_used
     index, counting = reader(built)
     snapshot = index.open()
     assert snapshot.version == 1 and counting.full_reads == 0
-    assert "otters.txt" not in {p.source for p in hybrid_search(snapshot, index.embeddings, "otters sleep", k=3)}
-    (corpus / "otters.txt").write_text("River otters fish at dawn.", encoding="utf-8")  # version 2, other text
+    assert "otters.txt" not in {
+        p.source for p in hybrid_search(snapshot, index.embeddings, "otters sleep", k=3)
+    }
+    (corpus / "otters.txt").write_text(
+        "River otters fish at dawn.", encoding="utf-8"
+    )  # version 2, other text
     store(built).build(corpus, MAX_BYTES)
     later, counting_later = reader(built)
     found = hybrid_search(later.open(), later.embeddings, "otters fish dawn", k=1)
