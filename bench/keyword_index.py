@@ -17,6 +17,10 @@ is measured, on its own (no Chroma, no embeddings), with the real tokenizer:
 - `add_one_document_seconds`: what an incremental build adds to the index for one new document of
   12 chunks: `patch()` (re-scoring every row from the stored term ids, no text read) and `save()`;
   `patch_seconds` is the re-scoring alone. It grows linearly with the number of chunks.
+
+`--term-sizes` measures only opening and adding one document at larger sizes, from an index built
+from synthetic term ids (the same Zipf draw, 70-90 terms a chunk, as ids: tokenising a million texts
+would take longer than everything else here); `from_term_ids` marks those results.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.common import emit, median, quiet_logging, start_run
 from qa.keyword_index import KeywordIndex
 from qa.models import Chunk
 
 SIZES = (10_000, 100_000)
+TERM_SIZES = (1_000_000,)
 CHUNKS_PER_DOCUMENT = 12
 VOCABULARY = 50_000
 SYLLABLES = "ka ri to me na su lo vi de pa zu ne ro ti ma se".split()
@@ -111,10 +118,52 @@ def measure(n: int, repeat: int, folder: Path) -> dict[str, Any]:
     }
 
 
+def measure_from_term_ids(n: int, repeat: int, folder: Path) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(70, 91, n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    weights = 1.0 / np.arange(1, VOCABULARY + 1)
+    tokens = rng.choice(VOCABULARY, size=int(offsets[-1]), p=weights / weights.sum()).astype(np.int32)
+    vocab = {f"w{i}": i for i in range(VOCABULARY)}
+    rows = [
+        Chunk(f"doc-{i:09d}", f"doc-{i // CHUNKS_PER_DOCUMENT:07d}.txt", i % CHUNKS_PER_DOCUMENT * 600, 0, "")
+        for i in range(n)
+    ]
+    began = time.perf_counter()
+    KeywordIndex.from_term_ids(rows, vocab, tokens, offsets).save(folder / "v0", "bench")
+    built = time.perf_counter() - began
+    size = sum(p.stat().st_size for p in (folder / "v0").rglob("*") if p.is_file())
+    opens, patches, adds = [], [], []
+    for attempt in range(repeat):
+        began = time.perf_counter()
+        opened = KeywordIndex.load(folder / "v0", "bench")
+        opened.scores("w1 w20 w300 w4000")
+        opens.append(time.perf_counter() - began)
+        new = synthetic_chunks(CHUNKS_PER_DOCUMENT, seed=1000 + attempt, prefix="new")
+        began = time.perf_counter()
+        patched = opened.patch((), new)
+        patches.append(time.perf_counter() - began)
+        patched.save(folder / f"p{attempt}", "bench")
+        adds.append(time.perf_counter() - began)
+        shutil.rmtree(folder / f"p{attempt}")
+    return {
+        "chunks": n,
+        "from_term_ids": True,
+        "score_and_save_seconds": round(built, 3),
+        "bytes": size,
+        "bytes_per_chunk": round(size / n, 1),
+        "open_seconds": median(opens),
+        "patch_seconds": median(patches),
+        "add_one_document_seconds": median(adds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--term-sizes", type=int, nargs="*", default=list(TERM_SIZES))
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
@@ -123,6 +172,9 @@ def main() -> None:
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             results.append(measure(n, args.repeat, Path(tmp)))
+    for n in args.term_sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(measure_from_term_ids(n, args.repeat, Path(tmp)))
     emit({"repeat": args.repeat, "chunk_words": "70-90", "sizes": results}, begun, args.out)
 
 

@@ -95,6 +95,17 @@ class KeywordIndex:
 
     # ---- building ---------------------------------------------------------------------------------
 
+    @classmethod
+    def from_term_ids(
+        cls, chunks: Sequence[Chunk], vocab: dict[str, int], tokens: np.ndarray, offsets: np.ndarray
+    ) -> KeywordIndex:
+        """An index of chunks (sorted by source, start; texts unused) whose terms are already ids:
+        chunk i's are tokens[offsets[i]:offsets[i+1]]. No acronyms or heads. For measuring large
+        indexes without tokenising their texts."""
+        index = cls.__new__(cls)
+        index._from_parts(vocab, (tokens, offsets), chunks, {}, {})
+        return index
+
     def _from_parts(
         self,
         vocab: dict[str, int],
@@ -128,12 +139,16 @@ class KeywordIndex:
         start: np.ndarray,
         end: np.ndarray,
         page: np.ndarray,
+        lookup: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
+        """Set the rows, and the id lookup: the ids sorted, and each one's row (sorted here unless given)."""
         self.sources = sources
         self.ids, self.source, self.start, self.end, self.page = ids, source, start, end, page
         self.size = len(ids)
-        self.sorted_rows = np.argsort(ids, kind="stable").astype(np.int64)
-        self.sorted_ids = ids[self.sorted_rows]
+        if lookup is None:
+            rows = np.argsort(ids, kind="stable").astype(np.int64)
+            lookup = (ids[rows], rows)
+        self.sorted_ids, self.sorted_rows = lookup
 
     def _score(self, vocab: dict[str, int], tokens: np.ndarray, offsets: np.ndarray) -> None:
         """The BM25 matrix of the rows' terms, computed exactly as bm25s's `index` does it."""
@@ -179,7 +194,7 @@ class KeywordIndex:
         source = np.concatenate([remap[self.source[keep]], [number[c.source] for c in new]]).astype(np.int32)
         start = np.concatenate([self.start[keep], [c.start for c in new]]).astype(np.int64)
         order = np.lexsort((start, source))
-        ids = np.concatenate([self.ids[keep].astype(object), [c.id.encode() for c in new]])
+        ids = np.concatenate([self.ids[keep], _id_array([c.id for c in new])])
         end = np.concatenate([self.end[keep], [c.end for c in new]]).astype(np.int64)
         page = np.concatenate([self.page[keep], [-1 if c.page is None else c.page for c in new]]).astype(
             np.int32
@@ -196,15 +211,23 @@ class KeywordIndex:
         acronyms.update({s: sorted(a) for s, a in _acronyms(new).items()})
         heads = {s: h for s, h in self.heads.items() if s in number and s not in set(removed)}
         heads.update(_heads(new))
-        patched = KeywordIndex.__new__(KeywordIndex)
-        patched._set_rows(
-            sources,
-            _id_array([bytes(i) for i in ids[order]]),
-            source[order],
-            start[order],
-            end[order],
-            page[order],
+        # The kept rows' id lookup is still sorted: renumber it, merge the new ids in (no sort of every id).
+        new_row = np.empty(len(order), dtype=np.int64)
+        new_row[order] = np.arange(len(order))
+        kept_at = np.full(self.size, -1, dtype=np.int64)
+        kept_at[keep] = new_row[: len(keep)]
+        kept_sorted = kept_at[self.sorted_rows]
+        kept_sorted = kept_sorted[kept_sorted >= 0]
+        added_ids = ids[len(keep) :]
+        added_order = np.argsort(added_ids, kind="stable")
+        kept_sorted_ids = ids[order][kept_sorted]
+        at = np.searchsorted(kept_sorted_ids, added_ids[added_order])
+        lookup = (
+            np.insert(kept_sorted_ids, at, added_ids[added_order]),
+            np.insert(kept_sorted, at, new_row[len(keep) :][added_order]),
         )
+        patched = KeywordIndex.__new__(KeywordIndex)
+        patched._set_rows(sources, ids[order], source[order], start[order], end[order], page[order], lookup)
         patched._score(vocab, tokens, offsets)
         patched._acronyms_by_source, patched._heads_by_source, patched._folder = acronyms, heads, None
         return patched

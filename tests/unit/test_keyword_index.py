@@ -98,6 +98,7 @@ def test_a_patch_that_removes_and_adds_documents_equals_a_rebuild_from_all_texts
     assert dict(patched.document_frequency) == dict(rebuilt.document_frequency)
     assert patched.acronyms == rebuilt.acronyms and patched.heads == rebuilt.heads
     assert patched.sources == rebuilt.sources
+    assert all(patched.row(c.id) == rebuilt.row(c.id) for c in [*chunks, *added])
 
 
 def test_a_saved_index_loads_memory_mapped_and_scores_the_same(tmp_path):
