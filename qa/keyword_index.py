@@ -7,9 +7,10 @@ offsets (rows sorted by source, then start), the terms' document frequencies, an
 acronyms and its title and subtitle. The texts stay in Chroma and are fetched by id for the few
 passages a query returns.
 
-Each row's term ids are kept too, so a change of a few documents re-scores the index from them
-(`patch`) without reading any text back: BM25's weights depend on every document's length, so the
-matrix is recomputed, in vectorised numpy, exactly as bm25s computes it.
+Each entry's term frequency is kept too, so a change of a few documents re-scores the index from them
+(`patch`) without reading any text back or sorting again: the removed rows' entries are dropped and
+the new rows' inserted, and as BM25's weights depend on every document's length, every weight is
+recomputed, in vectorised numpy, exactly as bm25s computes it (bit for bit).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on impo
 
 KEYWORD_FORMAT = 1  # bump when the saved layout changes: an older one is then rebuilt, never misread
 K1, B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant), which the index has always used
-_ARRAYS = ("ids", "source", "start", "end", "page", "sorted_ids", "sorted_rows", "tokens", "offsets", "df")
+_ARRAYS = ("ids", "source", "start", "end", "page", "sorted_ids", "sorted_rows", "lengths", "tf", "df")
 _META = "meta.json"
 _EXTRAS = "extras.json"
 _VERSIONS = "versions.json"
@@ -116,6 +117,7 @@ class KeywordIndex:
     ) -> None:
         """Set every field from sorted rows (the chunks' texts are not kept)."""
         tokens, offsets = rows_terms
+        lengths = np.diff(offsets).astype(np.int64)
         sources = sorted({c.source for c in chunks})
         number = {s: i for i, s in enumerate(sources)}
         self._set_rows(
@@ -126,7 +128,8 @@ class KeywordIndex:
             np.array([c.end for c in chunks], dtype=np.int64),
             np.array([-1 if c.page is None else c.page for c in chunks], dtype=np.int32),
         )
-        self._score(vocab, tokens, offsets)
+        indptr, rows, tf = _postings(tokens, lengths, max(len(vocab), 1))
+        self._score(vocab, lengths, indptr, rows, tf)
         self._acronyms_by_source = acronyms
         self._heads_by_source = heads
         self._folder: Path | None = None
@@ -150,29 +153,27 @@ class KeywordIndex:
             lookup = (ids[rows], rows)
         self.sorted_ids, self.sorted_rows = lookup
 
-    def _score(self, vocab: dict[str, int], tokens: np.ndarray, offsets: np.ndarray) -> None:
-        """The BM25 matrix of the rows' terms, computed exactly as bm25s's `index` does it."""
+    def _score(
+        self, vocab: dict[str, int], lengths: np.ndarray, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray
+    ) -> None:
+        """The BM25 matrix from term frequencies (term-major: term t's entries are rows[indptr[t]:
+        indptr[t+1]], each occurring tf times there), computed exactly as bm25s's `index` does it."""
         self._vocab = vocab
-        self.tokens, self.offsets = tokens, offsets
-        n, width = self.size, max(len(vocab), 1)
-        lengths = np.diff(offsets)
-        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        pairs, tf = np.unique(tokens.astype(np.int64) * max(n, 1) + doc, return_counts=True)
-        term, row = pairs // max(n, 1), pairs % max(n, 1)
-        self.df = np.bincount(term, minlength=width).astype(np.int32)
+        self.lengths, self.tf = lengths, tf
+        n, width = self.size, len(indptr) - 1
+        self.df = np.diff(indptr).astype(np.int32)
         values, which = np.unique(self.df, return_inverse=True)  # math.log, as bm25s: bit-identical scores
         table = np.array([math.log(1 + (n - v + 0.5) / (v + 0.5)) if v else 0.0 for v in values.tolist()])
         idf = table[which].astype(np.float32) if len(values) else np.zeros(width, dtype=np.float32)
         if n:
             norm = K1 * ((1 - B) + B * lengths / lengths.mean())
             tf32 = tf.astype(np.float32)
-            data = (idf[term] * (tf32 / (norm[row] + tf32))).astype(np.float32)
+            term = np.repeat(np.arange(width, dtype=np.int32), np.diff(indptr))
+            data = (idf[term] * (tf32 / (norm[rows] + tf32))).astype(np.float32)
         else:
             data = np.zeros(0, dtype=np.float32)
-        indptr = np.zeros(width + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term, minlength=width), out=indptr[1:])
         bm25 = bm25s.BM25(k1=K1, b=B)
-        bm25.scores = {"data": data, "indices": row.astype(np.int32), "indptr": indptr, "num_docs": n}
+        bm25.scores = {"data": data, "indices": rows.astype(np.int32), "indptr": indptr, "num_docs": n}
         bm25.vocab_dict = vocab
         bm25.unique_token_ids_set = set(vocab.values())
         bm25.nonoccurrence_array = None  # the lucene variant has none; `index` would set this
@@ -180,7 +181,7 @@ class KeywordIndex:
 
     def patch(self, removed: Collection[str], added: Sequence[Chunk]) -> KeywordIndex:
         """A new index without the rows of the `removed` sources and with the `added` chunks, from
-        the stored term ids of the rest (no text is read again); this one is left unchanged."""
+        the stored term frequencies of the rest (no text is read again); this one is left unchanged."""
         gone = np.isin(self.source, [i for i, s in enumerate(self.sources) if s in set(removed)])
         keep = np.flatnonzero(~gone)
         new = sorted(added, key=lambda c: (c.source, c.start))
@@ -199,14 +200,8 @@ class KeywordIndex:
         page = np.concatenate([self.page[keep], [-1 if c.page is None else c.page for c in new]]).astype(
             np.int32
         )
-        old_lengths = np.diff(self.offsets)[keep]
-        lengths = np.concatenate([old_lengths, np.diff(new_offsets)])[order]
-        pieces = _gather(self.tokens, self.offsets[keep], old_lengths)
-        everything = np.concatenate([pieces, new_tokens]).astype(np.int32)
-        all_starts = np.concatenate([np.cumsum(old_lengths) - old_lengths, len(pieces) + new_offsets[:-1]])
-        tokens = _gather(everything, all_starts[order], lengths)
-        offsets = np.zeros(len(order) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        new_lengths = np.diff(new_offsets).astype(np.int64)
+        lengths = np.concatenate([np.asarray(self.lengths)[keep], new_lengths])[order]
         acronyms = {s: a for s, a in self.acronyms_by_source.items() if s in number and s not in set(removed)}
         acronyms.update({s: sorted(a) for s, a in _acronyms(new).items()})
         heads = {s: h for s, h in self.heads.items() if s in number and s not in set(removed)}
@@ -228,7 +223,26 @@ class KeywordIndex:
         )
         patched = KeywordIndex.__new__(KeywordIndex)
         patched._set_rows(sources, ids[order], source[order], start[order], end[order], page[order], lookup)
-        patched._score(vocab, tokens, offsets)
+        # The term frequencies: drop the removed rows' entries, renumber the rest, and append the new
+        # rows' entries at the end of their terms' lists (the order within a list changes no score).
+        matrix = self._bm25.scores
+        old_rows = kept_at[np.asarray(matrix["indices"])]
+        kept_entries = old_rows >= 0
+        width = max(len(vocab), 1)
+        running = np.zeros(len(kept_entries) + 1, dtype=np.int64)
+        np.cumsum(kept_entries, out=running[1:])
+        indptr = np.asarray(matrix["indptr"])
+        kept_counts = np.zeros(width, dtype=np.int64)
+        kept_counts[: len(indptr) - 1] = running[indptr[1:]] - running[indptr[:-1]]
+        new_indptr, new_entry_rows, new_tf = _postings(new_tokens, new_lengths, width)
+        new_entry_rows = new_row[len(keep) :][new_entry_rows]
+        kept_indptr = np.zeros(width + 1, dtype=np.int64)
+        np.cumsum(kept_counts, out=kept_indptr[1:])
+        at = np.repeat(kept_indptr[1:], np.diff(new_indptr))  # the end of each new entry's term list
+        rows = np.insert(old_rows[kept_entries], at, new_entry_rows)
+        kept_tf = np.asarray(self.tf)[kept_entries]
+        tf = np.insert(kept_tf.astype(np.result_type(kept_tf, new_tf)), at, new_tf)
+        patched._score(vocab, lengths, kept_indptr + new_indptr, rows, tf)
         patched._acronyms_by_source, patched._heads_by_source, patched._folder = acronyms, heads, None
         return patched
 
@@ -304,8 +318,13 @@ class KeywordIndex:
         size = int(meta["size"])
         if not all(len(arrays[n]) == size for n in ("ids", "source", "start", "end", "page", "sorted_ids")):
             raise KeywordIndexUnusable("its row arrays disagree in length")
-        if len(arrays["offsets"]) != size + 1 or bm25.scores["num_docs"] != size:
-            raise KeywordIndexUnusable("its term lists or score matrix disagree with its rows")
+        if len(arrays["lengths"]) != size or bm25.scores["num_docs"] != size:
+            raise KeywordIndexUnusable("its term frequencies or score matrix disagree with its rows")
+        if (
+            len(arrays["tf"]) != len(bm25.scores["indices"])
+            or len(arrays["df"]) != len(bm25.scores["indptr"]) - 1
+        ):
+            raise KeywordIndexUnusable("its term frequencies disagree with its score matrix")
         index = cls.__new__(cls)
         index.sources = list(meta["sources"])
         index.size = size
@@ -432,13 +451,19 @@ def _term_ids(texts: Sequence[str], vocab: dict[str, int]) -> tuple[np.ndarray, 
     return np.array(flat, dtype=np.int32), np.array(offsets, dtype=np.int64)
 
 
-def _gather(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """values[starts[0]:starts[0]+lengths[0]] + values[starts[1]:...] + ..., without a Python loop."""
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=values.dtype)
-    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.asarray(values)[np.repeat(starts, lengths) + within]
+def _postings(
+    tokens: np.ndarray, lengths: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term-major term frequencies of rows whose terms (ids below `width`) lie one row after the
+    other in `tokens`, row i holding lengths[i] of them: indptr (width + 1), rows, tf."""
+    n = max(len(lengths), 1)
+    doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    pairs, tf = np.unique(tokens.astype(np.int64) * n + doc, return_counts=True)
+    term, rows = pairs // n, pairs % n
+    indptr = np.zeros(width + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term, minlength=width), out=indptr[1:])
+    counts = tf.astype(np.uint16) if tf.max(initial=0) <= np.iinfo(np.uint16).max else tf.astype(np.uint32)
+    return indptr, rows.astype(np.int32), counts
 
 
 def _load_array(path: Path) -> np.ndarray:

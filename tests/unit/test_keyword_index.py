@@ -106,7 +106,7 @@ def test_a_saved_index_loads_memory_mapped_and_scores_the_same(tmp_path):
     index = KeywordIndex(chunks)
     index.save(tmp_path / "v1", "gen-a/v1-x")
     loaded = KeywordIndex.load(tmp_path / "v1", "gen-a/v1-x")
-    assert isinstance(loaded.ids, np.memmap) and isinstance(loaded.tokens, np.memmap)
+    assert isinstance(loaded.ids, np.memmap) and isinstance(loaded.tf, np.memmap)
     for query in QUERIES:
         np.testing.assert_array_equal(loaded.scores(query), index.scores(query))
     assert loaded.acronyms == index.acronyms and loaded.heads == index.heads
@@ -120,7 +120,7 @@ def test_a_saved_index_for_another_key_is_refused(tmp_path):
         KeywordIndex.load(tmp_path / "v1", "gen-a/v1-y")
 
 
-@pytest.mark.parametrize("damaged", ["tokens.npy", "bm25/data.csc.index.npy", "meta.json"])
+@pytest.mark.parametrize("damaged", ["tf.npy", "bm25/data.csc.index.npy", "meta.json"])
 def test_a_truncated_file_makes_a_saved_index_unusable(tmp_path, damaged):
     KeywordIndex(random_chunks(8)).save(tmp_path / "v1", "k")
     path = tmp_path / "v1" / damaged
@@ -150,3 +150,22 @@ def test_an_empty_index_saves_loads_and_scores_nothing(tmp_path):
     KeywordIndex([]).save(tmp_path / "v1", "k")
     loaded = KeywordIndex.load(tmp_path / "v1", "k")
     assert loaded.size == 0 and loaded.scores("quokka").shape == (0,)
+
+
+def test_patches_of_a_saved_index_one_after_another_equal_a_rebuild_from_all_texts(tmp_path):
+    chunks = random_chunks(12)
+    KeywordIndex(chunks).save(tmp_path / "v1", "k")
+    current = KeywordIndex.load(tmp_path / "v1", "k")
+    texts = list(chunks)
+    for step in range(4):
+        gone = {f"doc{step * 5:03d}.txt"}
+        added = random_chunks(20 + step, documents=2, prefix=f"step{step}-")
+        current = current.patch(gone, added)
+        current.save(tmp_path / f"v{step + 2}", "k")
+        current = KeywordIndex.load(tmp_path / f"v{step + 2}", "k")
+        texts = [c for c in texts if c.source not in gone] + added
+    rebuilt = KeywordIndex(texts)
+    for query in QUERIES:
+        np.testing.assert_array_equal(current.scores(query), rebuilt.scores(query))
+    assert dict(current.document_frequency) == dict(rebuilt.document_frequency)
+    assert all(current.row(c.id) == rebuilt.row(c.id) for c in texts)

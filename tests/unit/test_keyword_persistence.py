@@ -128,7 +128,7 @@ def test_a_missing_keyword_index_is_built_from_the_stored_chunks_once_then_reuse
     assert counting_again.full_reads == 0
 
 
-@pytest.mark.parametrize("damaged", ["tokens.npy", "bm25/data.csc.index.npy", "ids.npy"])
+@pytest.mark.parametrize("damaged", ["tf.npy", "bm25/data.csc.index.npy", "ids.npy"])
 def test_a_damaged_keyword_index_is_detected_logged_and_rebuilt(built, caplog, damaged):
     expected = {q: results(store(built), q) for q in QUERIES}
     path = keyword_folders(built)[0] / damaged
