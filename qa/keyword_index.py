@@ -151,7 +151,8 @@ class KeywordIndex:
         if lookup is None:
             rows = np.argsort(ids, kind="stable").astype(np.int64)
             lookup = (ids[rows], rows)
-        self.sorted_ids, self.sorted_rows = lookup
+        self.sorted_ids: np.ndarray = lookup[0]
+        self.sorted_rows: np.ndarray = lookup[1]
 
     def _score(
         self, vocab: dict[str, int], lengths: np.ndarray, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray
@@ -340,7 +341,10 @@ class KeywordIndex:
         """Acronyms and heads per document: read from disk only when a question needs them."""
         if self._folder is None:
             return {"acronyms": {}, "heads": {}}
-        return json.loads((self._folder / _EXTRAS).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        extras: dict[str, dict[str, list[object]]] = json.loads(
+            (self._folder / _EXTRAS).read_text(encoding="utf-8")
+        )
+        return extras
 
     def saved_versions(self) -> dict[str, str]:
         """Source -> content hash of the documents a saved index holds ({} when not saved with them)."""
