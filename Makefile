@@ -84,6 +84,7 @@ bench: dev
 	$(PY) -m bench.cold_ask --out $(RESULTS)/cold_ask.json
 	$(PY) -m bench.retrieval --out $(RESULTS)/retrieval.json
 	$(PY) -m bench.answers --out $(RESULTS)/answers.json
+	$(PY) -m bench.keyword_index --out $(RESULTS)/keyword_index.json
 	$(PY) -m bench.charts --results $(RESULTS)
 	$(PY) -m bench.report
 
