@@ -45,6 +45,7 @@ PRODUCERS = {
     "cold_ask": "python -m bench.cold_ask --out docs/results/cold_ask.json",
     "retrieval": "python -m bench.retrieval --out docs/results/retrieval.json",
     "answers": "python -m bench.answers --out docs/results/answers.json",
+    "keyword_index": "python -m bench.keyword_index --out docs/results/keyword_index.json",
     "calibration": "make calibrate",
     "evidence_choice": "make calibrate",
 }

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chunking import SENTENCE_STARTERS, Span, split_sentences
+from .chunking import document_heads as document_heads  # its home moved; importable from here too
 from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
-from .models import Chunk, Passage
+from .models import Passage
 from .support import SupportModel, load_model
 from .text import STOPWORDS, bare, normalise, terms, words
 
@@ -211,21 +212,6 @@ def _has_expected(sentence: str, question: Question) -> bool:
                 return True
         return False
     return True
-
-
-def document_heads(first_chunks: list[Chunk]) -> dict[str, tuple[Span | None, Span | None]]:
-    """Each document's title line and the sentence that follows it as a subtitle, when it has them."""
-    heads: dict[str, tuple[Span | None, Span | None]] = {}
-    for chunk in first_chunks:
-        source = chunk.source
-        spans = split_sentences(chunk.text, offset=chunk.start)
-        title = next((s for s in spans if len(s.text.split()) >= 3 and s.text[-1] not in ".!?"), None)
-        subtitle = None
-        if title is not None:
-            after = [s for s in spans if s.start > title.start and s.text != title.text]
-            subtitle = next((s for s in after if len(s.text.split()) >= 6 and s.text[-1] in ".!?"), None)
-        heads[source] = (title, subtitle)
-    return heads
 
 
 class EvidenceSelector:

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .answerers import Answerer, decline, quote, resolve
-from .answering import Decision, EvidenceSelector, asks_about_opening, document_heads
+from .answering import Decision, EvidenceSelector, asks_about_opening
 from .chunking import Span
 from .embeddings import EmbeddingModel, PackagedMiniLM
 from .errors import CollectionError, CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .loaders import IGNORED_NAMES, Skipped, load_file
-from .models import Answer, Chunk, Citation, DocumentInfo, Excerpt, IndexStatus, Passage
+from .models import Answer, Citation, DocumentInfo, Excerpt, IndexStatus, Passage
 from .remote_embeddings import remote_embeddings
 from .retrieval import hybrid_search
 from .rewriting import standalone_question
@@ -84,7 +84,6 @@ class Assistant:
         self._backend_checked = remote is not None or self.settings.embedding_backend != "auto"
         self.writer: Answerer = resolve(self.settings.answerer, self.settings)(self.settings)
         self._build_lock = threading.Lock()
-        self._heads: tuple[str, dict[str, tuple[Span | None, Span | None]]] | None = None
 
     @property
     def collection(self) -> str:
@@ -299,13 +298,10 @@ class Assistant:
                 log.warning("skipped %s: %s", item.source, item.reason)
         return self.store.open()
 
-    def _document_heads(self, snapshot: Snapshot) -> dict[str, tuple[Span | None, Span | None]]:
-        if self._heads is None or self._heads[0] != snapshot.generation:
-            first: dict[str, Chunk] = {}
-            for chunk in snapshot.chunks:  # sorted by (source, start): the first one opens the document
-                first.setdefault(chunk.source, chunk)
-            self._heads = (snapshot.generation, document_heads(list(first.values())))
-        return self._heads[1]
+    @staticmethod
+    def _document_heads(snapshot: Snapshot) -> dict[str, tuple[Span | None, Span | None]]:
+        """Each document's title and subtitle, saved with the keyword index (read on first use)."""
+        return snapshot.keyword.heads
 
     # ---- questions ---------------------------------------------------------------------------
 
@@ -368,7 +364,7 @@ class Assistant:
         passages = hybrid_search(
             snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
         )
-        heads = self._document_heads(snapshot)
+        heads = self._document_heads(snapshot) if asks_about_opening(query) else {}  # only they use it
         return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked), passages
 
 

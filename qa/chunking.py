@@ -167,3 +167,18 @@ def _cut_long(span: Span, limit: int) -> list[Span]:
             pieces.append(Span(span.start + pos + lead, span.start + pos + lead + len(stripped), stripped))
         pos = end
     return pieces
+
+
+def document_heads(first_chunks: list[Chunk]) -> dict[str, tuple[Span | None, Span | None]]:
+    """Each document's title line and the sentence that follows it as a subtitle, when it has them."""
+    heads: dict[str, tuple[Span | None, Span | None]] = {}
+    for chunk in first_chunks:
+        source = chunk.source
+        spans = split_sentences(chunk.text, offset=chunk.start)
+        title = next((s for s in spans if len(s.text.split()) >= 3 and s.text[-1] not in ".!?"), None)
+        subtitle = None
+        if title is not None:
+            after = [s for s in spans if s.start > title.start and s.text != title.text]
+            subtitle = next((s for s in after if len(s.text.split()) >= 6 and s.text[-1] in ".!?"), None)
+        heads[source] = (title, subtitle)
+    return heads

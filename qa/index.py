@@ -22,14 +22,15 @@ How updates stay safe:
 
 from __future__ import annotations
 
-import bisect
-import itertools
+import hashlib
+import json
 import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,7 @@ from filelock import FileLock, Timeout
 from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import EmbeddingModel
 from .errors import CorpusError, IndexBusyError, IndexMismatchError
-from .keyword_index import KeywordIndex
+from .keyword_index import KeywordIndex, KeywordIndexUnusable, Positions
 from .loaders import list_corpus
 from .manifest import (
     MANIFEST_FORMAT,
@@ -58,7 +59,7 @@ from .manifest import (
 from .models import Chunk, Document, JSONObject, Location, locate
 from .planning import Changes, Progress, SyncPlan, plan_sync
 from .settings import DEFAULT_COLLECTION
-from .store import Store, Where, open_store
+from .store import Store, Where, chunks_by_id, chunks_of, open_store
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -100,18 +101,40 @@ class BuildReport(Changes):
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snapshot:
-    """One opened, immutable state of the index (a generation at a manifest version)."""
+    """One opened, immutable state of the index (a generation at a manifest version). It holds the
+    keyword index (memory-mapped) and fetches chunk texts from Chroma only when asked for them."""
 
     generation: str
     version: int
     manifest: Manifest
-    chunks: list[Chunk]  # sorted by (source, start)
-    collection: Collection  # the chunks, in Chroma: for dense search and stored vectors
-    keyword: KeywordIndex
+    collection: Collection  # the chunks, in Chroma: for dense search, stored vectors and texts
+    keyword: KeywordIndex  # one row per committed chunk, sorted by (source, start)
     strays: bool = False  # the collection holds chunks the manifest does not list (a killed build's)
-    positions: dict[str, int] = field(default_factory=dict)  # chunk id -> index in `chunks`
+    _texts: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)  # per source, as fetched
+
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """Chunk id -> row of the keyword index; stored chunks the manifest does not list are absent."""
+        return Positions(self.keyword)
+
+    @cached_property
+    def chunks(self) -> list[Chunk]:
+        """Every committed chunk, in row order: reads every text, so O(corpus). Nothing on the way
+        from a question to an answer uses it; it is for tests and tools."""
+        found = self.collection_chunks([self.keyword.chunk_id(i) for i in range(self.keyword.size)])
+        return [c for c in found if c is not None]
+
+    def collection_chunks(self, ids: Sequence[str]) -> list[Chunk | None]:
+        """The chunks with these ids, texts included; None for one deleted since (by a writer that
+        committed a newer version after this snapshot was opened)."""
+        found = chunks_by_id(self.collection, ids)
+        return [found.get(i) for i in ids]
+
+    def rows(self, rows: Sequence[int]) -> list[Chunk | None]:
+        """The chunks at these rows of the keyword index, texts included (see `collection_chunks`)."""
+        return self.collection_chunks([self.keyword.chunk_id(i) for i in rows])
 
     def pages(self, source: str) -> tuple[tuple[int, int], ...]:
         entry = self.manifest.documents.get(source)
@@ -124,14 +147,19 @@ class Snapshot:
             return Location()
         return locate(entry.pages, entry.sections, entry.ocr_pages, start, end)
 
+    def _chunks_of(self, source: str) -> list[Chunk]:
+        if source not in self._texts:
+            entry = self.manifest.documents.get(source)
+            self._texts[source] = chunks_of(self.collection, source, entry.sha256) if entry else []
+        return self._texts[source]
+
     def text(self, source: str, start: int, end: int) -> str | None:
         """The document's text in [start, end) as the indexed chunks hold it, cut short where the
         document ends; a gap between chunks reads as spaces. None when no chunk covers the range.
         Lets a caller show a citation's surroundings from the very version it was cited from."""
-        first = bisect.bisect_left(self.chunks, (source, 0), key=lambda c: (c.source, c.start))
         buffer: list[str | None] = [None] * max(0, end - start)
-        for chunk in itertools.islice(self.chunks, first, None):
-            if chunk.source != source or chunk.start >= end:
+        for chunk in self._chunks_of(source):
+            if chunk.start >= end:
                 break
             lo, hi = max(chunk.start, start), min(chunk.end, end)
             if lo < hi:
@@ -297,7 +325,9 @@ class IndexStore:
     # ---- reading ---------------------------------------------------------------------------
 
     def open(self) -> Snapshot:
-        """The live index, reopened only when another generation or manifest version is committed."""
+        """The live index, reopened only when another generation or manifest version is committed.
+        Reads the manifest and memory-maps the saved keyword index: no chunk text is read, unless the
+        keyword index of this version is missing or unusable, when it is built once and saved."""
         generation = self.storage.current()
         if generation is None:
             raise CorpusError(f"no index in {self.storage.describe()}; build it with `qa index build`")
@@ -309,25 +339,23 @@ class IndexStore:
                 and self.storage.header_version(generation) == snapshot.version
             ):
                 return snapshot
-            manifest, chunks = self._read_committed(generation)
+            manifest, keyword = self._read_committed(generation)
             collection = self.storage.chunks(generation)
             snapshot = Snapshot(
                 generation,
                 manifest.version,
                 manifest,
-                chunks,
                 collection,
-                KeywordIndex(chunks),
-                collection.count() != len(chunks),
-                {c.id: i for i, c in enumerate(chunks)},
+                keyword,
+                collection.count() != keyword.size,
             )
-            log.info("opened index %s v%d (%d chunks)", generation, snapshot.version, len(chunks))
+            log.info("opened index %s v%d (%d chunks)", generation, snapshot.version, keyword.size)
             self._snapshot = snapshot
             return snapshot
 
-    def _read_committed(self, generation: str) -> tuple[Manifest, list[Chunk]]:
-        """The committed manifest and its chunks, read again if a writer commits or finishes a clean-up
-        meanwhile (either deletes records or chunks, which can shift the pages being read)."""
+    def _read_committed(self, generation: str) -> tuple[Manifest, KeywordIndex]:
+        """The committed manifest and its keyword index, read again if a writer commits or finishes a
+        clean-up meanwhile (either deletes records or chunks, which can shift the pages being read)."""
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             self.storage.client(generation, fresh=True)  # vectors written by other processes since
             manifest = self._read_manifest(generation)
@@ -336,12 +364,118 @@ class IndexStore:
                     f"the index in {self.storage.describe()} is incomplete; run `qa index build --full`"
                 )
             self.check_compatible(manifest)
-            chunks = self.storage.read_chunks(generation, _versions(manifest.documents))
+            keyword = self._load_keywords(generation, manifest)
+            if keyword is not None:
+                return manifest, keyword
+            keyword = self._patch_saved_keywords(generation, manifest)
+            if keyword is None:
+                keyword = KeywordIndex(self.storage.read_chunks(generation, _versions(manifest.documents)))
             stamp = self.storage.header_stamp(generation)
             if attempt == OPEN_ATTEMPTS or stamp == (manifest.version, manifest.dirty, manifest.checkpoint):
-                return manifest, chunks
+                if stamp[0] == manifest.version:  # still what is committed: worth keeping
+                    self._save_keywords(generation, manifest, manifest.documents, keyword)
+                return manifest, keyword
             log.info("the index changed while it was read; reading it again")
         raise AssertionError("unreachable")
+
+    # ---- the saved keyword index ------------------------------------------------------------
+
+    def _keyword_key(self, generation: str, manifest: Header, documents: Mapping[str, DocumentEntry]) -> str:
+        """What a saved keyword index must have been built from: this generation, this version, and
+        exactly these document versions, chunked this way (a killed build may have saved one for the
+        same version number with other documents; it never matches)."""
+        listed = json.dumps(sorted(_versions(documents).items()), separators=(",", ":"))
+        digest = hashlib.sha256(f"{manifest.chunking}\n{listed}".encode()).hexdigest()[:16]
+        return f"{generation}/v{manifest.version}-{digest}"
+
+    def _keyword_folder(self, generation: str, key: str) -> Path:
+        return self.storage.keyword_dir(generation) / key.rsplit("/", 1)[1]
+
+    def _load_keywords(self, generation: str, manifest: Manifest) -> KeywordIndex | None:
+        """The saved keyword index of this committed manifest, or None (logged) when there is none
+        or it cannot be trusted."""
+        key = self._keyword_key(generation, manifest, manifest.documents)
+        folder = self._keyword_folder(generation, key)
+        try:
+            keyword = KeywordIndex.load(folder, key)
+        except KeywordIndexUnusable as exc:
+            if folder.exists():
+                log.warning("the saved keyword index in %s is unusable (%s); rebuilding it", folder, exc)
+            else:
+                log.info("no saved keyword index for %s; building it from the stored chunks", key)
+            return None
+        if keyword.size != manifest.chunks:
+            log.warning("the saved keyword index in %s lists %d chunks, not %d; rebuilding it",
+                        folder, keyword.size, manifest.chunks)  # fmt: skip
+            return None
+        return keyword
+
+    def _patch_saved_keywords(self, generation: str, manifest: Manifest) -> KeywordIndex | None:
+        """The keyword index of `manifest` from the newest one saved for an earlier version of this
+        generation, fetching the chunks of only the documents that differ: how a client of a Chroma
+        server keeps its cached index current after another machine's incremental build. None when
+        there is none, or when more than half the documents differ (then a rebuild reads as much)."""
+        folder = self.storage.keyword_dir(generation)
+        saved = (
+            sorted((p for p in folder.glob("v*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+            if folder.is_dir()
+            else []
+        )
+        if not saved:
+            return None
+        try:
+            older = KeywordIndex.load(saved[-1], None)
+            listed = older.saved_versions()
+        except KeywordIndexUnusable as exc:
+            log.info("cannot patch the keyword index in %s (%s)", saved[-1], exc)
+            return None
+        current = _versions(manifest.documents)
+        changed = [s for s, sha in current.items() if listed.get(s) != sha]
+        if not listed or len(changed) > len(current) // 2:
+            return None
+        collection = self.storage.chunks(generation)
+        added = [c for source in changed for c in chunks_of(collection, source, current[source])]
+        if len(added) != sum(manifest.documents[s].chunks for s in changed):
+            return None  # a writer deleted some meanwhile: the caller reads everything instead
+        removed = {s for s, sha in listed.items() if current.get(s) != sha}
+        log.info(
+            "patching the keyword index of %s: %d documents differ",
+            saved[-1].name,
+            len(changed) + len(removed - set(changed)),
+        )
+        return older.patch(removed, added)
+
+    def _save_keywords(
+        self, generation: str, header: Header, documents: Mapping[str, DocumentEntry], keyword: KeywordIndex
+    ) -> None:
+        """Save the keyword index of the manifest `header` + `documents` (a writer saves it before the
+        header commits it) and delete those of older versions but the last (a reader may still be
+        opening it)."""
+        key = self._keyword_key(generation, header, documents)
+        folder = self._keyword_folder(generation, key)
+        try:
+            keyword.save(folder, key, _versions(documents))
+        except OSError as exc:  # a reader cannot write there, or a writer dropped the generation
+            log.warning(
+                "could not save the keyword index to %s (%s); it is rebuilt on the next open", folder, exc
+            )
+            return
+        keep = {folder.name, *self._previous_keywords(generation, folder.name)}
+        self.storage.prune_keywords(generation, keep)
+
+    def _previous_keywords(self, generation: str, newest: str) -> list[str]:
+        """The most recently saved keyword index folder other than `newest` (kept one round)."""
+        folder = self.storage.keyword_dir(generation)
+        saved = [p for p in folder.glob("v*") if p.is_dir() and p.name != newest]
+        saved.sort(key=lambda p: p.stat().st_mtime)
+        return [p.name for p in saved[-1:]]
+
+    def _keywords_for_update(self, generation: str, old: Manifest) -> KeywordIndex:
+        """The keyword index of the committed manifest a writer starts from: saved, or built now."""
+        keyword = self._load_keywords(generation, old) or self._patch_saved_keywords(generation, old)
+        if keyword is None:
+            keyword = KeywordIndex(self.storage.read_chunks(generation, _versions(old.documents)))
+        return keyword
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -428,8 +562,8 @@ class IndexStore:
 
     def _embed_and_store(
         self, generation: str, documents: list[Document], report: BuildReport, progress: Progress | None
-    ) -> dict[str, int]:
-        """Chunk, embed and store documents; returns the chunk count per source."""
+    ) -> tuple[dict[str, int], list[Chunk]]:
+        """Chunk, embed and store documents; returns the chunk count per source, and the chunks."""
         per_document = [(d, chunk_document(d, self.chunk_size, self.chunk_overlap)) for d in documents]
         total = sum(len(chunks) for _, chunks in per_document)
         pending: list[tuple[Chunk, str]] = [(c, d.sha256) for d, chunks in per_document for c in chunks]
@@ -440,7 +574,7 @@ class IndexStore:
             report.embedded += len(batch)
             if progress:
                 progress("embed", report.embedded, total)
-        return {d.source: len(chunks) for d, chunks in per_document}
+        return {d.source: len(chunks) for d, chunks in per_document}, [c for c, _ in pending]
 
     @staticmethod
     def _entries(
@@ -463,10 +597,13 @@ class IndexStore:
         generation = self.storage.new_generation()
         old_generation = self.storage.current()
         try:
-            counts = self._embed_and_store(generation, plan.fresh, report, progress)
-            shards = checkpoint_shards(self._entries(plan.fresh, counts, previous), CHECKPOINT_SHARD)
+            counts, chunks = self._embed_and_store(generation, plan.fresh, report, progress)
+            entries = self._entries(plan.fresh, counts, previous)
+            shards = checkpoint_shards(entries, CHECKPOINT_SHARD)
             self.storage.write_checkpoint(generation, 1, shards)
-            self.storage.write_header(generation, self._header(1, None, 1, len(shards), dirty=False))
+            header = self._header(1, None, 1, len(shards), dirty=False)
+            self._save_keywords(generation, header, entries, KeywordIndex(chunks))
+            self.storage.write_header(generation, header)
         except BaseException:
             self.storage.drop(generation)
             raise
@@ -494,19 +631,26 @@ class IndexStore:
             ids = [r.id for r in leftovers] + self.storage.stale_checkpoints(generation, keep=old.checkpoint)
             self.storage.delete_records(generation, ids)
         version = old.version + 1
-        counts = self._embed_and_store(generation, plan.fresh, report, progress)
+        keyword = self._keywords_for_update(generation, old)
+        counts, chunks = self._embed_and_store(generation, plan.fresh, report, progress)
         entries = self._entries(plan.fresh, counts, old)
         written = [DocumentRecord(s, version, e) for s, e in entries.items()]
         written += [DocumentRecord(s, version, None) for s in plan.removed]
         self.storage.write_records(generation, written)
         header = self._header(version, old.built_at, old.checkpoint, old.checkpoint_shards, dirty=True)
+        documents = {**plan.kept, **entries}
+        # The keyword index of the new version is saved before the header commits it, so a reader of
+        # that version never has to build it; one saved by a build killed before its commit never
+        # matches a later manifest (its key names the document versions).
+        self._save_keywords(
+            generation, header, documents, keyword.patch(set(old.documents) - set(plan.kept), chunks)
+        )
         self.storage.write_header(generation, header)  # the commit point
 
         touched = None if recovering else sorted(entries) + plan.removed
         held = self.storage.read_records(generation, above=old.checkpoint, at_most=version, sources=touched)
         hidden = superseded(held, version)
         self.storage.delete_records(generation, hidden)
-        documents = {**plan.kept, **entries}
         deleted = self.storage.delete_chunks_except(generation, _versions(documents), touched)
         if deleted:
             log.info("deleted %d chunks no longer in the manifest", deleted)

@@ -44,33 +44,31 @@ def hybrid_search(
 
     With `openings` (a question about a document's title or subtitle, which no ranking of content
     finds), the opening chunk of the best-ranked document leads, with score 1.0."""
-    chunks = snapshot.chunks
-    if not chunks or k <= 0:
+    keyword_index = snapshot.keyword
+    if not keyword_index.size or k <= 0:
         return []
-    position = snapshot.positions  # stored chunks the manifest does not list are not in it: ignored
-    allowed = np.ones(len(chunks), dtype=bool)
-    if sources:
-        wanted = set(sources)
-        allowed = np.array([c.source in wanted for c in chunks], dtype=bool)
-        if not allowed.any():
-            return []
+    allowed = keyword_index.rows_of(sources) if sources else np.ones(keyword_index.size, dtype=bool)
+    if not allowed.any():
+        return []
     depth = min(CANDIDATES, int(allowed.sum()))
 
     query_vector = np.asarray(embeddings.embed_query(query), dtype=np.float32)
     where = snapshot.where(sources)
     similarity: dict[int, float] = {}
     for chunk_id, cosine in snapshot.nearest(query_vector, depth, where):
-        i = position.get(chunk_id)
+        i = keyword_index.row(chunk_id)  # stored chunks the manifest does not list have none: ignored
         if i is not None:
             similarity[i] = cosine
 
-    keyword = np.where(allowed, snapshot.keyword.scores(query), 0.0)
-    keyword_top = [int(i) for i in np.argsort(-keyword, kind="stable")[:depth] if keyword[i] > 0]
+    keyword = np.where(allowed, keyword_index.scores(query), 0.0)
+    hits = np.flatnonzero(keyword > 0)  # ranking only the rows that match keeps ties in row order
+    keyword_top = [int(i) for i in hits[np.argsort(-keyword[hits], kind="stable")[:depth]]]
     missing = [i for i in keyword_top if i not in similarity]
     if missing:  # keyword-only candidates: the cosine of their stored vectors
-        vectors = snapshot.vectors([chunks[i].id for i in missing])
+        ids = {i: keyword_index.chunk_id(i) for i in missing}
+        vectors = snapshot.vectors(list(ids.values()))
         for i in missing:
-            vector = vectors.get(chunks[i].id)
+            vector = vectors.get(ids[i])
             similarity[i] = float(query_vector @ vector) if vector is not None else 0.0
 
     candidates = sorted(similarity)
@@ -81,21 +79,26 @@ def hybrid_search(
     fused = dict(zip(candidates, DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * sparse, strict=True))
     best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
     if openings:
-        lead_source = chunks[best[0]].source
-        opening = next(i for i, c in enumerate(chunks) if c.source == lead_source)  # sorted by start
-        fused[opening] = math.inf
-        best = [opening, *[i for i in best if i != opening]][:k]
-    return [
-        Passage(
-            source=chunks[i].source,
-            start=chunks[i].start,
-            end=chunks[i].end,
-            text=chunks[i].text,
-            score=round(1.0 / (1.0 + math.exp(-min(fused[i], 50.0))), 4),
-            page=chunks[i].page,
-            similarity=round(similarity.get(i, 0.0), 4),
-            section=chunks[i].section,
-            ocr=chunks[i].ocr,
+        opening = keyword_index.first_row(keyword_index.source_of(best[0]))
+        if opening is not None:
+            fused[opening] = math.inf
+            best = [opening, *[i for i in best if i != opening]][:k]
+    passages = []
+    for i, chunk in zip(best, snapshot.rows(best), strict=True):
+        if chunk is None:  # deleted by a newer version committed since this snapshot was opened
+            log.info("chunk %s is no longer stored; leaving it out", keyword_index.chunk_id(i))
+            continue
+        passages.append(
+            Passage(
+                source=chunk.source,
+                start=chunk.start,
+                end=chunk.end,
+                text=chunk.text,
+                score=round(1.0 / (1.0 + math.exp(-min(fused[i], 50.0))), 4),
+                page=chunk.page,
+                similarity=round(similarity.get(i, 0.0), 4),
+                section=chunk.section,
+                ocr=chunk.ocr,
+            )
         )
-        for i in best
-    ]
+    return passages

@@ -11,11 +11,14 @@ Two implementations of one interface, chosen once from the settings (`open_store
 Each generation holds two collections: the chunks (text, metadata, vector) and the manifest (a header,
 a checkpoint in a few records, and one record per document version written since; see
 qa/manifest.py). Both implementations store records
-the same way; they differ only in clients, names and the pointer.
+the same way; they differ only in clients, names, the pointer, and where the saved keyword index of each
+committed version lives (qa/keyword_index.py): beside the generation (`index/gen-*/keywords/`), or, for
+a server, in this client's cache (`cache_root()/keywords/<server>/<generation>/`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import QAError
+from .files import cache_root
 from .manifest import DocumentEntry, DocumentRecord, Header
 from .models import Chunk
 from .settings import DEFAULT_COLLECTION
@@ -83,6 +87,10 @@ class Store(ABC):
     def describe(self) -> str:
         """Where the index is, for messages."""
 
+    @abstractmethod
+    def keyword_dir(self, generation: str) -> Path:
+        """The local folder holding `generation`'s saved keyword indexes, one per manifest version."""
+
     # ---- the same for both ---------------------------------------------------------------------
 
     @staticmethod
@@ -125,12 +133,17 @@ class Store(ABC):
         for ids, texts, metas in read_pages(self.chunks(generation), None, ["documents", "metadatas"]):
             for chunk_id, text, meta in zip(ids, texts, metas, strict=True):
                 if versions.get(meta["source"]) == meta["sha256"]:
-                    page, section, ocr = meta.get("page"), meta.get("section"), bool(meta.get("ocr"))
-                    chunks.append(
-                        Chunk(chunk_id, meta["source"], meta["start"], meta["end"], text, page, section, ocr)
-                    )
+                    chunks.append(_chunk(chunk_id, text, meta))
         chunks.sort(key=lambda c: (c.source, c.start))
         return chunks
+
+    def prune_keywords(self, generation: str, keep: set[str]) -> None:
+        """Delete `generation`'s saved keyword indexes but those named in `keep` (folder names)."""
+        folder = self.keyword_dir(generation)
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.name not in keep:
+                    shutil.rmtree(path, ignore_errors=True)
 
     def count_chunks(self, generation: str) -> int:
         return int(self.chunks(generation).count())
@@ -299,6 +312,9 @@ class EmbeddedStore(Store):
     def describe(self) -> str:
         return str(self.index_dir)
 
+    def keyword_dir(self, generation: str) -> Path:
+        return self.index_dir / generation / "keywords"  # dropped with its generation
+
 
 class ServerStore(Store):
     """Generations as collection-name suffixes on a Chroma server; a pointer record names the live one.
@@ -307,9 +323,10 @@ class ServerStore(Store):
     had), `qa.NAME-chunks-gen-*` for a named one. A qa collection name has no '.', so one namespace
     never starts another's, and `generations` takes only exact generation names after its prefix."""
 
-    def __init__(self, url: str, collection: str = DEFAULT_COLLECTION) -> None:
+    def __init__(self, url: str, collection: str = DEFAULT_COLLECTION, cache_dir: Path | None = None) -> None:
         self.url = url
         self.namespace = PREFIX if collection == DEFAULT_COLLECTION else f"{PREFIX}.{collection}"
+        self.cache_dir = cache_dir  # where saved keyword indexes go; None: qa's cache folder
         self._client: ClientAPI | None = None
 
     def client(self, generation: str = "", fresh: bool = False) -> ClientAPI:
@@ -351,7 +368,7 @@ class ServerStore(Store):
     def switch(self, generation: str) -> None:
         self._pointer().upsert(ids=[POINTER_ID], documents=[generation], embeddings=_no_vectors(1))
 
-    def drop(self, generation: str) -> None:
+    def _drop_collections(self, generation: str) -> None:
         for kind in ("chunks", "manifest"):
             try:
                 self.client().delete_collection(self.name(generation, kind))
@@ -377,6 +394,15 @@ class ServerStore(Store):
         where = "" if self.namespace == PREFIX else f" (collections {self.namespace}-*)"
         return f"the Chroma server at {self.url}{where}"
 
+    def keyword_dir(self, generation: str) -> Path:
+        # On this client, not the server: each client downloads the texts to build it once, then reuses it.
+        server = hashlib.sha256(self.url.rstrip("/").encode()).hexdigest()[:16]
+        return (self.cache_dir or cache_root() / "keywords") / server / generation
+
+    def drop(self, generation: str) -> None:
+        self._drop_collections(generation)
+        shutil.rmtree(self.keyword_dir(generation), ignore_errors=True)
+
 
 def open_store(index_dir: Path, chroma_url: str | None, collection: str = DEFAULT_COLLECTION) -> Store:
     """The store the settings name: a Chroma server when `chroma_url` is set, else the index folder."""
@@ -397,6 +423,32 @@ def read_pages(
         if len(ids) < READ_BATCH:
             return
         offset += READ_BATCH
+
+
+def chunks_by_id(collection: Collection, ids: Sequence[str]) -> dict[str, Chunk]:
+    """The stored chunks with these ids (missing ids, deleted since, are left out)."""
+    found: dict[str, Chunk] = {}
+    for i in range(0, len(ids), READ_BATCH):
+        got: Any = collection.get(ids=list(ids[i : i + READ_BATCH]), include=["documents", "metadatas"])
+        for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            found[chunk_id] = _chunk(chunk_id, text, meta)
+    return found
+
+
+def chunks_of(collection: Collection, source: str, sha256: str) -> list[Chunk]:
+    """The stored chunks of one version of one document, sorted by start."""
+    where: Where = {"$and": [{"source": source}, {"sha256": sha256}]}
+    chunks = [
+        _chunk(chunk_id, text, meta)
+        for ids, texts, metas in read_pages(collection, where, ["documents", "metadatas"])
+        for chunk_id, text, meta in zip(ids, texts, metas, strict=True)
+    ]
+    return sorted(chunks, key=lambda c: c.start)
+
+
+def _chunk(chunk_id: str, text: str, meta: Any) -> Chunk:
+    page, section, ocr = meta.get("page"), meta.get("section"), bool(meta.get("ocr"))
+    return Chunk(chunk_id, meta["source"], meta["start"], meta["end"], text, page, section, ocr)
 
 
 def _checkpoint_id(version: int, shard: int) -> str:

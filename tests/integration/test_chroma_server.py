@@ -29,6 +29,9 @@ from helpers import (
 )
 
 from qa import Assistant
+from qa.index import IndexStore
+from qa.retrieval import hybrid_search
+from qa.store import ServerStore
 
 pytestmark = pytest.mark.integration
 
@@ -229,3 +232,53 @@ def test_a_full_rebuild_on_the_server_switches_every_client_to_the_new_generatio
     names = {c.name for c in client.list_collections()}
     generations = {n.split("-", 2)[2] for n in names if n.startswith("qa-chunks-")}
     assert generations == {report.generation, second.generation}
+
+
+class CountingServerStore(ServerStore):
+    """The server store with its own keyword cache folder, counting how often every chunk text is read."""
+
+    def __init__(self, url: str, cache_dir: Path) -> None:
+        super().__init__(url, cache_dir=cache_dir)
+        self.full_reads = 0
+
+    def read_chunks(self, generation, versions):
+        self.full_reads += 1
+        return super().read_chunks(generation, versions)
+
+
+def test_a_client_downloads_the_chunk_texts_once_then_opens_its_cached_keyword_index(server_index, tmp_path):
+    writer = server_index.assistant
+    cache = tmp_path / "client-cache"
+
+    def client() -> tuple[IndexStore, CountingServerStore]:
+        storage = CountingServerStore(server_index.url, cache_dir=cache)
+        settings = writer.settings
+        index = IndexStore(
+            tmp_path / "index-b", writer.embeddings, settings.chunk_size, settings.chunk_overlap,
+            chroma_url=server_index.url, storage=storage,
+        )  # fmt: skip
+        return index, storage
+
+    def found(index: IndexStore, query: str) -> list[tuple[str, int, int, float]]:
+        return [
+            (p.source, p.start, p.end, p.score)
+            for p in hybrid_search(index.open(), writer.embeddings, query, k=3)
+        ]
+
+    expected = [(p.source, p.start, p.end, p.score) for p in writer.search(KEYWORD, k=3)]
+    first, first_storage = client()
+    assert found(first, KEYWORD) == expected
+    assert first_storage.full_reads == 1  # no cached keyword index yet: every text, once
+    assert len(list(cache.rglob("meta.json"))) == 1
+
+    second, second_storage = client()  # a fresh start of the same client machine
+    assert found(second, KEYWORD) == expected
+    assert second_storage.full_reads == 0
+
+    incoming = tmp_path / "wombats.md"
+    incoming.write_text(WOMBATS, encoding="utf-8")
+    writer.add([incoming])  # another machine's incremental build: the client fetches only that document
+    third, third_storage = client()
+    assert found(third, "wombat droppings")[0][0] == "wombats.md"
+    assert found(third, KEYWORD) == [(p.source, p.start, p.end, p.score) for p in writer.search(KEYWORD, k=3)]
+    assert third_storage.full_reads == 0

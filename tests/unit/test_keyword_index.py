@@ -1,0 +1,171 @@
+"""The keyword index on its own: scores exactly as bm25s's own `index` computes them, a patch equal to
+a rebuild, and a saved index that loads memory-mapped or is refused when it cannot be trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import bm25s
+import numpy as np
+import pytest
+
+from qa.keyword_index import KeywordIndex, KeywordIndexUnusable
+from qa.models import Chunk
+from qa.text import terms
+
+WORDS = (
+    "quokka wombat island burrow river Office of Personnel Management dialogue cyber norms treaty "
+    "Beijing Washington summit hacking espionage theft data breach agreement ministers talks"
+).split()
+QUERIES = ["quokka island", "Office of Personnel Management", "cyber theft cyber", "treaty", "absent words"]
+
+
+def random_chunks(seed: int, documents: int = 25, prefix: str = "doc") -> list[Chunk]:
+    rng = random.Random(seed)
+    chunks = []
+    for d in range(documents):
+        start = 0
+        for j in range(rng.randint(1, 4)):
+            text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 30)))
+            chunks.append(
+                Chunk(f"{prefix}{d:03d}-{j}", f"{prefix}{d:03d}.txt", start, start + len(text), text)
+            )
+            start += len(text) + 1
+    rng.shuffle(chunks)
+    return chunks
+
+
+def bm25s_scores(chunks: list[Chunk], query: str) -> np.ndarray:
+    """What the index computed before it was saved: bm25s's own `index`, over the chunks sorted by
+    (source, start)."""
+    ordered = sorted(chunks, key=lambda c: (c.source, c.start))
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(t, len(vocab)) for t in terms(c.text)] for c in ordered]
+    reference = bm25s.BM25()
+    reference.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    known = [vocab[t] for t in terms(query) if t in vocab]
+    if not known:
+        return np.zeros(len(ordered), dtype=np.float32)
+    return np.asarray(reference.get_scores(known), dtype=np.float32)
+
+
+def test_every_row_scores_bit_for_bit_what_bm25s_own_index_computes():
+    chunks = random_chunks(1)
+    index = KeywordIndex(chunks)
+    for query in QUERIES:
+        np.testing.assert_array_equal(index.scores(query), bm25s_scores(chunks, query))
+
+
+def test_rows_are_sorted_by_source_then_start_and_ids_map_back_to_rows():
+    chunks = random_chunks(2)
+    index = KeywordIndex(chunks)
+    ordered = sorted(chunks, key=lambda c: (c.source, c.start))
+    assert [index.chunk_id(i) for i in range(index.size)] == [c.id for c in ordered]
+    assert all(index.row(c.id) == i for i, c in enumerate(ordered))
+    assert index.row("no-such-chunk") is None
+    assert index.first_row(ordered[-1].source) == min(
+        i for i, c in enumerate(ordered) if c.source == ordered[-1].source
+    )
+
+
+def test_document_frequencies_and_acronyms_are_those_of_the_chunk_texts():
+    chunks = random_chunks(3)
+    index = KeywordIndex(chunks)
+    expected: dict[str, int] = {}
+    for chunk in chunks:
+        for term in set(terms(chunk.text)):
+            expected[term] = expected.get(term, 0) + 1
+    assert dict(index.document_frequency) == expected
+    assert index.document_frequency.get("nowhere", 0) == 0
+    with_name = [c for c in chunks if "Office of Personnel Management" in c.text]
+    assert ("opm" in index.acronyms) == bool(with_name)
+
+
+def test_a_patch_that_removes_and_adds_documents_equals_a_rebuild_from_all_texts():
+    chunks = random_chunks(4)
+    removed = {"doc003.txt", "doc010.txt"}
+    replaced = Chunk("doc003-replaced", "doc003.txt", 0, 30, "Office of Personnel Management quokka")
+    added = [*random_chunks(5, documents=3, prefix="new"), replaced]
+    patched = KeywordIndex(chunks).patch(removed, added)
+    rebuilt = KeywordIndex([c for c in chunks if c.source not in removed] + added)
+    assert [patched.chunk_id(i) for i in range(patched.size)] == [
+        rebuilt.chunk_id(i) for i in range(rebuilt.size)
+    ]
+    for query in QUERIES:
+        np.testing.assert_array_equal(patched.scores(query), rebuilt.scores(query))
+    assert dict(patched.document_frequency) == dict(rebuilt.document_frequency)
+    assert patched.acronyms == rebuilt.acronyms and patched.heads == rebuilt.heads
+    assert patched.sources == rebuilt.sources
+    assert all(patched.row(c.id) == rebuilt.row(c.id) for c in [*chunks, *added])
+
+
+def test_a_saved_index_loads_memory_mapped_and_scores_the_same(tmp_path):
+    chunks = random_chunks(6)
+    index = KeywordIndex(chunks)
+    index.save(tmp_path / "v1", "gen-a/v1-x")
+    loaded = KeywordIndex.load(tmp_path / "v1", "gen-a/v1-x")
+    assert isinstance(loaded.ids, np.memmap) and isinstance(loaded.tf, np.memmap)
+    for query in QUERIES:
+        np.testing.assert_array_equal(loaded.scores(query), index.scores(query))
+    assert loaded.acronyms == index.acronyms and loaded.heads == index.heads
+    assert [loaded.chunk_id(i) for i in range(loaded.size)] == [index.chunk_id(i) for i in range(index.size)]
+    assert not list(tmp_path.glob(".*"))  # no temporary folder left behind
+
+
+def test_a_saved_index_for_another_key_is_refused(tmp_path):
+    KeywordIndex(random_chunks(7)).save(tmp_path / "v1", "gen-a/v1-x")
+    with pytest.raises(KeywordIndexUnusable, match="gen-a/v1-x"):
+        KeywordIndex.load(tmp_path / "v1", "gen-a/v1-y")
+
+
+@pytest.mark.parametrize("damaged", ["tf.npy", "bm25/data.csc.index.npy", "meta.json"])
+def test_a_truncated_file_makes_a_saved_index_unusable(tmp_path, damaged):
+    KeywordIndex(random_chunks(8)).save(tmp_path / "v1", "k")
+    path = tmp_path / "v1" / damaged
+    os.truncate(path, path.stat().st_size // 2)
+    with pytest.raises(KeywordIndexUnusable):
+        KeywordIndex.load(tmp_path / "v1", "k")
+
+
+def test_a_saved_index_of_another_format_is_refused(tmp_path):
+    KeywordIndex(random_chunks(9)).save(tmp_path / "v1", "k")
+    meta = json.loads((tmp_path / "v1" / "meta.json").read_text())
+    (tmp_path / "v1" / "meta.json").write_text(json.dumps({**meta, "format": 0}))
+    with pytest.raises(KeywordIndexUnusable, match="format 0"):
+        KeywordIndex.load(tmp_path / "v1", "k")
+
+
+def test_saving_over_an_existing_folder_replaces_it_whole(tmp_path):
+    KeywordIndex(random_chunks(10)).save(tmp_path / "v1", "k")
+    newer = KeywordIndex(random_chunks(11))
+    newer.save(tmp_path / "v1", "k")
+    loaded = KeywordIndex.load(tmp_path / "v1", "k")
+    np.testing.assert_array_equal(loaded.scores("quokka"), newer.scores("quokka"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v1"]
+
+
+def test_an_empty_index_saves_loads_and_scores_nothing(tmp_path):
+    KeywordIndex([]).save(tmp_path / "v1", "k")
+    loaded = KeywordIndex.load(tmp_path / "v1", "k")
+    assert loaded.size == 0 and loaded.scores("quokka").shape == (0,)
+
+
+def test_patches_of_a_saved_index_one_after_another_equal_a_rebuild_from_all_texts(tmp_path):
+    chunks = random_chunks(12)
+    KeywordIndex(chunks).save(tmp_path / "v1", "k")
+    current = KeywordIndex.load(tmp_path / "v1", "k")
+    texts = list(chunks)
+    for step in range(4):
+        gone = {f"doc{step * 5:03d}.txt"}
+        added = random_chunks(20 + step, documents=2, prefix=f"step{step}-")
+        current = current.patch(gone, added)
+        current.save(tmp_path / f"v{step + 2}", "k")
+        current = KeywordIndex.load(tmp_path / f"v{step + 2}", "k")
+        texts = [c for c in texts if c.source not in gone] + added
+    rebuilt = KeywordIndex(texts)
+    for query in QUERIES:
+        np.testing.assert_array_equal(current.scores(query), rebuilt.scores(query))
+    assert dict(current.document_frequency) == dict(rebuilt.document_frequency)
+    assert all(current.row(c.id) == rebuilt.row(c.id) for c in texts)
