@@ -33,3 +33,11 @@ class DocumentNotFoundError(QAError):
 
 class AnswererUnavailableError(QAError):
     """The configured answerer cannot run here (missing extra, unreachable server)."""
+
+
+class CollectionError(QAError):
+    """A collection name is invalid or unknown, or the collection cannot be created or deleted now."""
+
+
+class ServerBusyError(QAError):
+    """Every answer slot is taken and too many questions are already waiting; try again shortly."""

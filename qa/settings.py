@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         description="Serve the web chat on a non-loopback host without a login (anyone who can reach it "
         "can read and change the documents); `qa serve --insecure-no-login` sets it.",
     )
+    api_key: str | None = Field(
+        None,
+        description="Bearer token the HTTP API (/api/v1) and the OpenAI-compatible endpoint (/v1) require; "
+        "unset = open on loopback, closed elsewhere unless QA_UI_INSECURE_NO_LOGIN.",
+    )
     host: str = Field("127.0.0.1", description="Interface the web chat binds to.")
     port: int = Field(7860, description="Port of the web chat.")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import ipaddress
 import logging
 import os
 import shutil
@@ -32,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+from starlette.routing import Mount
 
 from qa.errors import QAError
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.models import Answer, Excerpt
+from qa.server import ANSWERS_AT_ONCE, AnswerSlots, is_loopback
 
 from . import render
 from .render import Turn
@@ -54,7 +55,7 @@ EXAMPLES = [
     "Who extended the national state of emergency over cyberattacks?",
     "What is the population of Beijing?",
 ]
-QUEUE_CONCURRENCY = 2  # two answers at a time on a 2-core laptop; more only slows each one down
+QUEUE_CONCURRENCY = ANSWERS_AT_ONCE  # two answers at a time on a 2-core laptop; more only slows each down
 QUEUE_MAX_SIZE = 32  # beyond this, new questions are turned away instead of waiting minutes
 CACHE_MAX_AGE = 3600  # seconds uploaded and exported files are kept (in Gradio's cache and ours)
 
@@ -200,10 +201,15 @@ def _export_buttons(turns: list[Turn]) -> tuple[Any, Any]:
     )
 
 
-def make_respond(get_assistant: Callable[[], Assistant]) -> Callable[..., Iterator[tuple[Any, ...]]]:
+def make_respond(
+    get_assistant: Callable[[], Assistant], slots: AnswerSlots | None = None
+) -> Callable[..., Iterator[tuple[Any, ...]]]:
     """The chat's streaming handler, bound to an assistant (a factory, so it can be created lazily).
 
+    While it answers it holds one of `slots`, the limit on answers written at a time that the page shares
+    with the HTTP API (`qa serve` passes one; alone, the page gets its own).
     Outputs: chat, turns, status line, question box, evidence panel, the two export buttons."""
+    slots = slots or AnswerSlots()
 
     def respond(question: str, turns: list[Turn], within: list[str] | None) -> Iterator[tuple[Any, ...]]:
         """Show the question at once, then the answer as it grows, then the checked final answer with
@@ -222,18 +228,19 @@ def make_respond(get_assistant: Callable[[], Assistant]) -> Callable[..., Iterat
         answer: Answer | None = None
         try:
             assistant = get_assistant()
-            for answer in assistant.stream(question, history=history, sources=within or None):
-                if not answer.final:
-                    shown = render.chat_markdown(answer, question, n)
-                    yield (
-                        [*pending, {"role": "assistant", "content": shown}],
-                        skip,
-                        "",
-                        skip,
-                        skip,
-                        skip,
-                        skip,
-                    )
+            with slots.hold():
+                for answer in assistant.stream(question, history=history, sources=within or None):
+                    if not answer.final:
+                        shown = render.chat_markdown(answer, question, n)
+                        yield (
+                            [*pending, {"role": "assistant", "content": shown}],
+                            skip,
+                            "",
+                            skip,
+                            skip,
+                            skip,
+                            skip,
+                        )
             if answer is None:  # the assistant always yields a final answer; guard the contract anyway
                 raise QAError("no answer came back; see the server log")
             turn = Turn(question.strip(), answer, _excerpts(assistant, answer))
@@ -368,11 +375,14 @@ def make_remove(get_assistant: Callable[[], Assistant]) -> Callable[..., tuple[A
 # ---- the page ----------------------------------------------------------------------------------
 
 
-def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
-    """The chat page. With no assistant, one is created from QA_* settings on the first request.
+def build_demo(
+    assistant: Assistant | Callable[[], Assistant] | None = None, slots: AnswerSlots | None = None
+) -> gr.Blocks:
+    """The chat page. With no assistant, one is created from QA_* settings on the first request (a
+    callable is used as the factory). `slots` limits answers written at a time, shared with the API.
 
     Theme, CSS and JS are not set here: Gradio 6 takes them in `launch()` (see `launch_options`)."""
-    get_assistant = _LazyAssistant(assistant)
+    get_assistant = assistant if callable(assistant) else _LazyAssistant(assistant)
     with gr.Blocks(title=TITLE, delete_cache=(CACHE_MAX_AGE, CACHE_MAX_AGE)) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
@@ -440,7 +450,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
                         )
                         remove = gr.Button("Remove", variant="stop", size="sm", elem_id="qa-remove", scale=0)
 
-        respond = make_respond(get_assistant)
+        respond = make_respond(get_assistant, slots)
         answer_outputs = [chatbot, turns, status, question, evidence, export_md, export_json]
         answer_inputs = [question, turns, within]
         # Answers share one queue slot pool; a question submitted while one is answered runs next.
@@ -474,20 +484,11 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
     return demo
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a hostname may resolve to anything: treat it as reachable from outside
-
-
 def _auth(settings: Settings, host: str) -> tuple[str, str] | None:
     """The login pair from QA_UI_AUTH; required whenever the page is reachable from other machines,
     unless the operator opted out explicitly (QA_UI_INSECURE_NO_LOGIN / --insecure-no-login)."""
     if not settings.ui_auth:
-        if _is_loopback(host):
+        if is_loopback(host):
             return None
         if settings.ui_insecure_no_login:
             log.warning(
@@ -521,6 +522,27 @@ def launch_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     }
 
 
+def http_routes(
+    get_assistant: Callable[[], Assistant], slots: AnswerSlots, settings: Settings, host: str
+) -> list[Mount]:
+    """The HTTP API (/api/v1) and the OpenAI-compatible endpoint (/v1), to serve beside the page.
+
+    Off loopback they need QA_API_KEY (or the explicit opt-out), the page's login does not cover them."""
+    from qa.api import PREFIX as API_PREFIX
+    from qa.api import build_api
+    from qa.openai_api import PREFIX as OPENAI_PREFIX
+    from qa.openai_api import build_openai_api
+    from qa.server import Access, DefaultCollection
+
+    collections = DefaultCollection(get_assistant)
+    access = Access.for_host(settings, host)
+    max_file_bytes = int(settings.max_file_mb * 1e6)
+    return [
+        Mount(API_PREFIX, app=build_api(collections, slots, access, max_file_bytes)),
+        Mount(OPENAI_PREFIX, app=build_openai_api(collections, slots, access)),
+    ]
+
+
 def launch(
     assistant: Assistant | None,
     host: str = "127.0.0.1",
@@ -528,11 +550,12 @@ def launch(
     *,
     prevent_thread_lock: bool = False,
 ) -> gr.Blocks:
-    """Build the chat page and serve it (used by `qa serve`). Blocks until stopped unless
-    `prevent_thread_lock`.
+    """Build the chat page and serve it with the HTTP API and the OpenAI-compatible endpoint beside it, in
+    one server (used by `qa serve`). Blocks until stopped unless `prevent_thread_lock`.
 
     Binds loopback by default; any other host needs QA_UI_AUTH=user:password (or the explicit opt-out),
-    checked before anything is built or bound."""
+    checked before anything is built or bound. The page and the API share one limit on answers written at
+    a time (`AnswerSlots`), so API clients cannot crowd out people at the page, nor the other way round."""
     if assistant is not None:
         settings = assistant.settings
     else:
@@ -540,10 +563,15 @@ def launch(
 
         settings = get_settings()
     options = launch_options(settings, host, port)
-    demo = build_demo(assistant)
-    log.info("serving the web chat on http://%s:%d", host, port)
+    get_assistant = _LazyAssistant(assistant)
+    slots = AnswerSlots(limit=QUEUE_CONCURRENCY)
+    # Gradio builds its FastAPI app inside launch(); routes given to that app's constructor come before
+    # Gradio's own, so /api/v1 and /v1 are served by our apps and the page keeps its login and queue.
+    routes = http_routes(get_assistant, slots, settings, host)
+    demo = build_demo(get_assistant, slots)
+    log.info("serving the web chat on http://%s:%d, the HTTP API under /api/v1 and /v1", host, port)
     try:
-        demo.launch(prevent_thread_lock=prevent_thread_lock, **options)
+        demo.launch(prevent_thread_lock=prevent_thread_lock, app_kwargs={"routes": routes}, **options)
     except OSError as exc:  # Gradio's message names its own GRADIO_* variables; ours names ours
         log.debug("binding %s:%d failed: %s", host, port, exc)
         raise QAError(
