@@ -108,18 +108,20 @@ class AnswerSlots:
     @contextmanager
     def hold(self) -> Iterator[None]:
         """Take a slot for the duration of the block (any thread may release it: generators move)."""
-        with self._lock:
-            if self._waiting >= self.max_waiting:
-                raise ServerBusyError(
-                    f"the server is busy: {self._waiting} questions are waiting for an answer slot; "
-                    "try again in a minute"
-                )
-            self._waiting += 1
-        try:
-            taken = self._free.acquire(timeout=self.wait_seconds)
-        finally:
+        taken = self._free.acquire(blocking=False)
+        if not taken:
             with self._lock:
-                self._waiting -= 1
+                if self._waiting >= self.max_waiting:
+                    raise ServerBusyError(
+                        f"the server is busy: {self.limit} answers are being written and {self._waiting} "
+                        "questions wait; try again in a minute"
+                    )
+                self._waiting += 1
+            try:
+                taken = self._free.acquire(timeout=self.wait_seconds)
+            finally:
+                with self._lock:
+                    self._waiting -= 1
         if not taken:
             raise ServerBusyError(
                 f"the server is busy: no answer slot came free in {self.wait_seconds:.0f} s; "
@@ -178,18 +180,24 @@ async def first_answer(answers: Iterator[Answer]) -> Answer:
 
 
 async def final_answer(answers: Iterator[Answer], first: Answer) -> Answer:
-    """The final, checked answer of a stream whose first answer was already taken."""
-    last: Answer | None = first
-    try:
-        while last is not None and not last.final:
-            following = await next_answer(answers)
-            if following is None:
-                break
-            last = following
-    finally:
-        await close_answers(answers)
-    assert last is not None
-    return last
+    """The final, checked answer of a stream whose first answer was already taken (the rest is drained
+    in one worker thread: one hop, not one per partial answer)."""
+
+    def drain() -> Answer:
+        last = first
+        try:
+            for update in answers:
+                last = update
+        finally:
+            close = getattr(answers, "close", None)
+            if close is not None:
+                close()
+        return last
+
+    if first.final:
+        await close_answers(answers)  # the generator still holds its slot until closed
+        return first
+    return await run_in_threadpool(drain)
 
 
 # ---- who may call --------------------------------------------------------------------------------

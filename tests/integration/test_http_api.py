@@ -274,3 +274,16 @@ def test_an_unexpected_failure_is_a_500_with_one_plain_line_and_the_details_only
         busy = client.get("/documents")
         assert "try again" in one_line_error(busy, 503, "index_error")
     assert "disk on fire" in caplog.text and "Traceback" in caplog.text
+
+
+def test_every_answer_gives_its_slot_back_streamed_or_not_answered_or_declined(article_index: Any) -> None:
+    slots = AnswerSlots(limit=1, waiting=0, wait_seconds=1)  # a kept slot would turn the next one away
+    api = build_api(DefaultCollection(lambda: article_index.assistant), slots, Access(None, open=True), 10**6)
+    with TestClient(api) as client:
+        for question in (BEIJING, POPULATION):
+            for stream in (False, True):
+                response = client.post("/ask", json={"question": question, "stream": stream})
+                assert response.status_code == 200, response.text
+                assert slots.busy == 0, (question, stream)
+        assert client.post("/ask", json={"question": ""}).status_code == 400
+        assert slots.busy == 0
