@@ -51,7 +51,12 @@ def installed_bytes(distribution: str) -> dict[str, Any]:
         path = Path(str(file.locate()))
         if path.is_file():
             total += path.stat().st_size
-    return {"version": dist.version, "installed_bytes": total, "why": ADDED[distribution]}
+    return {
+        "version": dist.version,
+        "installed_bytes": total,
+        "installed_mb": round(total / 1e6, 1),
+        "why": ADDED[distribution],
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
