@@ -82,6 +82,7 @@ bench: dev
 	$(PY) -m bench.index_updates --out $(RESULTS)/index_updates.json
 	$(PY) -m bench.embedding_backends --out $(RESULTS)/embedding_backends.json
 	$(PY) -m bench.cold_ask --out $(RESULTS)/cold_ask.json
+	$(PY) -m bench.api_latency --out $(RESULTS)/api_latency.json
 	$(PY) -m bench.retrieval --out $(RESULTS)/retrieval.json
 	$(PY) -m bench.answers --out $(RESULTS)/answers.json
 	$(PY) -m bench.ocr --out $(RESULTS)/ocr.json

@@ -43,6 +43,7 @@ PRODUCERS = {
     "index_updates": "python -m bench.index_updates --out docs/results/index_updates.json",
     "embedding_backends": "python -m bench.embedding_backends --out docs/results/embedding_backends.json",
     "cold_ask": "python -m bench.cold_ask --out docs/results/cold_ask.json",
+    "api_latency": "python -m bench.api_latency --out docs/results/api_latency.json",
     "retrieval": "python -m bench.retrieval --out docs/results/retrieval.json",
     "answers": "python -m bench.answers --out docs/results/answers.json",
     "keyword_index": "python -m bench.keyword_index --out docs/results/keyword_index.json",
@@ -407,6 +408,21 @@ def cold_ask_values(r: Results) -> dict[str, str]:
     }
 
 
+def api_latency_values(r: Results) -> dict[str, str]:
+    result = r["api_latency"]
+    added = result["added_dependencies"]
+    return {
+        "al_direct": num(result["assistant_ask_ms"]["p50"], 1),
+        "al_http": num(result["http_ask_ms"]["p50"], 1),
+        "al_adds": num(result["http_adds_ms"]["p50"], 1),
+        "al_adds_p95": num(result["http_adds_ms"]["p95"], 1),
+        "al_questions": num(result["questions"]),
+        "al_repeat": num(result["repeat"]),
+        "al_offline_mb": num(added["fastapi-offline"]["installed_mb"], 1),
+        "al_openai_mb": num(added["openai"]["installed_mb"], 1),
+    }
+
+
 def retrieval_values(r: Results) -> dict[str, str]:
     result = r["retrieval"]
     methods = result["methods"]
@@ -529,6 +545,7 @@ VALUES: tuple[Callable[[Results], dict[str, str]], ...] = (
     index_update_values,
     embedding_values,
     cold_ask_values,
+    api_latency_values,
     retrieval_values,
     answers_values,
     ocr_values,
@@ -542,6 +559,7 @@ BENCH = (  # what `make bench` runs
     "index_updates",
     "embedding_backends",
     "cold_ask",
+    "api_latency",
     "retrieval",
     "answers",
     "ocr",

@@ -62,7 +62,14 @@ def _errors_to_exit(func: F) -> F:
 
 
 def _emit(value: object) -> None:
-    """Print one JSON value (already plain dicts and lists) on stdout."""
+    """Print one JSON value on stdout: a `qa.schemas` shape (the one the HTTP API also sends), a list of
+    them, or plain dicts and lists."""
+    from pydantic import BaseModel
+
+    def plain(item: object) -> object:
+        return item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+
+    value = [plain(item) for item in value] if isinstance(value, list) else plain(value)
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
@@ -155,7 +162,9 @@ def index() -> None:
 
 def _report_build(report: BuildReport, as_json: bool) -> None:
     if as_json:
-        _emit(report.to_dict())
+        from .schemas import BuildReportJSON
+
+        _emit(BuildReportJSON.of(report))
     else:
         click.echo(
             f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
@@ -218,7 +227,9 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     status = assistant.status()
     documents = assistant.documents()
     if as_json:
-        _emit({**status.to_dict(), "sources": [d.to_dict() for d in documents]})
+        from .schemas import StatusJSON
+
+        _emit(StatusJSON.of(status, documents))
         return
     if not status.built_at:
         click.echo(f"no index in {status.index_dir}; build it with `qa index build`")
@@ -243,7 +254,9 @@ def search(ctx: click.Context, query: str, k: int, sources: tuple[str, ...], as_
     """The passages that best match QUERY."""
     passages = _assistant(ctx).search(query, k=k, sources=list(sources) or None)
     if as_json:
-        _emit([{k_: v for k_, v in p.to_dict().items() if k_ != "similarity"} for p in passages])
+        from .schemas import PassageJSON
+
+        _emit([PassageJSON.of(p) for p in passages])
         return
     for i, p in enumerate(passages, start=1):
         click.echo(f"[{i}] {p.source} {p.start}-{p.end} (score {p.score:.2f})")
@@ -280,7 +293,9 @@ def ask(ctx: click.Context, question: str, sources: tuple[str, ...], as_json: bo
     """Answer QUESTION from the documents, with citations, or say the documents don't say."""
     answer = _assistant(ctx).ask(question, sources=list(sources) or None)
     if as_json:
-        _emit(answer.to_dict())
+        from .schemas import AnswerJSON
+
+        _emit(AnswerJSON.of(answer))
     else:
         _print_answer(answer)
 
@@ -517,14 +532,15 @@ def eval_command(
     "--insecure-no-login",
     is_flag=True,
     default=None,
-    help="Allow a non-loopback --host without QA_UI_AUTH: anyone who reaches it can read and change the "
-    "documents (QA_UI_INSECURE_NO_LOGIN).",
+    help="Allow a non-loopback --host without QA_UI_AUTH, and the HTTP API there without QA_API_KEY: anyone "
+    "who reaches it can read and change the documents (QA_UI_INSECURE_NO_LOGIN).",
 )
 @collection_option
 @click.pass_context
 @_errors_to_exit
 def serve(ctx: click.Context, host: str | None, port: int | None, insecure_no_login: bool | None) -> None:
-    """Open the web chat (building or updating the index first)."""
+    """Open the web chat, with the HTTP API (/api/v1) and an OpenAI-compatible endpoint (/v1) on the same
+    port (building or updating the index first)."""
     from .ui.app import launch, launch_options
 
     assistant = _assistant(ctx, ui_insecure_no_login=insecure_no_login)
@@ -535,7 +551,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, insecure_no_lo
     for item in report.skipped:
         click.echo(f"skipped {item.source}: {item.reason}", err=True)
     assistant.chat_model()  # join and verify the local model now, not during the first question
-    click.echo(f"web chat on http://{host}:{port} ({assistant.answerer} answers; Ctrl-C to stop)", err=True)
+    base = f"http://{host}:{port}"
+    click.echo(f"web chat on {base} ({assistant.answerer} answers; Ctrl-C to stop)", err=True)
+    click.echo(
+        f"HTTP API on {base}/api/v1 (docs: {base}/api/v1/docs), OpenAI-compatible on {base}/v1", err=True
+    )
     launch(assistant, host=host, port=port)
 
 

@@ -37,3 +37,7 @@ class AnswererUnavailableError(QAError):
 
 class CollectionError(QAError):
     """A collection name is invalid or unknown, or the collection cannot be created or deleted now."""
+
+
+class ServerBusyError(QAError):
+    """Every answer slot is taken and too many questions are already waiting; try again shortly."""

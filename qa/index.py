@@ -87,18 +87,10 @@ class BuildReport(Changes):
     generation: str | None = None
 
     def to_dict(self) -> JSONObject:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "removed": self.removed,
-            "unchanged": len(self.unchanged),
-            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
-            "duplicates": self.duplicates,
-            "chunks": self.chunks,
-            "embedded": self.embedded,
-            "seconds": round(self.seconds, 3),
-            "generation": self.generation,
-        }
+        """The JSON shape of `qa index build --json` (`qa.schemas.BuildReportJSON`)."""
+        from .schemas import BuildReportJSON
+
+        return BuildReportJSON.of(self).to_json()
 
 
 @dataclass(frozen=True, eq=False)

@@ -159,16 +159,10 @@ class Answer:
     support: float = 0.0  # calibrated probability that the documents answer the question
 
     def to_dict(self) -> JSONObject:
-        """The JSON shape of `qa ask --json`."""
-        return {
-            "answer": self.text,
-            "answerable": self.answerable,
-            "citations": [c.to_dict() for c in self.citations],
-            "nearest": [p.to_dict() for p in self.nearest],
-            "query": self.query,
-            "mode": self.mode,
-            "support": self.support,
-        }
+        """The JSON shape of `qa ask --json` (`qa.schemas.AnswerJSON`, the one definition of it)."""
+        from .schemas import AnswerJSON
+
+        return AnswerJSON.of(self).to_json()
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     )
     api_key: str | None = Field(
         None,
-        description="Bearer token that MCP over HTTP (`qa mcp --http`) requires whenever it is set, and "
-        "always off loopback.",
+        description="Bearer token that the HTTP API (/api/v1), the OpenAI-compatible endpoint (/v1) and MCP "
+        "over HTTP (`qa mcp --http`) require whenever it is set; unset = open on loopback only.",
     )
     api_insecure_no_auth: bool = Field(
         False,

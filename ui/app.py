@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+from starlette.routing import Mount
 
 from qa.errors import QAError
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.models import Answer, Excerpt
+from qa.server import ANSWERS_AT_ONCE, AnswerSlots
 from qa.settings import is_loopback
 
 from . import render
@@ -55,7 +57,7 @@ EXAMPLES = [
     "Who extended the national state of emergency over cyberattacks?",
     "What is the population of Beijing?",
 ]
-QUEUE_CONCURRENCY = 2  # two answers at a time on a 2-core laptop; more only slows each one down
+QUEUE_CONCURRENCY = ANSWERS_AT_ONCE  # two answers at a time on a 2-core laptop; more only slows each down
 QUEUE_MAX_SIZE = 32  # beyond this, new questions are turned away instead of waiting minutes
 CACHE_MAX_AGE = 3600  # seconds uploaded and exported files are kept (in Gradio's cache and ours)
 
@@ -216,10 +218,15 @@ def _export_buttons(turns: list[Turn]) -> tuple[Any, Any]:
     )
 
 
-def make_respond(get_assistant: AssistantFor) -> Callable[..., Iterator[tuple[Any, ...]]]:
+def make_respond(
+    get_assistant: AssistantFor, slots: AnswerSlots | None = None
+) -> Callable[..., Iterator[tuple[Any, ...]]]:
     """The chat's streaming handler, bound to an assistant (a factory, so it can be created lazily).
 
+    While it answers it holds one of `slots`, the limit on answers written at a time that the page shares
+    with the HTTP API (`qa serve` passes one; alone, the page gets its own).
     Outputs: chat, turns, status line, question box, evidence panel, the two export buttons."""
+    slots = slots or AnswerSlots()
 
     def respond(
         question: str, turns: list[Turn], within: list[str] | None, collection: str | None = None
@@ -240,18 +247,19 @@ def make_respond(get_assistant: AssistantFor) -> Callable[..., Iterator[tuple[An
         answer: Answer | None = None
         try:
             assistant = _pick(get_assistant, collection)
-            for answer in assistant.stream(question, history=history, sources=within or None):
-                if not answer.final:
-                    shown = render.chat_markdown(answer, question, n)
-                    yield (
-                        [*pending, {"role": "assistant", "content": shown}],
-                        skip,
-                        "",
-                        skip,
-                        skip,
-                        skip,
-                        skip,
-                    )
+            with slots.hold():
+                for answer in assistant.stream(question, history=history, sources=within or None):
+                    if not answer.final:
+                        shown = render.chat_markdown(answer, question, n)
+                        yield (
+                            [*pending, {"role": "assistant", "content": shown}],
+                            skip,
+                            "",
+                            skip,
+                            skip,
+                            skip,
+                            skip,
+                        )
             if answer is None:  # the assistant always yields a final answer; guard the contract anyway
                 raise QAError("no answer came back; see the server log")
             turn = Turn(question.strip(), answer, _excerpts(assistant, answer))
@@ -421,11 +429,14 @@ def make_remove(get_assistant: AssistantFor) -> Callable[..., tuple[Any, ...]]:
 # ---- the page ----------------------------------------------------------------------------------
 
 
-def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
-    """The chat page. With no assistant, one is created from QA_* settings on the first request.
+def build_demo(
+    assistant: Assistant | LazyAssistant | None = None, slots: AnswerSlots | None = None
+) -> gr.Blocks:
+    """The chat page. With no assistant, one is created from QA_* settings on the first request; `qa serve`
+    passes the LazyAssistant it shares with the API, and `slots`, the limit on answers written at a time.
 
     Theme, CSS and JS are not set here: Gradio 6 takes them in `launch()` (see `launch_options`)."""
-    get_assistant = LazyAssistant(assistant)
+    get_assistant = assistant if isinstance(assistant, LazyAssistant) else LazyAssistant(assistant)
     with gr.Blocks(title=TITLE, delete_cache=(CACHE_MAX_AGE, CACHE_MAX_AGE)) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
@@ -503,7 +514,7 @@ def build_demo(assistant: Assistant | None = None) -> gr.Blocks:
                         )
                         remove = gr.Button("Remove", variant="stop", size="sm", elem_id="qa-remove", scale=0)
 
-        respond = make_respond(get_assistant)
+        respond = make_respond(get_assistant, slots)
         answer_outputs = [chatbot, turns, status, question, evidence, export_md, export_json]
         answer_inputs = [question, turns, within, picker]
         # Answers share one queue slot pool; a question submitted while one is answered runs next.
@@ -583,6 +594,27 @@ def launch_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     }
 
 
+def http_routes(
+    get_assistant: LazyAssistant, slots: AnswerSlots, settings: Settings, host: str
+) -> list[Mount]:
+    """The HTTP API (/api/v1) and the OpenAI-compatible endpoint (/v1), to serve beside the page.
+
+    Off loopback they need QA_API_KEY (or the explicit opt-out), the page's login does not cover them."""
+    from qa.api import PREFIX as API_PREFIX
+    from qa.api import build_api
+    from qa.openai_api import PREFIX as OPENAI_PREFIX
+    from qa.openai_api import build_openai_api
+    from qa.server import Access
+
+    collections = get_assistant.collections()
+    access = Access.for_host(settings, host)
+    max_file_bytes = int(settings.max_file_mb * 1e6)
+    return [
+        Mount(API_PREFIX, app=build_api(collections, slots, access, max_file_bytes)),
+        Mount(OPENAI_PREFIX, app=build_openai_api(collections, slots, access)),
+    ]
+
+
 def launch(
     assistant: Assistant | None,
     host: str = "127.0.0.1",
@@ -590,11 +622,12 @@ def launch(
     *,
     prevent_thread_lock: bool = False,
 ) -> gr.Blocks:
-    """Build the chat page and serve it (used by `qa serve`). Blocks until stopped unless
-    `prevent_thread_lock`.
+    """Build the chat page and serve it with the HTTP API and the OpenAI-compatible endpoint beside it, in
+    one server (used by `qa serve`). Blocks until stopped unless `prevent_thread_lock`.
 
     Binds loopback by default; any other host needs QA_UI_AUTH=user:password (or the explicit opt-out),
-    checked before anything is built or bound."""
+    checked before anything is built or bound. The page and the API share one limit on answers written at
+    a time (`AnswerSlots`), so API clients cannot crowd out people at the page, nor the other way round."""
     if assistant is not None:
         settings = assistant.settings
     else:
@@ -602,10 +635,15 @@ def launch(
 
         settings = get_settings()
     options = launch_options(settings, host, port)
-    demo = build_demo(assistant)
-    log.info("serving the web chat on http://%s:%d", host, port)
+    get_assistant = LazyAssistant(assistant)
+    slots = AnswerSlots(limit=QUEUE_CONCURRENCY)
+    # Gradio builds its FastAPI app inside launch(); routes given to that app's constructor come before
+    # Gradio's own, so /api/v1 and /v1 are served by our apps and the page keeps its login and queue.
+    routes = http_routes(get_assistant, slots, settings, host)
+    demo = build_demo(get_assistant, slots)
+    log.info("serving the web chat on http://%s:%d, the HTTP API under /api/v1 and /v1", host, port)
     try:
-        demo.launch(prevent_thread_lock=prevent_thread_lock, **options)
+        demo.launch(prevent_thread_lock=prevent_thread_lock, app_kwargs={"routes": routes}, **options)
     except OSError as exc:  # Gradio's message names its own GRADIO_* variables; ours names ours
         log.debug("binding %s:%d failed: %s", host, port, exc)
         raise QAError(

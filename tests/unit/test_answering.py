@@ -401,7 +401,7 @@ def test_the_json_shape_of_an_answer_has_the_contract_keys(passages):
     shape = quote("q", decision).to_dict()
     assert set(shape) == {"answer", "answerable", "citations", "nearest", "query", "mode", "support"}
     assert 0.0 <= shape["support"] <= 1.0
-    assert set(shape["citations"][0]) == {"n", "source", "start", "end", "text", "page"}
+    assert set(shape["citations"][0]) == {"n", "source", "start", "end", "text", "page", "section", "ocr"}
     declined = Answer("no", False, nearest=passages[:1]).to_dict()
     assert set(declined["nearest"][0]) >= {"source", "start", "end", "text", "score", "page"}
 
