@@ -39,12 +39,23 @@ class CitationJSON(Shape):
     start: int = Field(description="Character offset where the cited span starts.")
     end: int = Field(description="Character offset where it ends (exclusive).")
     text: str = Field(description="The cited text, exactly as in the document.")
-    page: int | None = Field(None, description="The page (PDFs), else null.")
+    page: int | None = Field(None, description="The page, slide, sheet or chapter number, else null.")
+    section: str | None = Field(None, description='The part\'s name ("slide 3", "sheet Sales"), else null.')
+    ocr: bool = Field(False, description="Whether the cited text was recognised by OCR.")
 
     @classmethod
     def of(cls, citation: Citation) -> CitationJSON:
         c = citation
-        return cls(n=c.n, source=c.source, start=c.start, end=c.end, text=c.text, page=c.page)
+        return cls(
+            n=c.n,
+            source=c.source,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+            page=c.page,
+            section=c.section,
+            ocr=c.ocr,
+        )
 
 
 class PassageJSON(Shape):
@@ -55,12 +66,17 @@ class PassageJSON(Shape):
     end: int = Field(description="Character offset where it ends (exclusive).")
     text: str = Field(description="The passage's text, exactly as in the document.")
     score: float = Field(description="Fused rank score, 0-1 (1 = first by meaning and by keywords).")
-    page: int | None = Field(None, description="The page the passage starts on (PDFs), else null.")
+    page: int | None = Field(None, description="The page, slide, sheet or chapter it starts on, else null.")
+    section: str | None = Field(None, description='The part\'s name ("slide 3", "sheet Sales"), else null.')
+    ocr: bool = Field(False, description="Whether the passage's text was recognised by OCR.")
 
     @classmethod
     def of(cls, passage: Passage) -> PassageJSON:
         p = passage
-        return cls(source=p.source, start=p.start, end=p.end, text=p.text, score=p.score, page=p.page)
+        return cls(
+            source=p.source, start=p.start, end=p.end, text=p.text, score=p.score, page=p.page,
+            section=p.section, ocr=p.ocr,
+        )  # fmt: skip
 
 
 class AnswerJSON(Shape):

@@ -89,7 +89,7 @@ def test_search_json_prints_k_passages_with_their_offsets(article_index, article
     passages = json.loads(result.stdout)
     assert len(passages) == 3
     for p in passages:
-        assert set(p) == {"source", "start", "end", "text", "score", "page"}
+        assert set(p) == {"source", "start", "end", "text", "score", "page", "section", "ocr"}
         assert article_text[p["start"] : p["end"]] == p["text"]
 
 
@@ -103,7 +103,7 @@ def test_ask_json_prints_the_answer_with_exact_citations(article_index, article_
     assert value["query"] == BEIJING_QUESTION and value["mode"] == "extractive"
     assert value["citations"] and value["nearest"] == []
     for c in value["citations"]:
-        assert set(c) == {"n", "source", "start", "end", "text", "page"}
+        assert set(c) == {"n", "source", "start", "end", "text", "page", "section", "ocr"}
         assert c["source"] == ARTICLE_SOURCE and c["page"] is None
         assert article_text[c["start"] : c["end"]] == c["text"]
 
