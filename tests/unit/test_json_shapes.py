@@ -31,8 +31,9 @@ def test_an_answer_prints_the_contract_keys_in_the_contract_order() -> None:
     shape = AnswerJSON.of(ANSWER).to_json()
     assert list(shape) == ["answer", "answerable", "citations", "nearest", "query", "mode", "support"]
     assert shape["citations"] == [
-        {"n": 1, "source": "notes.txt", "start": 10, "end": 38, "text": CITATION.text, "page": None}
-    ]
+        {"n": 1, "source": "notes.txt", "start": 10, "end": 38, "text": CITATION.text, "page": None,
+         "section": None, "ocr": False}
+    ]  # fmt: skip
 
 
 def test_the_python_objects_json_is_the_schemas_json() -> None:
@@ -49,6 +50,8 @@ def test_a_passage_has_the_same_shape_in_search_results_and_under_a_decline() ->
         "text": PASSAGE.text,
         "score": 0.8,
         "page": 2,
+        "section": None,
+        "ocr": False,
     }
     assert AnswerJSON.of(DECLINE).to_json()["nearest"] == [alone]
 
