@@ -15,9 +15,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from bench.common import emit, quiet_logging, start_run
+from bench.common import ROOT, emit, quiet_logging, start_run
 from qa.answerers import QUOTING, choices
-from qa.evaluation import ARTICLE_CONVERSATIONS, article_dataset, ask_conversation, conversations_from_jsonl, indexed
+from qa.evaluation import article_dataset, ask_conversation, conversations_from_jsonl, indexed
 
 log = logging.getLogger("bench.conversations")
 
@@ -25,7 +25,9 @@ log = logging.getLogger("bench.conversations")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answerer", default=QUOTING, choices=choices(auto=False))
-    parser.add_argument("--file", type=Path, default=ARTICLE_CONVERSATIONS, help="The conversation set.")
+    parser.add_argument(
+        "--file", type=Path, default=ROOT / "eval" / "article_conversations.jsonl", help="The conversation set."
+    )
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
