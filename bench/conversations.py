@@ -26,7 +26,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answerer", default=QUOTING, choices=choices(auto=False))
     parser.add_argument(
-        "--file", type=Path, default=ROOT / "eval" / "article_conversations.jsonl", help="The conversation set."
+        "--file",
+        type=Path,
+        default=ROOT / "eval" / "article_conversations.jsonl",
+        help="The conversation set.",
     )
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()

@@ -21,8 +21,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .answerers import Answerer, decline, quote, resolve
-from .answering import Decision, EvidenceSelector, asks_about_opening, document_heads
-from .chunking import Span
+from .answering import (
+    Decision,
+    EvidenceSelector,
+    OverviewRequest,
+    asks_about_opening,
+    asks_overview,
+    document_heads,
+    named_document,
+)
+from .chunking import Span, split_sentences
 from .embeddings import EmbeddingModel, PackagedMiniLM
 from .errors import CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
@@ -318,7 +326,40 @@ class Assistant:
             snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
         )
         heads = self._document_heads(snapshot)
+        request = asks_overview(query)
+        if request is not None:
+            overview = self._overview(snapshot, request, passages, heads, sources)
+            if overview is not None:
+                return overview, passages
         return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked), passages
+
+    def _overview(
+        self,
+        snapshot: Snapshot,
+        request: OverviewRequest,
+        passages: list[Passage],
+        heads: dict[str, tuple[Span | None, Span | None]],
+        sources: list[str] | None,
+    ) -> Decision | None:
+        """A whole-document question's answer from the document it names, the only one there is, or
+        the one the best passage is in; None when it names no document (then it is an ordinary question)."""
+        documents = list(dict.fromkeys(c.source for c in snapshot.chunks))
+        if sources is not None:
+            documents = [d for d in documents if d in sources]
+        if not documents:
+            return None
+        if request.name is not None:
+            titles = {d: (heads.get(d, (None, None))[0] or Span(0, 0, "")).text for d in documents}
+            source = named_document(request.name, titles)
+            if source is None:
+                return None
+        elif len(documents) == 1 or not passages:
+            source = documents[0]
+        else:
+            source = next((p.source for p in passages if p.source in documents), documents[0])
+        end = max(c.end for c in snapshot.chunks if c.source == source)
+        text = snapshot.text(source, 0, end) or ""
+        return self.selector.overview(source, split_sentences(text), heads.get(source, (None, None))[1])
 
 
 def _with_pages(answer: Answer, snapshot: Snapshot) -> Answer:

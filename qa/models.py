@@ -112,6 +112,9 @@ class Answer:
     mode: str = ""  # the name of the answerer that wrote it (`qa.answerers`)
     final: bool = True
     support: float = 0.0  # calibrated probability that the documents answer the question
+    # For a fact question, the fact itself: a span of a cited sentence (`n` is that citation's number,
+    # document_text[start:end] == text). None for an explanation, or when no cited sentence holds one.
+    short: Citation | None = None
 
     def to_dict(self) -> JSONObject:
         """The JSON shape of `qa ask --json`."""
@@ -123,6 +126,7 @@ class Answer:
             "query": self.query,
             "mode": self.mode,
             "support": self.support,
+            "short": self.short.to_dict() if self.short else None,
         }
 
 
