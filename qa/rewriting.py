@@ -88,6 +88,10 @@ _IRREGULAR = {
     "had": "have",
     "did": "do",
 }
+_BE = frozenset({"is", "are", "was", "were"})
+_TRAILING_PREPOSITIONS = frozenset({"about", "for", "of", "with", "from", "to", "on", "in", "at", "by"})
+# "the recent one", "that one": a noun left out, to be taken from the previous question.
+_ONE = re.compile(r"\b(?:the|this|that)\s+(?:([^\W\d_]+)\s+)?one\b(?![-\w])", re.IGNORECASE)
 _FACT = re.compile(r"^\s*(?P<fact>[^\[\]]{1,80}?)\s*\[\d+\]\.(?:\s|$)")
 
 
@@ -159,6 +163,28 @@ def _subject_question(rest: str) -> bool:
     )
 
 
+def _be_subject(aux: str, rest: str) -> str | None:
+    """The subject of a "be" question that ends in a participle or a preposition: "When was the OPM
+    data breach revealed?" -> "the OPM data breach"; "What was the exercise about?" -> "the exercise"."""
+    tokens = rest.split()
+    if aux.lower() not in _BE or len(tokens) < 2:
+        return None
+    last = tokens[-1].lower()
+    if not (last.endswith(("ed", "en")) or last in _IRREGULAR or last in _TRAILING_PREPOSITIONS):
+        return None
+    if tokens[0][:1].islower() and tokens[0].lower() not in {
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+    }:
+        return None  # "Who is unhappy with ...": no noun phrase opens it
+    return " ".join(tokens[:-1])
+
+
 def _base_form(verb: str) -> str:
     """A past-tense verb's base form by regular rules ("extended" -> "extend"), for "did ... <verb>"."""
     lower = verb.lower()
@@ -220,13 +246,22 @@ def _resolve_by_rules(question: str, history: list[tuple[str, str]]) -> str:
         return f"{head} {act}{rewritten[vague.end() :]}".strip()
 
     match = _PRONOUN.search(rewritten)
+    be_subject = _be_subject(aux, rest)
     if not match:
-        return question
+        one = _ONE.search(rewritten)
+        named = be_subject or _subject(previous)
+        if one is None or not named:
+            return question
+        adjective = f"{one.group(1)} " if one.group(1) else ""
+        noun = re.sub(r"^(?:the|a|an)\s+", "", named, flags=re.IGNORECASE)
+        return f"{rewritten[: one.start()]}the {adjective}{noun}{rewritten[one.end() :]}"
     pronoun = match.group(1).lower()
     asked_for_thing = wh.split()[0].lower() in {"what", "which"} if wh else False
     asked_for_person = wh.lower() in {"who", "whom"} if wh else False
     if pronoun in _PERSONAL and asked_for_person and fact:
         replacement = fact
+    elif pronoun not in _PERSONAL and be_subject and not _PRONOUN.search(be_subject):
+        replacement = be_subject  # "When was the breach revealed?" -> "it" is the breach
     elif pronoun in {"it", "its"} and asked_for_thing and fact and not _PRONOUN.search(fact):
         replacement = fact if fact[:1].isupper() else f"the {fact}"
     else:
@@ -246,7 +281,12 @@ def _resolve_by_rules(question: str, history: list[tuple[str, str]]) -> str:
 def leans_on_history(question: str) -> bool:
     """Does the question need the conversation to be understood (a pronoun, a bare question word,
     an act named only as "do that")?"""
-    return bool(_PRONOUN.search(question) or _ELLIPSIS.match(question) or _VAGUE_ACT.search(question))
+    return bool(
+        _PRONOUN.search(question)
+        or _ELLIPSIS.match(question)
+        or _VAGUE_ACT.search(question)
+        or _ONE.search(question)
+    )
 
 
 REWRITE_PROMPT = (

@@ -144,3 +144,17 @@ def test_a_model_rewrite_that_leaves_it_open_or_changes_the_question_falls_back_
     assert standalone_question("When?", [OBAMA_TURN], model).startswith(
         "When did U.S. President Barack Obama"
     )
+
+
+def test_it_after_a_passive_question_is_that_questions_subject():
+    history = [("When was the OPM data breach revealed?", "June 2015 [1]. ... [1]")]
+    assert standalone_question("Who was behind it?", history) == "Who was behind the OPM data breach?"
+
+
+def test_the_recent_one_takes_its_noun_from_the_previous_question():
+    history = [
+        ("When did the previous meeting of the High-Level Dialogue take place?", "December 2015 [1]. x [1]")
+    ]
+    assert standalone_question("What did the recent one expand on?", history) == (
+        "What did the recent High-Level Dialogue expand on?"
+    )
