@@ -31,12 +31,13 @@ def main() -> None:
         default=ROOT / "eval" / "article_conversations.jsonl",
         help="The conversation set.",
     )
+    parser.add_argument("--limit", type=int, help="Only the first N conversations (the local model is slow).")
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
     begun = start_run()
     dataset = article_dataset()[0]
-    conversations = conversations_from_jsonl(args.file, dataset.documents)
+    conversations = conversations_from_jsonl(args.file, dataset.documents)[: args.limit]
     turns = []
     with indexed(dataset, args.answerer) as (assistant, _):
         for conversation in conversations:

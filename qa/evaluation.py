@@ -282,6 +282,7 @@ def ask_conversation(assistant: Assistant, conversation: Conversation) -> list[T
                 answer.text,
             )
         )
+        log.info("%s %s: %s", case.id, "ok" if results[-1].correct else "WRONG", answer.query)
         history.append((case.question, answer.text))
     return results
 
