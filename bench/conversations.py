@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     args = parser.parse_args()
     quiet_logging()
+    logging.getLogger("qa.evaluation").setLevel(logging.INFO)  # each turn as it is judged
     begun = start_run()
     dataset = article_dataset()[0]
     conversations = conversations_from_jsonl(args.file, dataset.documents)[: args.limit]
