@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
+from qa.generative import propose_short
 from qa.models import Citation
 from qa.short_answers import asks_for, find_span, short_answer, verbatim_span
 
@@ -86,3 +90,25 @@ def test_a_proposed_phrase_is_kept_only_when_it_is_verbatim_in_a_cited_sentence(
     assert kept is not None and kept.text == "June 2015" and kept.start == 100 + OPM.index("June 2015")
     assert verbatim_span("July 2015", [cited]) is None
     assert verbatim_span("", [cited]) is None
+
+
+class OneReply(BaseChatModel):
+    """A chat model that always gives the same reply: a real subclass of LangChain's interface."""
+
+    reply: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "one-reply"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+
+def test_a_phrase_the_model_copies_is_kept_only_when_it_is_in_the_cited_sentence():
+    cited = [Citation(1, "a.txt", 0, len(OPM), OPM)]
+    copied = propose_short(OneReply(reply="June 2015."), "When was the breach revealed?", cited)
+    kept = verbatim_span(copied or "", cited)
+    assert kept is not None and kept.text == "June 2015"
+    invented = propose_short(OneReply(reply="In the summer of 2015"), "When was the breach revealed?", cited)
+    assert verbatim_span(invented or "", cited) is None
