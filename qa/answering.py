@@ -85,6 +85,83 @@ _NUMBER_WORDS = frozenset(
 )
 
 
+# ---- whole-document questions: a small grammar of summary, topic and title requests ------------
+
+# What people call a document, or point at it with.
+_DOC_NOUN = (
+    r"(?:article|document|doc|text|story|piece|paper|report|file|page|post|essay|book|chapter|memo|"
+    r"letter|note|source|one|it|this|that)s?"
+)
+_DOC_REF = rf"(?:(?:the|this|that|these|your|my)\s+)?{_DOC_NOUN}"
+# Nouns that name a whole-document digest, and the kinds of points one lists.
+_DIGEST = (
+    r"(?:summary|overview|gist|synopsis|rundown|recap|abstract|tl\W?;?\W?dr|outline|"
+    r"(?:main|key|central|major|most\s+important)\s+(?:points?|ideas?|messages?|arguments?|takeaways?|"
+    r"topics?|themes?|findings?|claims?|conclusions?)|(?:topic|subject|theme|thesis|main\s+point))"
+)
+_POLITE = (
+    r"(?:(?:so|and|ok(?:ay)?|hi|hello|please|now)\W+)*(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?"
+)
+_OVERVIEW_FORMS = [
+    # "Summarize this document", "Sum up the article for me"
+    rf"(?:summari[sz]e|sum\s+up|recap|outline)(?:\s+(?:(?:for|to)\s+me|briefly))?(?:\s+{_DOC_REF})?(?:\s+(?:for|to)\s+me|\s+briefly)?",
+    # "What are the main points?", "Give me a short summary of the article", "The gist?"
+    rf"(?:(?:what(?:'s|’s|\s+is|\s+are|\s+were|\s+was)|give\s+me|tell\s+me|show\s+me|list|i\s+want|"
+    rf"i'd\s+like|i\s+would\s+like)\s+)?(?:(?:a|an|the|its|their)\s+)?(?:(?:short|brief|quick|one-line)\s+)?"
+    rf"{_DIGEST}(?:\s+(?:of|in|from)\s+{_DOC_REF})?",
+    # "What does the article say?", "What does this document cover?"
+    rf"what\s+(?:does|do|did)\s+{_DOC_REF}\s+(?:say|cover|discuss|argue|describe|talk\s+about|deal\s+with|tell\s+(?:me|us))",
+    # "What is the article about?", "What's it about?", and "What is <a document's name> about?"
+    r"(?:what(?:'s|’s|\s+is|\s+are|\s+was)|whats)\s+(?P<doc>.+?)\s+(?:(?:mainly|mostly|generally|really|all|actually)\s+)?about",
+    # "Tell me about the article", "Describe this document"
+    rf"(?:tell\s+me\s+about|describe|explain)\s+{_DOC_REF}",
+]
+_OVERVIEW = re.compile(
+    rf"^\s*{_POLITE}(?:{'|'.join(f'(?:{form})' for form in _OVERVIEW_FORMS)})\s*[?.!]*\s*$", re.IGNORECASE
+)
+_ANY_DOCUMENT = re.compile(rf"^{_DOC_REF}$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OverviewRequest:
+    """A question about a whole document. `name` is the document it names ("What is <name> about?"),
+    or None for "the document" in general."""
+
+    name: str | None = None
+
+
+def asks_overview(question: str) -> OverviewRequest | None:
+    """A request for a document's summary, main points or topic, read by its general form (a
+    digest noun, a summarise verb, or "what is ... about" with nothing else asked); None otherwise."""
+    match = _OVERVIEW.match(question)
+    if match is None:
+        return None
+    named = match.group("doc")
+    if named is None or _ANY_DOCUMENT.match(named.strip()):
+        return OverviewRequest()
+    return OverviewRequest(named.strip())
+
+
+def named_document(name: str, titles: dict[str, str]) -> str | None:
+    """The document (source) whose file name or title holds the most of `name`'s terms; None when
+    none holds any (then "What is X about?" is a question about X, not about a document)."""
+    wanted = set(terms(name))
+    if not wanted:
+        return None
+    best, best_share = None, 0.0
+    for source, title in titles.items():
+        have = set(terms(re.sub(r"[_./-]+", " ", source))) | set(terms(title))
+        share = len(wanted & have) / len(wanted)
+        if share > best_share:
+            best, best_share = source, share
+    return best if best_share >= 0.5 else None
+
+
+OVERVIEW_CENTRAL = 2  # central sentences quoted beside the lead
+OVERVIEW_MIN_WORDS = 8  # shorter lines are headings, captions and credits, not statements
+OVERVIEW_SENTENCES = 400  # a long document is judged by its first sentences (embedding them costs)
+
+
 @dataclass(frozen=True)
 class Question:
     """What a question asks for, read off its wording."""
@@ -125,6 +202,9 @@ class Decision:
     support: float = 0.0
     tentative: bool = False
     features: dict[str, float] = field(default_factory=dict)
+    # "match": sentences matched to the question; "title" or "overview": a question about a whole
+    # document, answered from its opening and most central sentences (no short answer for those).
+    kind: str = "match"
 
     @property
     def passages_for_model(self) -> list[Evidence]:
@@ -247,7 +327,7 @@ class EvidenceSelector:
             return Decision(False, reason="I answer questions from the documents; I don't write new text.")
         structural = self._structural(q, passages, heads or {}, sources)
         if structural:  # a document's own heading answers it; no match to weigh
-            return Decision(True, structural, support=1.0)
+            return Decision(True, structural, support=1.0, kind="title")
         if not passages:
             return Decision(False, reason="no passage matches the question.")
 
@@ -278,6 +358,35 @@ class EvidenceSelector:
             tentative=support < self.model.confident,
             features=features,
         )
+
+    def overview(self, source: str, sentences: list[Span], lead: Span | None) -> Decision:
+        """A whole document's answer: its lead (the line under the title, else its first statement)
+        and its most central statements (closest to the mean of all its sentences), in document order,
+        each quoted with its exact span. No match to weigh: the document itself is what is asked."""
+        statements = [
+            s
+            for s in sentences[:OVERVIEW_SENTENCES]
+            if len(s.text.split()) >= OVERVIEW_MIN_WORDS and s.text.rstrip()[-1:] in ".!?”\"'’"
+        ]
+        if not statements:
+            return Decision(False, reason="the document has no full sentences to summarise.")
+        if lead is None:
+            lead = statements[0]
+        vectors = self._vectors([s.text for s in statements], self._sentence_vectors)
+        centre = vectors.mean(axis=0)
+        centrality = vectors @ (centre / (np.linalg.norm(centre) or 1.0))
+        seen = {" ".join(lead.text.split())}
+        chosen = [lead]
+        for i in np.argsort(-centrality):
+            key = " ".join(statements[i].text.split())
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append(statements[i])
+            if len(chosen) > OVERVIEW_CENTRAL:
+                break
+        evidence = [Evidence(source, span, 1.0, 1.0, 1.0) for span in sorted(chosen, key=lambda s: s.start)]
+        return Decision(True, evidence, context=evidence, support=1.0, kind="overview")
 
     def score(self, q: Question, passages: list[Passage], keyword: KeywordIndex) -> list[Evidence]:
         """Every sentence of the passages with its match to the question, best first."""

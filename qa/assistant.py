@@ -21,8 +21,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .answerers import Answerer, decline, quote, resolve
-from .answering import Decision, EvidenceSelector, asks_about_opening
-from .chunking import Span
+from .answering import (
+    Decision,
+    EvidenceSelector,
+    OverviewRequest,
+    asks_about_opening,
+    asks_overview,
+    named_document,
+)
+from .chunking import Span, split_sentences
 from .embeddings import EmbeddingModel, PackagedMiniLM
 from .errors import CollectionError, CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
@@ -364,8 +371,42 @@ class Assistant:
         passages = hybrid_search(
             snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
         )
-        heads = self._document_heads(snapshot) if asks_about_opening(query) else {}  # only they use it
+        request = asks_overview(query)
+        # only opening and whole-document questions read the documents' titles
+        heads = self._document_heads(snapshot) if request is not None or asks_about_opening(query) else {}
+        if request is not None:
+            overview = self._overview(snapshot, request, passages, heads, sources)
+            if overview is not None:
+                return overview, passages
         return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked), passages
+
+    def _overview(
+        self,
+        snapshot: Snapshot,
+        request: OverviewRequest,
+        passages: list[Passage],
+        heads: dict[str, tuple[Span | None, Span | None]],
+        sources: list[str] | None,
+    ) -> Decision | None:
+        """A whole-document question's answer from the document it names, the only one there is, or
+        the one the best passage is in; None when it names no document (then it is an ordinary question)."""
+        documents = sorted(snapshot.manifest.documents)
+        if sources is not None:
+            documents = [d for d in documents if d in sources]
+        if not documents:
+            return None
+        if request.name is not None:
+            titles = {d: (heads.get(d, (None, None))[0] or Span(0, 0, "")).text for d in documents}
+            source = named_document(request.name, titles)
+            if source is None:
+                return None
+        elif len(documents) == 1 or not passages:
+            source = documents[0]
+        else:
+            source = next((p.source for p in passages if p.source in documents), documents[0])
+        chunks = snapshot.document_chunks(source)
+        text = snapshot.text(source, 0, max((c.end for c in chunks), default=0)) or ""
+        return self.selector.overview(source, split_sentences(text), heads.get(source, (None, None))[1])
 
 
 def _in_collection(settings: Settings, folders_given: Iterable[str]) -> Settings:

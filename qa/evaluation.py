@@ -73,6 +73,7 @@ def _datasets_dir() -> Path:
 EVAL_DIR = _datasets_dir()
 ARTICLE_CASES = EVAL_DIR / "article_dev.jsonl"
 ARTICLE_PARAPHRASED = EVAL_DIR / "article_paraphrased.jsonl"
+ARTICLE_CONVERSATIONS = EVAL_DIR / "article_conversations.jsonl"
 ARTICLE_CORPUS = EVAL_DIR / "article"
 XQUAD_FILE = EVAL_DIR / "xquad" / "xquad.en.dev.json"
 SQUAD2_DEV = EVAL_DIR / "squad2" / "squad2-dev-computational-complexity.json"
@@ -179,10 +180,32 @@ def overlaps(passage: Spanned, gold: Iterable[GoldSpan]) -> bool:
 # ---- datasets --------------------------------------------------------------------------------
 
 
-def cases_from_jsonl(path: Path, documents: dict[str, str], strict: bool = True) -> list[Case]:
-    """The cases in a JSON-lines file, with gold spans where their evidence occurs in `documents`.
+def _case(raw: dict[str, Any], case_id: str, documents: dict[str, str], strict: bool = True) -> Case:
+    """One case of the article format; ValueError, KeyError or TypeError when it is not one.
     `strict`: an answerable case whose evidence occurs nowhere is an error (a stale dataset); without
     it the case keeps no gold span (for text that differs from the original, such as OCR output)."""
+    evidence = list(raw.get("evidence", []))
+    gold: list[GoldSpan] = []
+    for source, text in documents.items():
+        for passage in evidence:
+            try:
+                gold.extend((source, a, b) for a, b in evidence_spans(text, [passage]))
+            except ValueError:
+                continue
+    if strict and raw["answerable"] and evidence and not gold:
+        raise ValueError(f"none of its evidence occurs in the documents: {evidence[0]!r}")
+    return Case(
+        id=case_id,
+        question=raw["question"],
+        answerable=bool(raw["answerable"]),
+        must=[list(g) for g in raw.get("must", [])],
+        evidence=evidence,
+        gold=gold,
+    )
+
+
+def cases_from_jsonl(path: Path, documents: dict[str, str], strict: bool = True) -> list[Case]:
+    """The cases in a JSON-lines file, with gold spans where their evidence occurs in `documents`."""
     cases = []
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -190,29 +213,81 @@ def cases_from_jsonl(path: Path, documents: dict[str, str], strict: bool = True)
                 continue
             try:
                 raw = json.loads(line)
-                evidence = list(raw.get("evidence", []))
-                gold: list[GoldSpan] = []
-                for source, text in documents.items():
-                    for passage in evidence:
-                        try:
-                            gold.extend((source, a, b) for a, b in evidence_spans(text, [passage]))
-                        except ValueError:
-                            continue
-                if strict and raw["answerable"] and evidence and not gold:
-                    raise ValueError(f"none of its evidence occurs in the documents: {evidence[0]!r}")
-                cases.append(
-                    Case(
-                        id=str(raw.get("id", f"line-{line_no}")),
-                        question=raw["question"],
-                        answerable=bool(raw["answerable"]),
-                        must=[list(g) for g in raw.get("must", [])],
-                        evidence=evidence,
-                        gold=gold,
-                    )
-                )
+                cases.append(_case(raw, str(raw.get("id", f"line-{line_no}")), documents, strict))
             except (KeyError, ValueError, TypeError) as exc:
                 raise QAError(f"{path}:{line_no}: not a valid case ({exc}); see eval/README.md") from exc
     return cases
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Turns asked one after another, each with the earlier turns and their answers as history."""
+
+    id: str
+    turns: list[Case]
+
+
+def conversations_from_jsonl(path: Path, documents: dict[str, str]) -> list[Conversation]:
+    """Conversations in the format of `eval/article_conversations.jsonl`."""
+    conversations = []
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                cid = str(raw["id"])
+                turns = [_case(t, f"{cid}.{i}", documents) for i, t in enumerate(raw["turns"], start=1)]
+            except (KeyError, ValueError, TypeError) as exc:
+                raise QAError(
+                    f"{path}:{line_no}: not a valid conversation ({exc}); see eval/README.md"
+                ) from exc
+            if len(turns) < 2:
+                raise QAError(f"{path}:{line_no}: a conversation needs at least two turns")
+            conversations.append(Conversation(cid, turns))
+    return conversations
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """One turn of a conversation as asked: what was searched and whether the answer was right."""
+
+    id: str
+    question: str
+    query: str
+    follow_up: bool
+    answerable: bool
+    declined: bool
+    correct: bool
+    answer: str
+
+
+def ask_conversation(assistant: Assistant, conversation: Conversation) -> list[TurnResult]:
+    """Ask each turn with the earlier questions and the assistant's own answers as history. A turn is
+    correct when it holds its expected facts, or, for an unanswerable one, when it is declined."""
+    history: list[tuple[str, str]] = []
+    results = []
+    for i, case in enumerate(conversation.turns):
+        answer = assistant.ask(case.question, history=list(history))
+        if case.answerable:
+            correct = answer.answerable and holds_expected_facts(answer.text, case.must)
+        else:
+            correct = not answer.answerable
+        results.append(
+            TurnResult(
+                case.id,
+                case.question,
+                answer.query,
+                i > 0,
+                case.answerable,
+                not answer.answerable,
+                correct,
+                answer.text,
+            )
+        )
+        log.info("%s %s: %s", case.id, "ok" if results[-1].correct else "WRONG", answer.query)
+        history.append((case.question, answer.text))
+    return results
 
 
 def _read_corpus_texts(corpus_dir: Path) -> dict[str, str]:

@@ -139,7 +139,8 @@ class Snapshot:
             return Location()
         return locate(entry.pages, entry.sections, entry.ocr_pages, start, end)
 
-    def _chunks_of(self, source: str) -> list[Chunk]:
+    def document_chunks(self, source: str) -> list[Chunk]:
+        """One document's committed chunks, texts included, by start (fetched once per snapshot)."""
         if source not in self._texts:
             entry = self.manifest.documents.get(source)
             self._texts[source] = chunks_of(self.collection, source, entry.sha256) if entry else []
@@ -150,7 +151,7 @@ class Snapshot:
         document ends; a gap between chunks reads as spaces. None when no chunk covers the range.
         Lets a caller show a citation's surroundings from the very version it was cited from."""
         buffer: list[str | None] = [None] * max(0, end - start)
-        for chunk in self._chunks_of(source):
+        for chunk in self.document_chunks(source):
             if chunk.start >= end:
                 break
             lo, hi = max(chunk.start, start), min(chunk.end, end)

@@ -157,6 +157,9 @@ class Answer:
     mode: str = ""  # the name of the answerer that wrote it (`qa.answerers`)
     final: bool = True
     support: float = 0.0  # calibrated probability that the documents answer the question
+    # For a fact question, the fact itself: a span of a cited sentence (`n` is that citation's number,
+    # document_text[start:end] == text). None for an explanation, or when no cited sentence holds one.
+    short: Citation | None = None
 
     def to_dict(self) -> JSONObject:
         """The JSON shape of `qa ask --json` (`qa.schemas.AnswerJSON`, the one definition of it)."""

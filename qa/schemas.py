@@ -91,6 +91,11 @@ class AnswerJSON(Shape):
     query: str = Field(description="The standalone question actually searched (follow-ups rewritten).")
     mode: str = Field(description="Which answerer wrote the text (extractive, local, openai).")
     support: float = Field(description="Fitted probability (0-1) that the documents answer the question.")
+    short: CitationJSON | None = Field(
+        None,
+        description="For a fact question, the fact itself: a span of the cited sentence numbered `n` "
+        "(document_text[start:end] == text); null for an explanation or a decline.",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerJSON:
@@ -117,6 +122,7 @@ def _answer_fields(answer: Answer) -> JSONObject:
         "query": answer.query,
         "mode": answer.mode,
         "support": answer.support,
+        "short": CitationJSON.of(answer.short) if answer.short else None,
     }
 
 

@@ -92,7 +92,13 @@ def chat_markdown(answer: Answer, question: str, turn: int) -> str:
     if answer.query and answer.query != question.strip():
         parts.append(f"_Searched for: {escape_text(answer.query)}_")
     known = {c.n for c in answer.citations}
-    parts.append(_linked_markers(answer.text, turn, known))
+    short = answer.short
+    opening = f"{short.text} [{short.n}]." if short else ""
+    if short and answer.text.startswith(opening):  # the fact first, in bold
+        rest = _linked_markers(answer.text[len(short.text) :], turn, known)
+        parts.append(f"**{_inline(short.text)}** {rest}")
+    else:
+        parts.append(_linked_markers(answer.text, turn, known))
     if answer.answerable and answer.citations:
         sources = " · ".join(
             f"[&#91;{c.n}&#93; {escape_text(c.source)}{_short_place(c)}](#{evidence_id(turn, c.n)})"
@@ -136,21 +142,37 @@ def escape_html(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _excerpt_html(excerpt: Excerpt) -> str:
+def _marked(text: str, start: int, short: Citation | None) -> str:
+    """A cited sentence (starting at document offset `start`), highlighted, with the short answer
+    inside it in bold when it is cut from this sentence."""
+    if short is None or not (start <= short.start and short.end <= start + len(text)):
+        return f"<mark>{escape_html(text)}</mark>"
+    a, b = short.start - start, short.end - start
+    return (
+        f'<mark>{escape_html(text[:a])}<strong class="qa-short">{escape_html(text[a:b])}</strong>'
+        f"{escape_html(text[b:])}</mark>"
+    )
+
+
+def _excerpt_html(excerpt: Excerpt, short: Citation | None = None) -> str:
     before = ("… " if excerpt.clipped_before else "") + excerpt.before
     after = excerpt.after + (" …" if excerpt.clipped_after else "")
     return (
         f'<p class="qa-context"><span class="qa-around">{escape_html(before)}</span>'
-        f"<mark>{escape_html(excerpt.text)}</mark>"
+        f"{_marked(excerpt.text, excerpt.start, short)}"
         f'<span class="qa-around">{escape_html(after)}</span></p>'
     )
 
 
-def _citation_html(turn: int, citation: Citation, excerpt: Excerpt | None) -> str:
+def _citation_html(
+    turn: int, citation: Citation, excerpt: Excerpt | None, short: Citation | None = None
+) -> str:
+    if short is not None and short.source != citation.source:
+        short = None
     body = (
-        _excerpt_html(excerpt)
+        _excerpt_html(excerpt, short)
         if excerpt
-        else f'<p class="qa-context"><mark>{escape_html(citation.text)}</mark></p>'
+        else f'<p class="qa-context">{_marked(citation.text, citation.start, short)}</p>'
     )
     where = location(
         citation.source, citation.start, citation.end, citation.page, citation.section, citation.ocr
@@ -185,7 +207,8 @@ def _turn_html(turn_no: int, turn: Turn, open_: bool) -> str:
         meta.append(escape_html(describe(answer.mode)))
         excerpts = {(e.source, e.start, e.end): e for e in turn.excerpts}
         body = "".join(
-            _citation_html(turn_no, c, excerpts.get((c.source, c.start, c.end))) for c in answer.citations
+            _citation_html(turn_no, c, excerpts.get((c.source, c.start, c.end)), answer.short)
+            for c in answer.citations
         )
     else:
         body = f'<p class="qa-declined">{escape_html(answer.text)}</p>'

@@ -74,19 +74,22 @@ class ModelAnswerer(Answerer):
         self, query: str, decision: Decision, quoted: Answer, embeddings: EmbeddingModel
     ) -> Iterator[Answer]:
         """Stream checked sentences from the model; fall back to the quoted answer when none pass."""
-        from ..answering import TENTATIVE_PREFIX
         from ..generative import Checked, SentenceChecker, compose, generate_checked
+        from ..short_answers import short_answer
+        from .extractive import opening
 
         evidence = decision.passages_for_model
         checker = SentenceChecker(embeddings, query, evidence)
         sentences: list[Checked] = []
-        lead = f"{TENTATIVE_PREFIX} " if decision.tentative else ""
         support = round(decision.support, 4)
 
         def answer(final: bool) -> Answer:
             text, citations = compose(sentences, evidence)
+            # The fact first, cut from a sentence the model cited (so it is verbatim by construction).
+            short = short_answer(query, citations) if decision.kind == "match" else None
+            text = f"{opening(decision, short)} {text}".strip()
             return Answer(
-                lead + text, True, citations, query=query, mode=self.name, final=final, support=support
+                text, True, citations, query=query, mode=self.name, final=final, support=support, short=short
             )
 
         try:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..models import Answer, Citation, Passage
+from ..short_answers import short_answer
 from .base import Answerer
 
 if TYPE_CHECKING:
@@ -23,27 +24,34 @@ class Extractive(Answerer):
         self, query: str, decision: Decision, quoted: Answer, embeddings: EmbeddingModel
     ) -> Iterator[Answer]:
         """The quotation, one cited sentence at a time, so a chat shows it growing like any other."""
-        shown = ""
+        shown = opening(decision, quoted.short)
         for citation in quoted.citations[:-1]:
             shown = f"{shown} {citation.text} [{citation.n}]".strip()
             yield replace(quoted, text=shown, citations=quoted.citations[: citation.n], final=False)
         yield quoted
 
 
-def quote(query: str, decision: Decision) -> Answer:
-    """The chosen sentences verbatim, each followed by its citation number."""
+def opening(decision: Decision, short: Citation | None) -> str:
+    """What an answer opens with: the hedge of an uncertain one, else the fact itself ("June 2015 [1].")."""
     from ..answering import TENTATIVE_PREFIX
 
+    if decision.tentative:
+        return TENTATIVE_PREFIX
+    return f"{short.text} [{short.n}]." if short is not None else ""
+
+
+def quote(query: str, decision: Decision) -> Answer:
+    """The chosen sentences verbatim, each followed by its citation number; for a fact question the
+    fact comes first, as a span of the sentence it is cut from."""
     citations = [
         Citation(n=i, source=e.source, start=e.span.start, end=e.span.end, text=e.span.text, page=e.page)
         for i, e in enumerate(decision.evidence, start=1)
     ]
-    text = " ".join(f"{c.text} [{c.n}]" for c in citations)
-    if decision.tentative:
-        text = f"{TENTATIVE_PREFIX} {text}"
-    return Answer(
-        text, True, citations, query=query, mode=Extractive.name, support=round(decision.support, 4)
-    )
+    short = short_answer(query, citations) if decision.kind == "match" else None
+    quoted = " ".join(f"{c.text} [{c.n}]" for c in citations)
+    text = f"{opening(decision, short)} {quoted}".strip()
+    support = round(decision.support, 4)
+    return Answer(text, True, citations, query=query, mode=Extractive.name, support=support, short=short)
 
 
 def decline(query: str, decision: Decision, nearest: list[Passage]) -> Answer:

@@ -199,3 +199,16 @@ def test_the_evidence_panel_states_the_support_of_an_answer_and_of_a_decline() -
     )
     declined = Answer("The documents don't say: no passage mentions “Mars”.", False, support=0.04)
     assert "Support 4 %" in render.evidence_html([Turn("q?", declined)])
+
+
+def test_the_short_answer_is_shown_in_bold_first_and_inside_the_highlighted_sentence() -> None:
+    sentence = "The breach was revealed in June 2015."
+    cited = Citation(1, "notes.txt", 100, 100 + len(sentence), sentence)
+    short = Citation(1, "notes.txt", 127, 136, "June 2015")
+    answer = Answer(
+        f"June 2015 [1]. {sentence} [1]", True, [cited], query="q", mode="extractive", short=short
+    )
+    message = render.chat_markdown(answer, "q", turn=1)
+    assert message.startswith("**June 2015**")
+    panel = render.evidence_html([Turn("q", answer)])
+    assert '<mark>The breach was revealed in <strong class="qa-short">June 2015</strong>' in panel

@@ -344,8 +344,11 @@ INVENTED = "The second round was held in Shanghai on 3 March 1999 [1]. Atlantis 
 
 
 def sentences_of(answer: Answer) -> list[str]:
-    """The sentences of a composed answer, each without its markers."""
-    return [m.group(1) for m in re.finditer(r"\s*(.+?)\s*(?:\[\d+\])+(?=\s|$)", answer.text)]
+    """The sentences of a composed answer, each without its markers (and without the fact it opens with)."""
+    text = answer.text
+    if answer.short is not None:
+        text = text.removeprefix(f"{answer.short.text} [{answer.short.n}].")
+    return [m.group(1) for m in re.finditer(r"\s*(.+?)\s*(?:\[\d+\])+(?=\s|$)", text)]
 
 
 def test_a_declined_question_never_calls_the_model(with_model):
@@ -386,7 +389,8 @@ def test_a_supported_reply_is_the_answer_written_by_the_model_with_exact_citatio
     answer = with_model(model).ask(BEIJING)
     assert answer.answerable and answer.final
     assert answer.mode == "local"
-    assert answer.text == f"{PARAPHRASE} [1]"
+    assert answer.text == f"Beijing [1]. {PARAPHRASE} [1]"  # the fact first, cut from the cited sentence
+    assert answer.short is not None and article_text[answer.short.start : answer.short.end] == "Beijing"
     assert [c.n for c in answer.citations] == [1]
     for c in answer.citations:
         assert c.source == ARTICLE_SOURCE

@@ -29,7 +29,16 @@ DECLINE = Answer("The documents don't say.", False, nearest=[PASSAGE], query="q"
 
 def test_an_answer_prints_the_contract_keys_in_the_contract_order() -> None:
     shape = AnswerJSON.of(ANSWER).to_json()
-    assert list(shape) == ["answer", "answerable", "citations", "nearest", "query", "mode", "support"]
+    assert list(shape) == [
+        "answer",
+        "answerable",
+        "citations",
+        "nearest",
+        "query",
+        "mode",
+        "support",
+        "short",
+    ]
     assert shape["citations"] == [
         {"n": 1, "source": "notes.txt", "start": 10, "end": 38, "text": CITATION.text, "page": None,
          "section": None, "ocr": False}

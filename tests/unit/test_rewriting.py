@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
-from qa.rewriting import standalone_question
+from qa.rewriting import leading_fact, standalone_question
 
 EXPERTS = [("What did the Senior Experts Group discuss?", "International norms [1]")]
 
@@ -60,3 +63,98 @@ def test_a_capitalised_question_word_is_not_taken_for_a_name():
 def test_that_as_a_conjunction_is_not_replaced():
     question = "Did the report say that hacking declined?"
     assert standalone_question(question, EXPERTS) == question
+
+
+OBAMA_TURN = (
+    "Who extended the national state of emergency over cyberattacks?",
+    "U.S. President Barack Obama [1]. First, while there may be a slowdown ... in April 2015. [1]",
+)
+
+
+def test_the_fact_an_answer_opens_with_is_read_back_from_its_text():
+    assert leading_fact(OBAMA_TURN[1]) == "U.S. President Barack Obama"
+    assert leading_fact("The documents don't say: no passage mentions “Russia”.") is None
+
+
+def test_a_vague_act_takes_the_previous_answer_as_its_subject_and_the_previous_question_as_its_act():
+    assert (
+        standalone_question("Why did he do that?", [OBAMA_TURN])
+        == "Why did U.S. President Barack Obama extend the national state of emergency over cyberattacks?"
+    )
+
+
+def test_a_bare_question_word_after_a_subject_question_asks_about_the_answers_act():
+    assert (
+        standalone_question("When?", [OBAMA_TURN])
+        == "When did U.S. President Barack Obama extend the national state of emergency over cyberattacks?"
+    )
+
+
+def test_a_bare_question_word_swaps_the_previous_questions_own():
+    history = [("Where was the second round of the dialogue held?", "Beijing [1]. It was held ... [1]")]
+    assert standalone_question("And when?", history) == "When was the second round of the dialogue held?"
+
+
+def test_an_earlier_follow_up_is_resolved_before_a_later_one_leans_on_it():
+    history = [OBAMA_TURN, ("Why did he do that?", "Because of continued cyberattacks [1].")]
+    assert standalone_question("When?", history).startswith("When did U.S. President Barack Obama extend")
+
+
+def test_it_after_a_what_question_is_the_thing_the_answer_named():
+    history = [("What did China and the United States hold in April 2016?", "tabletop exercise [1]. ... [1]")]
+    assert standalone_question("What was it about?", history) == "What was the tabletop exercise about?"
+
+
+def test_he_after_a_who_question_is_the_person_the_answer_named():
+    history = [("Who vowed to improve China's cyberwarfare capabilities?", "Xi Jinping [1]. In ... [1]")]
+    assert standalone_question("Where did he say so?", history) == "Where did Xi Jinping say so?"
+
+
+def test_names_joined_by_and_count_as_one_subject():
+    history = [("What are China and the United States building up?", "Arsenals [1]")]
+    assert standalone_question("What else are they doing?", history) == (
+        "What else are China and the United States doing?"
+    )
+
+
+class ScriptedRewriter(BaseChatModel):
+    """A chat model that gives one fixed reply: a real subclass of LangChain's interface."""
+
+    reply: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+
+def test_a_model_rewrite_that_resolves_the_follow_up_is_kept():
+    model = ScriptedRewriter(reply="When did Barack Obama extend the state of emergency?")
+    assert (
+        standalone_question("When?", [OBAMA_TURN], model)
+        == "When did Barack Obama extend the state of emergency?"
+    )
+
+
+@pytest.mark.parametrize("reply", ["When?", "Why did he do it?", "Who is Barack Obama?"])
+def test_a_model_rewrite_that_leaves_it_open_or_changes_the_question_falls_back_to_the_rules(reply):
+    model = ScriptedRewriter(reply=reply)
+    assert standalone_question("When?", [OBAMA_TURN], model).startswith(
+        "When did U.S. President Barack Obama"
+    )
+
+
+def test_it_after_a_passive_question_is_that_questions_subject():
+    history = [("When was the OPM data breach revealed?", "June 2015 [1]. ... [1]")]
+    assert standalone_question("Who was behind it?", history) == "Who was behind the OPM data breach?"
+
+
+def test_the_recent_one_takes_its_noun_from_the_previous_question():
+    history = [
+        ("When did the previous meeting of the High-Level Dialogue take place?", "December 2015 [1]. x [1]")
+    ]
+    assert standalone_question("What did the recent one expand on?", history) == (
+        "What did the recent High-Level Dialogue expand on?"
+    )

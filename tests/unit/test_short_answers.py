@@ -1,0 +1,114 @@
+"""A fact question's answer opens with the fact itself, cut from the cited sentence."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from qa.generative import propose_short
+from qa.models import Citation
+from qa.short_answers import asks_for, find_span, short_answer, verbatim_span
+
+OPM = (
+    "First, we have not seen the disclosure of a likely Chinese state-sponsored cyber operation akin to "
+    "the U.S. Office of Personnel Management data breach revealed in June 2015."
+)
+OBAMA = (
+    "First, while there may be a slowdown in Chinese state-sponsored attacks on the private sector, U.S. "
+    "President Barack Obama extended a national state of emergency due to continued cyberattacks against "
+    "U.S. critical information infrastructure in April 2015."
+)
+BEIJING = (
+    "With the second round of the China-U.S. High-Level Dialogue on Cybercrime and Related Issues held on "
+    "June 14 in Beijing finished, it might be time for a tentative mid-year assessment."
+)
+MANUAL = "As I noted previously, the U.S. Department of Defense published a new Law of War Manual, in which"
+
+
+def span(question: str, sentence: str) -> str | None:
+    found = find_span(question, sentence)
+    return sentence[found[0] : found[1]] if found else None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "fact"),
+    [
+        ("When was the OPM data breach revealed?", OPM, "June 2015"),
+        (
+            "Who extended the national state of emergency over cyberattacks?",
+            OBAMA,
+            "U.S. President Barack Obama",
+        ),
+        ("Where was the second round of the High-Level Dialogue on Cybercrime held?", BEIJING, "Beijing"),
+        ("When was the second round of the High-Level Dialogue on Cybercrime held?", BEIJING, "June 14"),
+        ("What did the U.S. Department of Defense publish?", MANUAL, "Law of War Manual"),
+        (
+            "How many reasons are there to be optimistic?",
+            "There is reason for optimism for three reasons.",
+            "three",
+        ),
+    ],
+)
+def test_a_fact_question_gets_the_phrase_of_the_kind_it_asks_for(question, sentence, fact):
+    assert span(question, sentence) == fact
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Why did Obama extend the state of emergency?", "How did the talks go?", "Describe the agreement."],
+)
+def test_a_question_asking_for_an_explanation_gets_no_short_answer(question):
+    assert asks_for(question) is None
+    assert span(question, OBAMA) is None
+
+
+def test_a_date_question_gets_none_from_a_sentence_without_a_date():
+    assert span("When was the manual published?", MANUAL) is None
+
+
+def test_the_short_answer_is_the_exact_span_of_the_document_with_its_citation_number():
+    document = "Intro line.\n\n" + OPM + " More text."
+    start = document.index(OPM)
+    cited = Citation(2, "a.txt", start, start + len(OPM), OPM)
+    short = short_answer("When was the OPM data breach revealed?", [cited])
+    assert short is not None and short.n == 2 and short.source == "a.txt"
+    assert document[short.start : short.end] == short.text == "June 2015"
+
+
+def test_the_next_cited_sentence_is_read_when_the_first_holds_no_fact_of_that_kind():
+    first = Citation(1, "a.txt", 0, len(MANUAL), MANUAL)
+    second = Citation(2, "a.txt", 500, 500 + len(OPM), OPM)
+    short = short_answer("When was the OPM data breach revealed?", [first, second])
+    assert short is not None and short.n == 2 and short.start == 500 + OPM.index("June 2015")
+
+
+def test_a_proposed_phrase_is_kept_only_when_it_is_verbatim_in_a_cited_sentence():
+    cited = Citation(1, "a.txt", 100, 100 + len(OPM), OPM)
+    kept = verbatim_span(" june 2015. ", [cited])
+    assert kept is not None and kept.text == "June 2015" and kept.start == 100 + OPM.index("June 2015")
+    assert verbatim_span("July 2015", [cited]) is None
+    assert verbatim_span("", [cited]) is None
+
+
+class OneReply(BaseChatModel):
+    """A chat model that always gives the same reply: a real subclass of LangChain's interface."""
+
+    reply: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "one-reply"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+
+def test_a_phrase_the_model_copies_is_kept_only_when_it_is_in_the_cited_sentence():
+    cited = [Citation(1, "a.txt", 0, len(OPM), OPM)]
+    copied = propose_short(OneReply(reply="June 2015."), "When was the breach revealed?", cited)
+    kept = verbatim_span(copied or "", cited)
+    assert kept is not None and kept.text == "June 2015"
+    invented = propose_short(OneReply(reply="In the summer of 2015"), "When was the breach revealed?", cited)
+    assert verbatim_span(invented or "", cited) is None
