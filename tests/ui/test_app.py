@@ -7,6 +7,7 @@ document), because loading the embedding model takes seconds. No browser here: t
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import stat
@@ -184,7 +185,10 @@ def test_the_answer_shows_the_question_at_once_then_the_answer_and_its_evidence(
     assert [(t.question, t.answer.text) for t in turns] == [(BEIJING, expected.text)]
     assert [e.text for e in turns[0].excerpts] == [c.text for c in expected.citations]
     assert box == SKIP and status == ""  # a question typed meanwhile is not wiped
-    assert 'id="qa-ev-1-1"' in evidence and f"<mark>{escape(expected.citations[0].text)}</mark>" in evidence
+    highlighted = re.sub(r'<strong class="qa-short">(.*?)</strong>', r"\1", evidence)  # the fact in bold
+    assert (
+        'id="qa-ev-1-1"' in evidence and f"<mark>{escape(expected.citations[0].text)}</mark>" in highlighted
+    )
     assert md.interactive and Path(md.value["path"]).read_text(encoding="utf-8").count("## 1.") == 1
     assert md.value["orig_name"] == "conversation.md" and js.value["orig_name"] == "conversation.json"
     assert (
@@ -517,7 +521,7 @@ def test_a_pdf_upload_cites_its_page_in_the_chat_and_the_evidence(
     message, evidence = last_message(final), final[4]
     assert "field&#45;guide&#46;pdf p&#46; 2" in message
     assert "[1]</span> field-guide.pdf, page 2, characters" in evidence
-    assert "<mark>Quokkas live on Rottnest Island" in evidence
+    assert '<mark>Quokkas live on <strong class="qa-short">Rottnest Island</strong>' in evidence
     assert "Field guide to marsupials." in evidence  # page 1's text, shown as the context before it
 
 
