@@ -20,17 +20,17 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from .collections import Collections
 from .errors import QAError
+from .schemas import AnswerJSON, DocumentJSON, PassageJSON
 from .settings import is_loopback
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from .models import Answer, Passage
 
 log = logging.getLogger(__name__)
 
@@ -48,74 +48,12 @@ INSTRUCTIONS = (
 T = TypeVar("T")
 
 
-class PassageResult(BaseModel):
-    """A passage: `text` is exactly the document's characters `start` to `end`."""
-
-    source: str
-    start: int
-    end: int
-    text: str
-    score: float = Field(description="Fused rank score, 1 = first in both the dense and keyword rankings.")
-    page: int | None = None
-
-
-class CitationResult(BaseModel):
-    """A numbered span an answer rests on; `n` matches the `[n]` in the answer."""
-
-    n: int
-    source: str
-    start: int
-    end: int
-    text: str
-    page: int | None = None
-
-
-class AskResult(BaseModel):
-    """`qa ask --json`'s shape."""
-
-    answer: str
-    answerable: bool = Field(description="False when the documents do not answer the question.")
-    citations: list[CitationResult]
-    nearest: list[PassageResult] = Field(
-        description="When declined: the closest passages, which do not answer the question."
-    )
-    query: str = Field(description="The standalone question that was searched.")
-    mode: str = Field(description="Which answerer wrote the text.")
-    support: float = Field(description="Estimated probability (0-1) that the documents answer the question.")
-
-
-class DocumentResult(BaseModel):
-    source: str
-    chunks: int
-    bytes: int
-    added: str
-
-
 Collection = Annotated[
     str | None, Field(description="The collection to use (see list_collections); omit for the default one.")
 ]
 Sources = Annotated[
     list[str] | None, Field(description="Only these documents (source names from list_documents).")
 ]
-
-
-def _passage(p: Passage) -> PassageResult:
-    return PassageResult(source=p.source, start=p.start, end=p.end, text=p.text, score=p.score, page=p.page)
-
-
-def _ask_result(answer: Answer) -> AskResult:
-    return AskResult(
-        answer=answer.text,
-        answerable=answer.answerable,
-        citations=[
-            CitationResult(n=c.n, source=c.source, start=c.start, end=c.end, text=c.text, page=c.page)
-            for c in answer.citations
-        ],
-        nearest=[_passage(p) for p in answer.nearest],
-        query=answer.query,
-        mode=answer.mode,
-        support=answer.support,
-    )
 
 
 def build_server(collections: Collections) -> MCPServer:
@@ -143,11 +81,13 @@ def build_server(collections: Collections) -> MCPServer:
         k: Annotated[int, Field(ge=1, le=MAX_K, description="How many passages.")] = 5,
         sources: Sources = None,
         collection: Collection = None,
-    ) -> list[PassageResult]:
+    ) -> list[PassageJSON]:
         """The passages of the documents that best match a query (dense and keyword search fused)."""
         return run(
             "search",
-            lambda: [_passage(p) for p in collections.get(collection).search(query, k=k, sources=sources)],
+            lambda: [
+                PassageJSON.of(p) for p in collections.get(collection).search(query, k=k, sources=sources)
+            ],
         )
 
     @server.tool(annotations=_read_only())
@@ -155,20 +95,17 @@ def build_server(collections: Collections) -> MCPServer:
         question: Annotated[str, Field(description="A question about the documents.")],
         sources: Sources = None,
         collection: Collection = None,
-    ) -> AskResult:
+    ) -> AnswerJSON:
         """Answer a question from the documents, citing the exact passages; declines (answerable=false)
         when the documents do not say."""
-        return run("ask", lambda: _ask_result(collections.get(collection).ask(question, sources=sources)))
+        return run("ask", lambda: AnswerJSON.of(collections.get(collection).ask(question, sources=sources)))
 
     @server.tool(annotations=_read_only())
-    def list_documents(collection: Collection = None) -> list[DocumentResult]:
+    def list_documents(collection: Collection = None) -> list[DocumentJSON]:
         """The indexed documents: source name, chunks, size in bytes, when added."""
         return run(
             "list_documents",
-            lambda: [
-                DocumentResult(source=d.source, chunks=d.chunks, bytes=d.bytes, added=d.added)
-                for d in collections.get(collection).documents()
-            ],
+            lambda: [DocumentJSON.of(d) for d in collections.get(collection).documents()],
         )
 
     @server.tool(annotations=_read_only())

@@ -29,6 +29,7 @@ BEIJING = "Where did the second round of the cybercrime dialogue take place?"
 SEG = "What did the Senior Experts Group discuss?"
 FOLLOW_UP = "When did they first meet?"
 POPULATION = "What is the population of Beijing?"
+CONTRACT = ["answer", "answerable", "citations", "nearest", "query", "mode", "support", "short"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,16 @@ def test_ask_returns_the_cli_json_with_citations_that_quote_the_document_exactly
     response = api.post("/ask", json={"question": BEIJING})
     assert response.status_code == 200
     answer = response.json()
-    assert list(answer) == ["answer", "answerable", "citations", "nearest", "query", "mode", "support"]
+    assert list(answer) == [
+        "answer",
+        "answerable",
+        "citations",
+        "nearest",
+        "query",
+        "mode",
+        "support",
+        "short",
+    ]
     assert answer["answerable"] and "Beijing" in answer["answer"] and "[1]" in answer["answer"]
     assert answer["mode"] == "extractive"
     article = read_document(served[1].corpus_dir / ARTICLE_SOURCE)
@@ -239,7 +249,16 @@ def test_the_docs_page_and_schema_are_served_from_this_machine(served: tuple[str
         schema["paths"]
     )
     answer = schema["components"]["schemas"]["AnswerJSON"]["properties"]
-    assert list(answer) == ["answer", "answerable", "citations", "nearest", "query", "mode", "support"]
+    assert list(answer) == [
+        "answer",
+        "answerable",
+        "citations",
+        "nearest",
+        "query",
+        "mode",
+        "support",
+        "short",
+    ]
 
 
 def test_the_web_chat_is_still_served_beside_the_api(served: tuple[str, Assistant]) -> None:
