@@ -88,6 +88,7 @@ bench: dev
 	$(PY) -m bench.ocr --out $(RESULTS)/ocr.json
 	$(PY) -m bench.garbage_text --out $(RESULTS)/garbage_text.json
 	$(PY) -m bench.keyword_index --out $(RESULTS)/keyword_index.json
+	$(PY) -m bench.scale --out $(RESULTS)/scale.json
 	$(PY) -m bench.charts --results $(RESULTS)
 	$(PY) -m bench.report
 

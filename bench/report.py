@@ -47,6 +47,7 @@ PRODUCERS = {
     "retrieval": "python -m bench.retrieval --out docs/results/retrieval.json",
     "answers": "python -m bench.answers --out docs/results/answers.json",
     "keyword_index": "python -m bench.keyword_index --out docs/results/keyword_index.json",
+    "scale": "python -m bench.scale --out docs/results/scale.json",
     "calibration": "make calibrate",
     "evidence_choice": "make calibrate",
 }
@@ -489,6 +490,23 @@ def answers_values(r: Results) -> dict[str, str]:
     }
 
 
+def scale_values(r: Results) -> dict[str, str]:
+    sizes = r["scale"]["sizes"]
+
+    def each(figure: Callable[[Json], str]) -> str:
+        return ", ".join(f"{figure(s)} at {s['target_chunks'] // 1000:,}k" for s in sizes)
+
+    return {
+        "sc_open": each(lambda s: f"{num(s['open_seconds'], 2)} s"),
+        "sc_cold": each(lambda s: f"{num(s['cold_ask_seconds'], 1)} s"),
+        "sc_search": each(lambda s: f"{num(s['search_ms']['p50'], 1)} / {num(s['search_ms']['p95'], 1)} ms"),
+        "sc_add": each(lambda s: f"{num(s['add_one_seconds'], 2)} s"),
+        "sc_noop": each(lambda s: f"{num(s['noop_rebuild_seconds'], 2)} s"),
+        "sc_rss": each(lambda s: f"{num(s['serve']['peak_rss_mb_after_question'])} MB"),
+        "sc_disk": each(lambda s: f"{num(s['disk_bytes_per_chunk'])} bytes"),
+    }
+
+
 def ocr_values(r: Results) -> dict[str, str]:
     result = r["ocr"]
     scanned, answers = result["scanned"], result["answers"]
@@ -546,6 +564,7 @@ VALUES: tuple[Callable[[Results], dict[str, str]], ...] = (
     embedding_values,
     cold_ask_values,
     api_latency_values,
+    scale_values,
     retrieval_values,
     answers_values,
     ocr_values,
@@ -564,6 +583,8 @@ BENCH = (  # what `make bench` runs
     "answers",
     "ocr",
     "garbage_text",
+    "keyword_index",
+    "scale",
 )
 
 
