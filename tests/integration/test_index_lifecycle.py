@@ -162,7 +162,8 @@ def test_search_can_be_restricted_to_named_sources(three_documents):
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
-        ("slides.pptx", b"PK\x03\x04 not really", "unsupported file type .pptx"),
+        ("slides.key", b"PK\x03\x04 not really", "unsupported file type .key"),
+        ("slides.pptx", b"PK\x03\x04 not really", "is not a PowerPoint .pptx file"),
         ("empty.txt", b"  \n", "is empty"),
         ("broken.pdf", b"%PDF-1.4 truncated", "is not a readable PDF"),
         (".hidden.txt", b"Hidden notes about wombats.", "name the corpus ignores"),
