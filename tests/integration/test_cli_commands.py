@@ -145,11 +145,11 @@ def test_a_mismatched_index_exits_1_and_says_to_rebuild_it_in_full(article_index
 
 def test_a_build_that_skipped_a_file_exits_3_and_names_it_with_its_reason(private_article_index):
     (private_article_index.corpus_dir / "empty.txt").write_text("", encoding="utf-8")
-    (private_article_index.corpus_dir / "slides.pptx").write_bytes(b"PK\x03\x04")
+    (private_article_index.corpus_dir / "slides.key").write_bytes(b"PK\x03\x04")
     result = qa(*on(private_article_index), "index", "build")
     assert result.exit_code == 3
     assert "skipped empty.txt: is empty" in result.stderr
-    assert "skipped slides.pptx: unsupported file type .pptx" in result.stderr
+    assert "skipped slides.key: unsupported file type .key" in result.stderr
     status = json.loads(qa(*on(private_article_index), "index", "status", "--json").stdout)
     assert [s["source"] for s in status["sources"]] == [ARTICLE_SOURCE]
 
