@@ -132,7 +132,9 @@ def test_ask_within_one_document_answers_only_from_it(api: httpx.Client) -> None
 def test_search_returns_k_passages_of_the_search_shape(api: httpx.Client) -> None:
     passages = api.get("/search", params={"q": "cybercrime dialogue in Beijing", "k": 3}).json()
     assert len(passages) == 3
-    assert all(list(p) == ["source", "start", "end", "text", "score", "page"] for p in passages)
+    assert all(
+        list(p) == ["source", "start", "end", "text", "score", "page", "section", "ocr"] for p in passages
+    )
     assert "Beijing" in passages[0]["text"]
     only = api.get("/search", params={"q": "cybercrime", "source": ARTICLE_SOURCE}).json()
     assert {p["source"] for p in only} == {ARTICLE_SOURCE}
@@ -166,9 +168,9 @@ def test_an_empty_question_and_a_malformed_body_are_one_line_errors(api: httpx.C
     one_line_error(not_json, 422, "invalid_request_error")
 
 
-def test_an_unknown_collection_is_a_404_naming_the_available_ones(api: httpx.Client) -> None:
+def test_an_unknown_collection_is_a_404_that_says_how_to_create_it(api: httpx.Client) -> None:
     response = api.post("/ask", json={"question": BEIJING, "collection": "legal"})
-    assert "available: default" in one_line_error(response, 404, "not_found_error")
+    assert "qa collections create legal" in one_line_error(response, 404, "not_found_error")
     assert api.get("/documents", params={"collection": "default"}).status_code == 200
 
 
