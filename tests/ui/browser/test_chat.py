@@ -191,7 +191,7 @@ def test_an_uploaded_document_is_answerable_and_removable_and_its_markup_stays_i
 def test_an_upload_of_the_wrong_type_is_refused_with_a_message_in_the_page(
     served_app: Any, page: Any, tmp_path: Path, shot: Any
 ) -> None:
-    slides = tmp_path / "slides.pptx"
+    slides = tmp_path / "slides.key"
     slides.write_bytes(b"PK\x03\x04 not a document we read")
     page.goto(served_app.url)
     open_documents(page)
@@ -199,9 +199,9 @@ def test_an_upload_of_the_wrong_type_is_refused_with_a_message_in_the_page(
         "Up to 50 MB per file (QA_MAX_FILE_MB): .txt, .md"
     )
     upload(page, slides)
-    expect(page.get_by_text("Invalid file type: slides.pptx")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Invalid file type: slides.key")).to_be_visible(timeout=30_000)
     shot(page, "docs-4-wrong-type")
-    assert not (served_app.corpus_dir / "slides.pptx").exists()
+    assert not (served_app.corpus_dir / "slides.key").exists()
 
 
 def test_a_large_upload_shows_its_progress_then_its_chunk_count(
