@@ -207,16 +207,21 @@ def _case(raw: dict[str, Any], case_id: str, documents: dict[str, str], strict: 
 def cases_from_jsonl(path: Path, documents: dict[str, str], strict: bool = True) -> list[Case]:
     """The cases in a JSON-lines file, with gold spans where their evidence occurs in `documents`."""
     cases = []
+    for line_no, line in _lines(path):
+        try:
+            raw = json.loads(line)
+            cases.append(_case(raw, str(raw.get("id", f"line-{line_no}")), documents, strict))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise QAError(f"{path}:{line_no}: not a valid case ({exc}); see eval/README.md") from exc
+    return cases
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a JSON-lines file, with their line numbers (for the error messages)."""
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                cases.append(_case(raw, str(raw.get("id", f"line-{line_no}")), documents, strict))
-            except (KeyError, ValueError, TypeError) as exc:
-                raise QAError(f"{path}:{line_no}: not a valid case ({exc}); see eval/README.md") from exc
-    return cases
+            if line.strip():
+                yield line_no, line
 
 
 @dataclass(frozen=True)
@@ -230,21 +235,16 @@ class Conversation:
 def conversations_from_jsonl(path: Path, documents: dict[str, str]) -> list[Conversation]:
     """Conversations in the format of `eval/article_conversations.jsonl`."""
     conversations = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                cid = str(raw["id"])
-                turns = [_case(t, f"{cid}.{i}", documents) for i, t in enumerate(raw["turns"], start=1)]
-            except (KeyError, ValueError, TypeError) as exc:
-                raise QAError(
-                    f"{path}:{line_no}: not a valid conversation ({exc}); see eval/README.md"
-                ) from exc
-            if len(turns) < 2:
-                raise QAError(f"{path}:{line_no}: a conversation needs at least two turns")
-            conversations.append(Conversation(cid, turns))
+    for line_no, line in _lines(path):
+        try:
+            raw = json.loads(line)
+            cid = str(raw["id"])
+            turns = [_case(t, f"{cid}.{i}", documents) for i, t in enumerate(raw["turns"], start=1)]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise QAError(f"{path}:{line_no}: not a valid conversation ({exc}); see eval/README.md") from exc
+        if len(turns) < 2:
+            raise QAError(f"{path}:{line_no}: a conversation needs at least two turns")
+        conversations.append(Conversation(cid, turns))
     return conversations
 
 
