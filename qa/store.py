@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -265,6 +266,9 @@ class Store(ABC):
             collection.delete(ids=list(ids[i : i + RECORD_BATCH]))
 
 
+_CHROMA_SYSTEMS = threading.Lock()
+
+
 class EmbeddedStore(Store):
     """Generations as folders under the index folder; `CURRENT` names the live one."""
 
@@ -273,21 +277,25 @@ class EmbeddedStore(Store):
         self._clients: dict[str, ClientAPI] = {}
 
     def client(self, generation: str, fresh: bool = False) -> ClientAPI:
-        if not fresh and generation in self._clients:
-            return self._clients[generation]
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+        # Chroma's process-wide cache of embedded systems is a plain dict: two threads opening at
+        # once (two chat sessions, two collections) could see each other's half-made or cleared
+        # system. One lock makes creating and refreshing clients a single step per process.
+        with _CHROMA_SYSTEMS:
+            if not fresh and generation in self._clients:
+                return self._clients[generation]
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
 
-        if fresh:  # an embedded client otherwise keeps the vectors it loaded before another process wrote
-            from chromadb.api.shared_system_client import SharedSystemClient
+            if fresh:  # an embedded client otherwise keeps the vectors it loaded before another process wrote
+                from chromadb.api.shared_system_client import SharedSystemClient
 
-            SharedSystemClient.clear_system_cache()  # clients already handed out keep working
-        client = chromadb.PersistentClient(
-            path=str(self.index_dir / generation / "chroma"),
-            settings=ChromaSettings(anonymized_telemetry=False),
-        )
-        self._clients[generation] = client
-        return client
+                SharedSystemClient.clear_system_cache()  # clients already handed out keep working
+            client = chromadb.PersistentClient(
+                path=str(self.index_dir / generation / "chroma"),
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+            self._clients[generation] = client
+            return client
 
     def name(self, generation: str, kind: str) -> str:
         return f"{PREFIX}-{kind}"  # the folder already says which generation

@@ -190,3 +190,21 @@ def test_a_full_rebuild_keeps_the_date_each_document_was_added(store, corpus):
     store.storage.write_checkpoint(report.generation, manifest.checkpoint, shards)
     store.build(corpus, MAX_BYTES, full=True)
     assert {d.added for d in store.manifest().documents.values()} == {"2000-01-01T00:00:00+00:00"}
+
+
+def test_two_index_folders_opened_from_many_threads_at_once_all_open(tmp_path, corpus):
+    """The web chat opens a fresh snapshot per question, from many sessions and collections at once;
+    Chroma's process-wide system cache must not hand one thread another's half-made client."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        IndexStore(folder, HashingEmbeddings(), chunk_size=700, chunk_overlap=1).build(corpus, MAX_BYTES)
+
+    def open_and_count(folder) -> int:  # a new store each time, as a process that just started
+        snapshot = IndexStore(folder, HashingEmbeddings(), chunk_size=700, chunk_overlap=1).open()
+        return sum(entry.chunks for entry in snapshot.manifest.documents.values())
+
+    with ThreadPoolExecutor(8) as pool:
+        counts = list(pool.map(open_and_count, folders * 16))
+    assert counts == [counts[0]] * 32 and counts[0] > 0
