@@ -14,7 +14,10 @@
    the threshold that maximises their share correct or rightly declined while declining at most
    `MAX_ANSWERABLE_DECLINED` of their answerable questions; it then decides the held-out article.
    Every figure printed comes from those held-out decisions.
-4. The model fitted on everything is written with every fold model beside it, so that `qa eval`
+4. `--left-out` (an experiment, off for the packaged fit) adds the answerable questions of about one
+   paragraph in four of each SQuAD 2.0 article, asked of the article without those paragraphs, as
+   unanswerable: the "not covered" kind users ask. Their results go to `--results` like any fit's.
+5. The model fitted on everything is written with every fold model beside it, so that `qa eval`
    measures each article with the model that never saw it.
 
 Prints one JSON object (held-out figures per dataset, AUC, a reliability table); saves it to
@@ -47,6 +50,7 @@ from qa.evaluation import (
     holds_gold_answer,
     indexed,
     squad2_datasets,
+    squad2_left_out_datasets,
     xquad_noans_dataset,
 )
 from qa.support import FEATURES, PACKAGED_MODEL, SupportModel, fit_logistic
@@ -58,10 +62,11 @@ L2 = 1.0
 # The held-out groups the figures are reported for.
 GROUPS = {
     "squad2-dev": lambda r: r["corpus"] == "squad2:Computational_complexity_theory",
-    "squad2-zelda": lambda r: r["article"] == "The_Legend_of_Zelda:_Twilight_Princess",
-    "squad2-spectre": lambda r: r["article"] == "Spectre_(2015_film)",
+    "squad2-left-out": lambda r: r["corpus"].startswith("squad2-left-out:"),
+    "squad2-zelda": lambda r: r["corpus"] == "squad2:The_Legend_of_Zelda:_Twilight_Princess",
+    "squad2-spectre": lambda r: r["corpus"] == "squad2:Spectre_(2015_film)",
     "squad2-answerable-only": lambda r: (
-        r["corpus"].startswith("squad2")
+        r["corpus"].startswith("squad2:")
         and r["article"]
         not in {
             "Computational_complexity_theory",
@@ -229,6 +234,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="read features from / save them to this JSON file")
     parser.add_argument("--out", type=Path, default=PACKAGED_MODEL)
     parser.add_argument("--results", type=Path, default=RESULTS / "calibration.json")
+    parser.add_argument(
+        "--left-out",
+        action="store_true",
+        help="also fit on the SQuAD 2.0 articles' questions about a paragraph left out of them (an "
+        "experiment, not the packaged fit: see docs/decision.md)",
+    )
     args = parser.parse_args()
     begun = start_run()
 
@@ -239,6 +250,7 @@ def main() -> None:
         datasets = (
             squad2_datasets(SQUAD2_DEV)
             + squad2_datasets(SQUAD2_TRAIN)
+            + (squad2_left_out_datasets(SQUAD2_DEV) + squad2_left_out_datasets(SQUAD2_TRAIN)) * args.left_out
             + xquad_noans_dataset()
             + article_dataset()
             + article_dataset(ARTICLE_PARAPHRASED, "article-paraphrased")
@@ -247,6 +259,8 @@ def main() -> None:
         if args.cache:
             args.cache.write_text(json.dumps([asdict(r) for r in rows]))
 
+    if not args.left_out:  # a cache may hold them from an earlier --left-out run
+        rows = [r for r in rows if not r.corpus.startswith("squad2-left-out:")]
     fitted = [r for r in rows if r.corpus not in HELD_OUT]
     final = fit(fitted)
     articles = sorted({r.article for r in fitted})
@@ -265,6 +279,8 @@ def main() -> None:
     results: dict[str, Any] = {"protocol": "leave one article out", "articles": len(articles)}
     for group, member in GROUPS.items():
         idx = [i for i, r in enumerate(rows) if member(asdict(r))]
+        if not idx:
+            continue
         results[group] = figures(
             [rows[i] for i in idx], [held_out_p[i] for i in idx], [held_out_decline[i] for i in idx]
         )

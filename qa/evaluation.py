@@ -412,6 +412,37 @@ def squad2_datasets(path: Path, titles: set[str] | None = None, name: str = "squ
     return parts
 
 
+def squad2_left_out_datasets(path: Path, every: int = 4) -> list[Dataset]:
+    """Each SQuAD 2.0 article without about one paragraph in `every` (chosen by SHA-1, like
+    `xquad-noans`), asked the answerable questions of the paragraphs left out: the kind of
+    unanswerable question users ask, about something their documents do not cover. A question whose
+    gold answer still occurs in the kept text is dropped, since the kept text may well answer it."""
+    parts = []
+    for full in squad2_datasets(path, name="squad2-left-out"):
+        (source, text), title = next(iter(full.documents.items())), full.cases[0].article
+        paragraphs = text.split("\n\n")
+        left_out = {
+            i
+            for i in range(len(paragraphs))
+            if int(hashlib.sha1(f"{title}#{i}".encode()).hexdigest(), 16) % every == 0
+        }
+        kept = "\n\n".join(p for i, p in enumerate(paragraphs) if i not in left_out)
+        starts, offset = [], 0
+        for paragraph in paragraphs:
+            starts.append(offset)
+            offset += len(paragraph) + 2
+        cases = [
+            Case(f"{case.id}-left-out", case.question, False, article=title)
+            for case in full.cases
+            if case.answerable
+            and case.gold
+            and max(i for i, start in enumerate(starts) if start <= case.gold[0][1]) in left_out
+            and not holds_gold_answer(kept, case.answers)
+        ]
+        parts.append(Dataset(full.name, {source: kept}, cases))
+    return parts
+
+
 # The shared SQuAD 2.0 articles that hold unanswerable questions (the other training articles hold none).
 SQUAD2_WITH_UNANSWERABLE = {"The_Legend_of_Zelda:_Twilight_Princess", "Spectre_(2015_film)"}
 
