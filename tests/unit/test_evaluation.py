@@ -10,6 +10,7 @@ from helpers import ARTICLE_PATH, read_document
 
 from qa.errors import QAError
 from qa.evaluation import (
+    SQUAD2_DEV,
     XQUAD_FILE,
     article_dataset,
     cases_from_jsonl,
@@ -19,6 +20,8 @@ from qa.evaluation import (
     holds_gold_answer,
     left_out_paragraph,
     load_dataset,
+    squad2_datasets,
+    squad2_left_out_datasets,
     squad_normalise,
     xquad_dataset,
     xquad_noans_dataset,
@@ -239,3 +242,19 @@ def test_xquad_noans_leaves_one_paragraph_per_article_out_and_its_questions_unan
     for case in dataset.cases:
         for source, start, end in case.gold:
             assert dataset.documents[source][start:end] in case.answers
+
+
+def test_squad2_left_out_asks_about_paragraphs_missing_from_the_kept_text_and_nothing_it_still_answers():
+    [full] = squad2_datasets(SQUAD2_DEV)
+    [part] = squad2_left_out_datasets(SQUAD2_DEV)
+    [kept] = part.documents.values()
+    paragraphs = next(iter(full.documents.values())).split("\n\n")
+    missing = [p for p in paragraphs if p not in kept]
+    assert 0 < len(missing) < len(paragraphs) / 2
+    assert part.cases and all(not c.answerable and c.article == full.cases[0].article for c in part.cases)
+    by_id = {c.id: c for c in full.cases}
+    for case in part.cases:
+        original = by_id[case.id.removesuffix("-left-out")]
+        assert original.answerable and not holds_gold_answer(kept, original.answers)
+        _, start, end = original.gold[0]
+        assert any(next(iter(full.documents.values()))[start:end] in p for p in missing)
