@@ -7,10 +7,14 @@ Every question of the SQuAD 2.0 development article and of the XQuAD development
 through the real pipeline (extractive answerer; each article decided by the support model fitted
 without it). The short answer is then cut from the answer's cited sentences by each method:
 
-- `types`: `qa.short_answers` with its packaged weights (answer-type candidates outside the
-  question's words, nearest to the words the sentence shares with the question);
-- `types-cv`: the same with its weights chosen on the other articles (leave one article out), so
-  the figure is one the choice never saw; the weights chosen on all articles are printed;
+- `types`: `qa.short_answers` as packaged: answer-type candidates outside the question's words,
+  nearest to the words the sentence shares with the question, for the kinds it states
+  (`STATED_KINDS`: dates, numbers, names, places);
+- `types-every-kind`: the same for open "what"/"which" questions too (the "thing" kind);
+- `by_kind`: `types-every-kind`'s exact match and F1 per kind of question, over answered
+  answerable questions that got a span: what `STATED_KINDS` is chosen from;
+- `types-cv`: every kind with the "thing" weights chosen on the other articles (leave one article
+  out), so the figure is one the choice never saw; the weights chosen on all articles are printed;
 - `nearest`: any candidate phrase nearest to the question's words, type ignored (a baseline);
 - `local` (with `--local-sample N`): the packaged language model asked to copy the shortest phrase
   of the cited sentence that answers, kept only when it is a verbatim substring (`verbatim_span`),
@@ -35,7 +39,15 @@ from pathlib import Path
 from bench.common import emit, quiet_logging, start_run
 from qa.evaluation import SQUAD2_DEV, Dataset, indexed, squad2_datasets, squad_normalise, xquad_dataset
 from qa.models import Citation
-from qa.short_answers import WEIGHTS, SpanWeights, asks_for, short_answer, verbatim_span
+from qa.short_answers import (
+    EVERY_KIND,
+    STATED_KINDS,
+    WEIGHTS,
+    SpanWeights,
+    asks_for,
+    short_answer,
+    verbatim_span,
+)
 
 log = logging.getLogger("bench.short_answers")
 FIRST_WORDS = 12
@@ -123,12 +135,30 @@ def summarise(rows: list[Asked], predictions: list[str | None]) -> dict[str, flo
     }
 
 
-def predict(rows: list[Asked], weights: SpanWeights) -> list[str | None]:
+def predict(
+    rows: list[Asked], weights: SpanWeights, kinds: frozenset[str] = STATED_KINDS
+) -> list[str | None]:
     out = []
     for r in rows:
-        short = short_answer(r.question, r.citations, weights) if not r.declined else None
+        short = short_answer(r.question, r.citations, weights, kinds) if not r.declined else None
         out.append(short.text if short else None)
     return out
+
+
+def by_kind(rows: list[Asked], predictions: list[str | None]) -> dict[str, dict[str, float | int]]:
+    """Exact match and F1 of the spans given, per kind of question (answered answerable ones)."""
+    kinds: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+    for r, p in zip(rows, predictions, strict=True):
+        if r.answerable and not r.declined and p is not None:
+            kinds[str(asks_for(r.question))].append(scores(p, r.gold))
+    return {
+        kind: {
+            "spans": len(found),
+            "exact_match": round(statistics.fmean(e for e, _ in found), 4),
+            "f1": round(statistics.fmean(f for _, f in found), 4),
+        }
+        for kind, found in sorted(kinds.items(), key=lambda kv: -len(kv[1]))
+    }
 
 
 def nearest_any(rows: list[Asked]) -> list[str | None]:
@@ -139,7 +169,7 @@ def nearest_any(rows: list[Asked]) -> list[str | None]:
             out.append(None)
             continue
         as_thing = "What " + r.question.split(maxsplit=1)[-1] if len(r.question.split()) > 1 else r.question
-        short = short_answer(as_thing, r.citations)
+        short = short_answer(as_thing, r.citations, kinds=EVERY_KIND)
         out.append(short.text if short else None)
     return out
 
@@ -147,7 +177,7 @@ def nearest_any(rows: list[Asked]) -> list[str | None]:
 def cross_validated(rows: list[Asked]) -> tuple[list[str | None], SpanWeights]:
     """Each article's short answers with the weights that scored best (F1) on the other articles."""
     articles = sorted({r.article for r in rows})
-    per_weights = [predict(rows, w) for w in GRID]
+    per_weights = [predict(rows, w, EVERY_KIND) for w in GRID]
 
     def f1_on(indices: list[int], k: int) -> float:
         return sum(scores(per_weights[k][i], rows[i].gold)[1] for i in indices if rows[i].answerable)
@@ -222,6 +252,8 @@ def main() -> None:
         figures: dict[str, object] = {
             "questions": len(rows),
             "types": summarise(rows, predict(rows, WEIGHTS)),
+            "types-every-kind": summarise(rows, predict(rows, WEIGHTS, EVERY_KIND)),
+            "by_kind": by_kind(rows, predict(rows, WEIGHTS, EVERY_KIND)),
             "types-cv": summarise(rows, cv),
             "nearest": summarise(rows, nearest_any(rows)),
             **answer_length(rows),

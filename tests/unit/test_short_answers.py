@@ -112,3 +112,19 @@ def test_a_phrase_the_model_copies_is_kept_only_when_it_is_in_the_cited_sentence
     assert kept is not None and kept.text == "June 2015"
     invented = propose_short(OneReply(reply="In the summer of 2015"), "When was the breach revealed?", cited)
     assert verbatim_span(invented or "", cited) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What did the U.S. Department of Defense publish?", "Which manual did the Department publish?"],
+)
+def test_an_open_what_or_which_question_states_no_fact_first_though_a_span_could_be_cut(question):
+    cited = Citation(1, "a.txt", 0, len(MANUAL), MANUAL)
+    assert asks_for(question) == "thing" and span(question, MANUAL) is not None
+    assert short_answer(question, [cited]) is None
+
+
+def test_a_who_question_states_the_person_first():
+    cited = Citation(1, "a.txt", 0, len(OBAMA), OBAMA)
+    short = short_answer("Who extended the national state of emergency over cyberattacks?", [cited])
+    assert short is not None and short.text == "U.S. President Barack Obama"
