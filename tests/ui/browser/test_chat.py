@@ -141,6 +141,28 @@ def test_an_answer_streams_with_its_cited_span_highlighted_and_a_follow_up_is_re
     assert not page_log.page_errors, page_log.page_errors
 
 
+def test_a_fact_is_stated_first_in_bold_and_a_whole_document_question_is_answered_from_it(
+    served_app: Any, page: Any, page_log: Any, shot: Any
+) -> None:
+    page.goto(served_app.url)
+    chat = page.locator("#qa-chat")
+    ask(page, "When was the OPM data breach revealed?")
+    evidence = wait_for_turn(page, 1)
+    answer = chat.locator('[data-testid="bot"]').last
+    expect(answer.locator("strong").first).to_have_text("June 2015")  # the fact, then its sentence
+    expect(answer).to_contain_text("Office of Personnel Management")
+    expect(evidence.locator("mark strong.qa-short")).to_have_text("June 2015")  # inside the highlight
+    shot(page, "chat-fact-first")
+
+    ask(page, "What is the article about?")
+    overview = wait_for_turn(page, 2)
+    expect(chat.locator('[data-testid="bot"]').last).to_contain_text("[1]")
+    expect(overview.locator("#qa-ev-2-1 mark")).to_contain_text("While some progress has been made")
+    assert chat.locator('[data-testid="bot"]').last.locator("strong").count() == 0  # no "fact" to bold
+    shot(page, "chat-whole-document")
+    assert not page_log.page_errors, page_log.page_errors
+
+
 def test_an_uploaded_document_is_answerable_and_removable_and_its_markup_stays_inert(
     served_app: Any, page: Any, page_log: Any, shot: Any, tmp_path: Path
 ) -> None:
