@@ -38,6 +38,7 @@ from pathlib import Path
 
 from bench.common import emit, quiet_logging, start_run
 from qa.evaluation import SQUAD2_DEV, Dataset, indexed, squad2_datasets, squad_normalise, xquad_dataset
+from qa.evaluation import short_scores as scores
 from qa.models import Citation
 from qa.short_answers import (
     EVERY_KIND,
@@ -69,26 +70,6 @@ class Asked:
     citations: list[Citation]
     text: str
     short: Citation | None
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    """SQuAD's token F1 between two answers, after SQuAD normalisation."""
-    p, g = squad_normalise(prediction).split(), squad_normalise(gold).split()
-    if not p or not g:
-        return float(p == g)
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
-def scores(prediction: str | None, gold: list[str]) -> tuple[float, float]:
-    """(exact match, F1) of a short answer against the best gold answer; 0 for no short answer."""
-    if prediction is None or not gold:
-        return 0.0, 0.0
-    em = max(float(squad_normalise(prediction) == squad_normalise(g)) for g in gold)
-    return em, max(token_f1(prediction, g) for g in gold)
 
 
 def ask_all(dataset: Dataset) -> list[Asked]:

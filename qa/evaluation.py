@@ -42,6 +42,7 @@ import statistics
 import string
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -146,6 +147,26 @@ def holds_gold_answer(answer_text: str, answers: list[str]) -> bool:
     """True when the answer contains one of the gold answers, both SQuAD-normalised."""
     text = f" {squad_normalise(_MARKER.sub(' ', answer_text))} "
     return any(f" {squad_normalise(a)} " in text for a in answers if squad_normalise(a))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 between two answers, after SQuAD normalisation."""
+    p, g = squad_normalise(prediction).split(), squad_normalise(gold).split()
+    if not p or not g:
+        return float(p == g)
+    common = sum((Counter(p) & Counter(g)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def short_scores(prediction: str | None, gold: list[str]) -> tuple[float, float]:
+    """(exact match, F1) of a short answer against the best gold answer; 0 for no short answer."""
+    if prediction is None or not gold:
+        return 0.0, 0.0
+    em = max(float(squad_normalise(prediction) == squad_normalise(g)) for g in gold)
+    return em, max(token_f1(prediction, g) for g in gold)
 
 
 def evidence_spans(document_text: str, evidence: list[str]) -> list[tuple[int, int]]:
@@ -523,6 +544,10 @@ class Judged:
     correct: bool = False
     citations: int = 0
     correct_citations: int = 0
+    # SQuAD's exact match and F1 of `Answer.short`: None for questions without SQuAD gold answers;
+    # an unanswerable question scores 1 only when declined, a declined answerable one 0.
+    short_em: float | None = None
+    short_f1: float | None = None
 
 
 @dataclass(frozen=True)
@@ -555,6 +580,8 @@ class Figures:
     median_answer_words: float | None
     median_seconds: float | None
     build_seconds: float
+    short_exact_match: float | None = None
+    short_f1: float | None = None
 
     def to_dict(self) -> JSONObject:
         return asdict(self)
@@ -612,13 +639,16 @@ def judge(assistant: Assistant, case: Case) -> Judged:
         words=len(_MARKER.sub(" ", answer.text).split()),
     )
     if not case.answerable:
-        return asked
+        declined = float(not answer.answerable)
+        return replace(asked, short_em=declined, short_f1=declined)
     passages = assistant.search(case.question, k=SEARCH_DEPTH)
     ranks = [i for i, p in enumerate(passages, start=1) if overlaps(p, case.gold)]
     gold_sources = {s for s, _, _ in case.gold}
     source_ranks = [i for i, p in enumerate(passages, start=1) if p.source in gold_sources]
     facts = answer.answerable and holds_expected_facts(answer.text, case.must)
     correct = answer.answerable and holds_gold_answer(answer.text, case.answers) if case.answers else facts
+    stated = answer.short.text if answer.answerable and answer.short else None
+    short = short_scores(stated, case.answers) if case.answers else None
     return replace(
         asked,
         rank=ranks[0] if ranks else None,
@@ -627,6 +657,8 @@ def judge(assistant: Assistant, case: Case) -> Judged:
         correct=correct,
         citations=len(answer.citations),
         correct_citations=sum(citation_is_correct(c, case.gold) for c in answer.citations),
+        short_em=short[0] if short else None,
+        short_f1=short[1] if short else None,
     )
 
 
@@ -649,6 +681,9 @@ def figures(name: str, documents: int, answerer: str, rows: list[Judged], build_
     right = sum(1 for r in answerable if r.correct) + sum(1 for r in unanswerable if r.declined)
     answered = [r for r in rows if not r.declined]
     modes = sorted({r.mode for r in rows})
+    # SQuAD's protocol needs gold answers: only sets that have them (not the article's own sets).
+    with_gold = any(r.answerable and r.short_em is not None for r in rows)
+    scored = [r for r in rows if r.short_em is not None] if with_gold else []
     return Figures(
         dataset=name,
         answerer=answerer,
@@ -675,7 +710,13 @@ def figures(name: str, documents: int, answerer: str, rows: list[Judged], build_
         median_answer_words=statistics.median(r.words for r in answered) if answered else None,
         median_seconds=round(statistics.median(r.seconds for r in rows), 3) if rows else None,
         build_seconds=round(build_seconds, 2),
+        short_exact_match=_mean([r.short_em for r in scored]) if scored else None,
+        short_f1=_mean([r.short_f1 for r in scored]) if scored else None,
     )
+
+
+def _mean(values: list[float | None]) -> float:
+    return round(statistics.fmean(v for v in values if v is not None), 4)
 
 
 FIGURE_LABELS = {
@@ -697,4 +738,6 @@ FIGURE_LABELS = {
     "median_answer_words": "median answer length (words)",
     "median_seconds": "median seconds per answer",
     "build_seconds": "index build seconds",
+    "short_exact_match": "short answer exact match (SQuAD)",
+    "short_f1": "short answer F1 (SQuAD)",
 }

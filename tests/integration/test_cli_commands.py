@@ -241,6 +241,42 @@ def test_eval_prints_one_json_object_with_every_figure_for_the_article_set():
     for key in ("hit_at_1", "hit_at_4", "mrr", "facts", "citation_precision", "citation_recall", "refusals"):
         assert 0.0 <= figures[key] <= 1.0, key
     assert figures["written_by"] == {"extractive": 22}
+    assert figures["short_exact_match"] is None and figures["short_f1"] is None  # no SQuAD gold answers
+
+
+def test_eval_on_a_squad_file_scores_the_short_answer_by_squad_exact_match_and_f1(tmp_path):
+    context = (
+        "The second round of the dialogue was held on June 14 in Beijing. "
+        "Quokkas live on Rottnest Island, off the coast of Western Australia."
+    )
+    qas = [
+        {
+            "id": "q1",
+            "question": "When was the second round of the dialogue held?",
+            "is_impossible": False,
+            "answers": [{"text": "June 14", "answer_start": context.index("June 14")}],
+        },
+        {
+            "id": "q2",
+            "question": "Where do quokkas live?",
+            "is_impossible": False,
+            "answers": [{"text": "Rottnest Island", "answer_start": context.index("Rottnest Island")}],
+        },
+        {"id": "q3", "question": "What is the capital of Peru?", "is_impossible": True, "answers": []},
+    ]
+    squad = {
+        "version": "v2.0",
+        "data": [{"title": "Notes", "paragraphs": [{"context": context, "qas": qas}]}],
+    }
+    path = tmp_path / "notes.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", "--dataset", str(path), "--no-cross-validate", "--json"])
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["questions"] == 3
+    # June 14 and Rottnest Island stated first score 1 each; Peru scores 1 only if declined.
+    assert figures["short_exact_match"] == round((2 + figures["noans_declined"]) / 3, 4)
+    assert figures["short_f1"] >= figures["short_exact_match"]
 
 
 def test_eval_exits_1_naming_the_figure_when_a_quality_gate_fails():
