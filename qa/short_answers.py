@@ -48,7 +48,9 @@ _CALENDAR = re.compile(rf"{_MONTH}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day", 
 _TOKEN = re.compile(r"[$£€]?[^\W_]+(?:[.,&'’-][^\W_]+)*%?\.?", re.UNICODE)
 # Words that may join the parts of a name ("Bank of England", "Barack Obama and Xi Jinping" is two).
 _NAME_JOINERS = frozenset({"of", "de", "la", "du", "von", "van", "da", "der", "&"})
-_LOCATIVE = frozenset({"in", "at", "near", "from", "to", "across", "outside", "inside", "within"})
+_LOCATIVE = frozenset(
+    "in at on off near from to across along around beside outside inside within throughout".split()
+)
 # Words that open a noun phrase: a phrase after one of them is a thing, not a verb.
 _DETERMINERS = frozenset(
     """a an the its their his her this that these those our your some any each every another new
