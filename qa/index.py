@@ -57,7 +57,7 @@ from .manifest import (
     superseded,
 )
 from .models import Chunk, Document, JSONObject, Location, locate
-from .planning import Changes, Progress, SyncPlan, plan_sync
+from .planning import Changes, FileStamp, Progress, SyncPlan, plan_sync
 from .settings import DEFAULT_COLLECTION
 from .store import Store, Where, chunks_by_id, chunks_of, open_store
 
@@ -571,16 +571,21 @@ class IndexStore:
 
     @staticmethod
     def _entries(
-        documents: list[Document], counts: dict[str, int], previous: Manifest | None
+        documents: list[Document],
+        counts: dict[str, int],
+        previous: Manifest | None,
+        stamps: Mapping[str, FileStamp],
     ) -> dict[str, DocumentEntry]:
         now = _now()
         known = previous.documents if previous else {}
         entries = {}
         for d in documents:
             added = known[d.source].added if d.source in known else now
+            stamp = stamps.get(d.source, FileStamp(0, ""))
             entries[d.source] = DocumentEntry(
-                d.sha256, d.size, counts[d.source], d.pages, added, now, d.sections, d.ocr_pages
-            )
+                d.sha256, d.size, counts[d.source], d.pages, added, now, d.sections, d.ocr_pages,
+                stamp.mtime_ns, stamp.digest,
+            )  # fmt: skip
         return entries
 
     def _full_build(
@@ -591,7 +596,7 @@ class IndexStore:
         old_generation = self.storage.current()
         try:
             counts, chunks = self._embed_and_store(generation, plan.fresh, report, progress)
-            entries = self._entries(plan.fresh, counts, previous)
+            entries = self._entries(plan.fresh, counts, previous, plan.stamps)
             shards = checkpoint_shards(entries, CHECKPOINT_SHARD)
             self.storage.write_checkpoint(generation, 1, shards)
             header = self._header(1, None, 1, len(shards), dirty=False)
@@ -626,7 +631,7 @@ class IndexStore:
         version = old.version + 1
         keyword = self._keywords_for_update(generation, old)
         counts, chunks = self._embed_and_store(generation, plan.fresh, report, progress)
-        entries = self._entries(plan.fresh, counts, old)
+        entries = self._entries(plan.fresh, counts, old, plan.stamps)
         written = [DocumentRecord(s, version, e) for s, e in entries.items()]
         written += [DocumentRecord(s, version, None) for s in plan.removed]
         self.storage.write_records(generation, written)

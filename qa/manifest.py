@@ -59,6 +59,10 @@ class DocumentEntry:
     updated: str  # ISO 8601: when this version was indexed
     sections: tuple[str, ...] = ()  # each page's name in citations ("slide 3"), when pages have names
     ocr_pages: tuple[int, ...] = ()  # page numbers whose text OCR recognised
+    # The file as it was read: its modification time (0: not recorded) and its bytes' SHA-256. A sync
+    # trusts a file whose size and time are unchanged without reading it again, as git and rsync do.
+    mtime_ns: int = 0
+    digest: str = ""
 
     def to_json(self) -> str:
         return json.dumps(self._data(), ensure_ascii=False)
@@ -77,6 +81,8 @@ class DocumentEntry:
             data["sections"] = self.sections
         if self.ocr_pages:
             data["ocr_pages"] = self.ocr_pages
+        if self.mtime_ns:
+            data["mtime_ns"], data["digest"] = self.mtime_ns, self.digest
         return data
 
     @classmethod
@@ -98,6 +104,8 @@ class DocumentEntry:
             updated=_get(data, "updated", str),
             sections=sections,
             ocr_pages=ocr_pages,
+            mtime_ns=_get(data, "mtime_ns", int) if "mtime_ns" in data else 0,
+            digest=_get(data, "digest", str) if "digest" in data else "",
         )
 
 

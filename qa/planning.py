@@ -14,6 +14,8 @@ Rules:
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from .models import Document
 
 log = logging.getLogger(__name__)
 
+RACY_NS = 2_000_000_000  # a file modified less than 2 s before it is read is not trusted by its time
 Progress = Callable[[str, int, int], None]  # (stage "read" | "ocr" | "embed", done, total)
 
 
@@ -45,12 +48,22 @@ class Changes:
         return bool(self.added or self.updated or self.removed)
 
 
+@dataclass(frozen=True)
+class FileStamp:
+    """A file as a sync read it: its modification time (0 when too recent to trust, see `RACY_NS`) and
+    the SHA-256 of its bytes."""
+
+    mtime_ns: int
+    digest: str
+
+
 @dataclass
 class SyncPlan(Changes):
     """The difference between the corpus folder and the manifest."""
 
     kept: dict[str, DocumentEntry] = field(default_factory=dict)  # listed entries that stay as they are
     fresh: list[Document] = field(default_factory=list)  # to chunk and embed (new or changed)
+    stamps: dict[str, FileStamp] = field(default_factory=dict)  # per fresh source: the file as read
 
     @property
     def indexed(self) -> set[str]:
@@ -83,15 +96,22 @@ def plan_sync(
         source = source_name(path, corpus_dir)
         if progress:
             progress("read", done, len(files))
+        data: bytes | None = None
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise ValueError(size_limit_reason(size, max_bytes))
-            data = path.read_bytes()
+            stat = path.stat()
+            if stat.st_size > max_bytes:
+                raise ValueError(size_limit_reason(stat.st_size, max_bytes))
+            listed = reusable.get(source)
+            if listed is not None and _same_file(listed, stat, path.suffix, ocr):
+                digest = listed.digest  # as listed, and kept below without reading the file
+            else:
+                data = path.read_bytes()
+                digest = file_sha256(data)
+                plan.stamps[source] = FileStamp(_trusted_mtime(stat), digest)
         except (ValueError, OSError) as exc:
             plan.skipped.append(Skipped(source, str(exc)))
             continue
-        digests[source] = digest = file_sha256(data)
+        digests[source] = digest
         rank, best = (source not in reusable, source), first.get(digest)
         first[digest] = min(rank, best or rank)
         if source in reusable and reusable[source].sha256 == document_version(digest, path.suffix, ocr):
@@ -99,6 +119,8 @@ def plan_sync(
         if best is not None and best < rank:  # another name has the better claim to this content
             continue
         try:  # parsed now, while the bytes are at hand; a duplicate's parse is thrown away below
+            if data is None:  # cannot happen: a file trusted unread is kept above; read it if it does
+                data = path.read_bytes()
             parsed[source] = load_bytes(path, data, corpus_dir, ocr=ocr, progress=_ocr_progress(progress))
         except (ValueError, OSError) as exc:
             parsed[source] = Skipped(source, str(exc))
@@ -131,6 +153,25 @@ def plan_sync(
     for doc in plan.fresh:
         (plan.updated if doc.source in previous else plan.added).append(doc.source)
     return plan
+
+
+def _same_file(listed: DocumentEntry, stat: os.stat_result, suffix: str, ocr: bool) -> bool:
+    """Whether a listed document's file is the one it was indexed from, by its size and modification
+    time alone (and its version would still be read the same way, e.g. with OCR as now)."""
+    return bool(
+        listed.mtime_ns
+        and listed.mtime_ns == stat.st_mtime_ns
+        and listed.bytes == stat.st_size
+        and listed.digest
+        and document_version(listed.digest, suffix, ocr) == listed.sha256
+    )
+
+
+def _trusted_mtime(stat: os.stat_result) -> int:
+    """The file's modification time, or 0 when it was modified so shortly before this read that a
+    later change within the same clock tick could leave it unchanged (git's "racy" files): such a file
+    is read and hashed at every sync."""
+    return stat.st_mtime_ns if time.time_ns() - stat.st_mtime_ns > RACY_NS else 0
 
 
 def _ocr_progress(progress: Progress | None) -> Callable[[int, int], None] | None:

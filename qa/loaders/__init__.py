@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import CorpusError
@@ -56,7 +57,12 @@ _extract_html = extract_html
 
 
 def source_name(path: Path, corpus_dir: Path) -> str:
-    """The document's name as users see it: its path relative to the corpus, with forward slashes."""
+    """The document's name as users see it: its path relative to the corpus, with forward slashes.
+    (A string cut for paths found under the corpus: a build names every file, and pathlib's
+    `relative_to` alone took a second per 15,000 files.)"""
+    text, prefix = str(path), os.path.join(str(corpus_dir), "")
+    if text.startswith(prefix):
+        return text[len(prefix) :].replace(os.sep, "/")
     return path.relative_to(corpus_dir).as_posix()
 
 
@@ -75,16 +81,30 @@ def list_corpus(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
         raise CorpusError(f"corpus path {corpus_dir} is a file, not a folder; set QA_CORPUS_DIR to a folder")
     files: list[Path] = []
     skipped: list[Skipped] = []
-    for path in sorted(corpus_dir.rglob("*")):
-        if not path.is_file() or path.name in IGNORED_NAMES or path.name.startswith("."):
-            continue
-        if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
-            continue
+    for parts, path in sorted(_walk(corpus_dir, ())):
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
             files.append(path)
         else:
-            skipped.append(Skipped(source_name(path, corpus_dir), unsupported_reason(path)))
+            skipped.append(Skipped("/".join(parts), unsupported_reason(path)))
     return files, skipped
+
+
+def _walk(folder: Path, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Path]]:
+    """The files under `folder` with their path parts below the corpus, leaving out hidden and ignored
+    names and not following links to folders (os.scandir: its entries know their type without a stat,
+    which makes a sync's scan of 15,000 files several times faster than pathlib's rglob)."""
+    try:
+        entries = list(os.scandir(folder))
+    except PermissionError as exc:
+        log.warning("cannot read folder %s (%s); its files are left out", folder, exc.strerror)
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), (*parts, entry.name))
+        elif entry.is_file() and entry.name not in IGNORED_NAMES:
+            yield (*parts, entry.name), Path(entry.path)
 
 
 # ---- all formats ---------------------------------------------------------------------------------

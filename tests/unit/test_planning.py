@@ -4,6 +4,7 @@ Chroma, no model). Each file is read once, and parsed only when its content is n
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,83 @@ def test_a_pdf_indexed_by_an_older_extractor_is_read_again_while_unchanged_text_
     assert fresh.sha256 == document_version(file_sha256(pdf), ".pdf", ocr=True) != file_sha256(pdf)
     old.documents["report.pdf"] = DocumentEntry(fresh.sha256, len(pdf), 1, ((0, 1),), WHEN, WHEN)
     assert plan(corpus, old).unchanged == ["a.txt", "report.pdf"]
+
+
+def listed_as_read(corpus: Path, result) -> Manifest:
+    """The manifest a build of `result` commits: its fresh documents listed with their file stamps."""
+    entries = {
+        d.source: DocumentEntry(
+            d.sha256, d.size, 1, (), WHEN, WHEN, mtime_ns=result.stamps[d.source].mtime_ns,
+            digest=result.stamps[d.source].digest,
+        )
+        for d in result.fresh
+    }  # fmt: skip
+    return Manifest(
+        MANIFEST_FORMAT, "model", 384, "torch", Chunking(700, 1, 1), 3, WHEN, WHEN, documents=entries
+    )
+
+
+def age(path: Path, seconds: float = 60.0) -> None:
+    """Set the file's modification time `seconds` in the past, as for a file not touched lately."""
+    when = path.stat().st_mtime_ns - int(seconds * 1e9)
+    os.utime(path, ns=(when, when))
+
+
+def test_a_file_whose_size_and_time_are_as_listed_is_kept_without_being_read(corpus, reads):
+    write(corpus, {"a.txt": "Alpha text.", "b.txt": "Beta text."})
+    age(corpus / "a.txt")
+    age(corpus / "b.txt")
+    first = plan(corpus, None)
+    assert first.stamps["a.txt"].digest == sha("Alpha text.") and first.stamps["a.txt"].mtime_ns > 0
+    reads.clear()
+    again = plan(corpus, listed_as_read(corpus, first))
+    assert not again.changed and sorted(again.unchanged) == ["a.txt", "b.txt"]
+    assert reads == []  # a no-op sync stats the files and reads none
+
+
+def test_a_file_changed_in_size_or_time_is_read_and_hashed_again(corpus, reads, parsed):
+    write(corpus, {"a.txt": "Alpha text.", "b.txt": "Beta text.", "c.txt": "Gamma text."})
+    for name in ("a.txt", "b.txt", "c.txt"):
+        age(corpus / name)
+    listed = listed_as_read(corpus, plan(corpus, None))
+    reads.clear()
+    parsed.clear()
+    write(corpus, {"a.txt": "Alpha text, now longer."})  # new size and time
+    os.utime(corpus / "b.txt")  # touched: new time, same bytes
+    result = plan(corpus, listed)
+    assert sorted(reads) == ["a.txt", "b.txt"]
+    assert result.updated == ["a.txt"] and parsed == ["a.txt"]  # b.txt's bytes are as listed: kept
+    assert sorted(result.unchanged) == ["b.txt", "c.txt"]
+
+
+def test_a_file_modified_just_before_it_was_read_is_not_trusted_by_its_time(corpus, reads):
+    write(corpus, {"a.txt": "Alpha text."})  # modified now: a change in the same clock tick could hide
+    first = plan(corpus, None)
+    assert first.stamps["a.txt"].mtime_ns == 0
+    reads.clear()
+    assert plan(corpus, listed_as_read(corpus, first)).unchanged == ["a.txt"]
+    assert reads == ["a.txt"]
+
+
+def test_an_entry_listed_without_a_stamp_is_read_as_before(corpus, reads):
+    write(corpus, {"a.txt": "Alpha text."})
+    age(corpus / "a.txt")
+    assert plan(corpus, manifest_of({"a.txt": "Alpha text."})).unchanged == ["a.txt"]
+    assert reads == ["a.txt"]
+
+
+def test_the_scan_leaves_out_hidden_and_ignored_files_and_links_to_folders(corpus, tmp_path):
+    write(
+        corpus, {"a.txt": "A.", "sub/b.md": "B.", ".hidden.txt": "H.", ".git/c.txt": "C.", "README.md": "R."}
+    )
+    write(corpus, {"sub/deeper/d.txt": "D.", "notes.xyz": "X."})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "e.txt").write_text("E.", encoding="utf-8")
+    (corpus / "linked").symlink_to(outside, target_is_directory=True)
+    (corpus / "f.txt").symlink_to(outside / "e.txt")
+    files, skipped = list_corpus(corpus)
+    from qa.loaders import source_name
+
+    assert [source_name(p, corpus) for p in files] == ["a.txt", "f.txt", "sub/b.md", "sub/deeper/d.txt"]
+    assert [s.source for s in skipped] == ["notes.xyz"]
