@@ -15,8 +15,13 @@ is measured, on its own (no Chroma, no embeddings), with the real tokenizer:
   page cache, as they are for a reader on the machine that wrote them.
 - `query_ms_p50`: `scores()` for a 4-term query, median over 20 queries.
 - `add_one_document_seconds`: what an incremental build adds to the index for one new document of
-  12 chunks: `patch()` (re-scoring every row from the stored term ids, no text read) and `save()`;
-  `patch_seconds` is the re-scoring alone. It grows linearly with the number of chunks.
+  12 chunks: `patch()` and `save()`, as a build does it (`add_one_layered`: layered over the saved
+  base, from `KeywordIndex.LAYER_MIN_ROWS` rows on); `patch_seconds` is the patch alone.
+  `merge_one_document_seconds` is the same change when it merges the layers into one segment
+  (re-scoring every row from the stored term ids, no text read): the worst case, once per
+  `LAYER_SHARE` of the rows changed. It grows linearly with the number of chunks.
+- `layer_drift`: how a layered index's top 10 agree with a merged one's when the layers are as large
+  as they may get (documents replaced until the dead and delta rows are `LAYER_SHARE` of the base).
 
 `--term-sizes` measures only opening and adding one document at larger sizes, from an index built
 from synthetic term ids (the same Zipf draw, 70-90 terms a chunk, as ids: tokenising a million texts
@@ -77,7 +82,7 @@ def synthetic_chunks(n: int, seed: int = 0, prefix: str = "doc") -> list[Chunk]:
 def measure(n: int, repeat: int, folder: Path) -> dict[str, Any]:
     chunks = synthetic_chunks(n)
     queries = [" ".join(c.text.split()[:4]) for c in chunks[:: max(1, n // 20)][:20]]
-    builds, saves, opens, patches, adds = [], [], [], [], []
+    builds, saves, opens = [], [], []
     size = 0
     for attempt in range(repeat):
         began = time.perf_counter()
@@ -92,13 +97,6 @@ def measure(n: int, repeat: int, folder: Path) -> dict[str, Any]:
         opened = KeywordIndex.load(target, "bench")
         opened.scores(queries[0])
         opens.append(time.perf_counter() - began)
-        new = synthetic_chunks(CHUNKS_PER_DOCUMENT, seed=1000 + attempt, prefix="new")
-        began = time.perf_counter()
-        patched = opened.patch((), new)
-        patches.append(time.perf_counter() - began)
-        patched.save(folder / f"p{attempt}", "bench")
-        adds.append(time.perf_counter() - began)
-        shutil.rmtree(folder / f"p{attempt}")
     opened = KeywordIndex.load(folder / "v0", "bench")
     timings = []
     for q in queries:
@@ -113,8 +111,8 @@ def measure(n: int, repeat: int, folder: Path) -> dict[str, Any]:
         "bytes_per_chunk": round(size / n, 1),
         "open_seconds": median(opens),
         "query_ms_p50": round(statistics.median(timings), 2),
-        "patch_seconds": median(patches),
-        "add_one_document_seconds": median(adds),
+        **changes(folder / "v0", repeat),
+        "layer_drift": drift(folder / "v0", chunks, queries),
     }
 
 
@@ -134,19 +132,12 @@ def measure_from_term_ids(n: int, repeat: int, folder: Path) -> dict[str, Any]:
     KeywordIndex.from_term_ids(rows, vocab, tokens, offsets).save(folder / "v0", "bench")
     built = time.perf_counter() - began
     size = sum(p.stat().st_size for p in (folder / "v0").rglob("*") if p.is_file())
-    opens, patches, adds = [], [], []
-    for attempt in range(repeat):
+    opens = []
+    for _ in range(repeat):
         began = time.perf_counter()
         opened = KeywordIndex.load(folder / "v0", "bench")
         opened.scores("w1 w20 w300 w4000")
         opens.append(time.perf_counter() - began)
-        new = synthetic_chunks(CHUNKS_PER_DOCUMENT, seed=1000 + attempt, prefix="new")
-        began = time.perf_counter()
-        patched = opened.patch((), new)
-        patches.append(time.perf_counter() - began)
-        patched.save(folder / f"p{attempt}", "bench")
-        adds.append(time.perf_counter() - began)
-        shutil.rmtree(folder / f"p{attempt}")
     return {
         "chunks": n,
         "from_term_ids": True,
@@ -154,8 +145,64 @@ def measure_from_term_ids(n: int, repeat: int, folder: Path) -> dict[str, Any]:
         "bytes": size,
         "bytes_per_chunk": round(size / n, 1),
         "open_seconds": median(opens),
-        "patch_seconds": median(patches),
-        "add_one_document_seconds": median(adds),
+        **changes(folder / "v0", repeat),
+    }
+
+
+def changes(saved: Path, repeat: int) -> dict[str, Any]:
+    """Adding one document of 12 chunks to the saved index: as a build does it (layered over the saved
+    base from `KeywordIndex.LAYER_MIN_ROWS` rows on), and as the change that merges the layers does it
+    (the worst case, once per `LAYER_SHARE` of changed rows): patch, then save, seconds (medians)."""
+    timings: dict[str, list[float]] = {"patch": [], "add": [], "merge_patch": [], "merge": []}
+    layered = False
+    for attempt in range(repeat):
+        new = synthetic_chunks(CHUNKS_PER_DOCUMENT, seed=1000 + attempt, prefix="new")
+        for kind in ("", "merge_"):
+            opened = KeywordIndex.load(saved, "bench")
+            if kind:
+                opened.LAYER_SHARE = 0.0  # this change merges
+            began = time.perf_counter()
+            patched = opened.patch((), new)
+            timings[kind + "patch"].append(time.perf_counter() - began)
+            layered = layered or patched.layered
+            patched.save(saved.parent / "p", "bench")
+            timings["merge" if kind else "add"].append(time.perf_counter() - began)
+            shutil.rmtree(saved.parent / "p")
+    return {
+        "add_one_layered": layered,
+        "patch_seconds": median(timings["patch"]),
+        "add_one_document_seconds": median(timings["add"]),
+        "merge_patch_seconds": median(timings["merge_patch"]),
+        "merge_one_document_seconds": median(timings["merge"]),
+    }
+
+
+def drift(saved: Path, chunks: list[Chunk], queries: list[str]) -> dict[str, Any] | None:
+    """How far a layered index's rankings are from a merged one's at the most it is allowed to drift:
+    documents replaced until the dead and delta rows reach `LAYER_SHARE` of the base. Mean share of
+    the top 10 (by chunk id) that agree, over the queries. None when the index is too small to layer."""
+    opened = KeywordIndex.load(saved, "bench")
+    if opened.base.size < KeywordIndex.LAYER_MIN_ROWS:
+        return None
+    documents = sorted({c.source for c in chunks})
+    replaced = documents[: int(len(documents) * KeywordIndex.LAYER_SHARE / 2)]
+    gone = set(replaced)
+    fresh = [Chunk(f"{c.id}-v2", c.source, c.start, c.end, c.text) for c in chunks if c.source in gone]
+    layered = opened.patch(gone, fresh)
+    merged = KeywordIndex([c for c in chunks if c.source not in gone] + fresh)
+    overlaps = []
+    for query in queries:
+        tops = []
+        for index in (layered, merged):
+            scores = index.scores(query)
+            top = np.argsort(-scores, kind="stable")[:10]
+            tops.append({index.chunk_id(int(i)) for i in top if scores[i] > 0})
+        overlaps.append(len(tops[0] & tops[1]) / max(len(tops[1]), 1))
+    return {
+        "layered": layered.layered,
+        "rows_changed_share": round((layered.rows - opened.base.size + len(fresh)) / opened.base.size, 4),
+        "top10_agreement_mean": round(statistics.mean(overlaps), 4),
+        "top10_agreement_min": round(min(overlaps), 4),
     }
 
 

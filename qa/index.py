@@ -115,7 +115,7 @@ class Snapshot:
     def chunks(self) -> list[Chunk]:
         """Every committed chunk, in row order: reads every text, so O(corpus). Nothing on the way
         from a question to an answer uses it; it is for tests and tools."""
-        found = self.collection_chunks([self.keyword.chunk_id(i) for i in range(self.keyword.size)])
+        found = self.collection_chunks([self.keyword.chunk_id(i) for i in self.keyword.live_rows()])
         return [c for c in found if c is not None]
 
     def collection_chunks(self, ids: Sequence[str]) -> list[Chunk | None]:
@@ -454,7 +454,8 @@ class IndexStore:
             )
             return
         keep = {folder.name, *self._previous_keywords(generation, folder.name)}
-        self.storage.prune_keywords(generation, keep)
+        bases = {KeywordIndex.base_folder_of(folder.parent / name) for name in keep}  # what layers extend
+        self.storage.prune_keywords(generation, keep | {b for b in bases if b})
 
     def _previous_keywords(self, generation: str, newest: str) -> list[str]:
         """The most recently saved keyword index folder other than `newest` (kept one round)."""

@@ -1,16 +1,15 @@
-"""The keyword half of hybrid retrieval: BM25 over chunk texts, with the shared tokenizer, kept on disk.
+"""The keyword half of hybrid retrieval: BM25 over every committed chunk, as one or two segments
+(qa/keyword_segment.py) kept on disk beside each committed manifest version (qa/store.py says where).
 
-Opening an index must not grow with the corpus, so the keyword index is saved beside each committed
-manifest version (qa/store.py says where) and memory-mapped when opened: bm25s's own score matrix,
-plus what retrieval and answering need without the chunk texts: each row's chunk id, source and
-offsets (rows sorted by source, then start), the terms' document frequencies, and per document its
-acronyms and its title and subtitle. The texts stay in Chroma and are fetched by id for the few
-passages a query returns.
+A change of a few documents must cost the change, not the corpus. Re-weighting every row of a million
+took 90 s, so a large index is layered, as search engines do: the `base` segment stays as it was saved,
+the rows of removed or replaced documents are masked (`dead`), and the new rows go to a small `delta`
+segment scored with the statistics of both. Saving a layered version writes only the delta and the list
+of dead documents; the base folder is shared. Once the delta and the dead rows together pass
+`LAYER_SHARE` of the base, the next change merges everything into a new base (bit for bit what a
+rebuild from the texts gives), so the drift of the base's weights stays bounded.
 
-Each entry's term frequency is kept too, so a change of a few documents re-scores the index from them
-(`patch`) without reading any text back or sorting again: the removed rows' entries are dropped and
-the new rows' inserted, and as BM25's weights depend on every document's length, every weight is
-recomputed, in vectorised numpy, exactly as bm25s computes it (bit for bit).
+Rows are numbered base first, then delta; a dead row keeps its number but scores 0 and is in no mask.
 """
 
 from __future__ import annotations
@@ -18,359 +17,201 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import re
-import secrets
-import shutil
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-import bm25s
 import numpy as np
 
-from .chunking import Span, document_heads
+from .chunking import Span
+from .keyword_segment import (
+    _VERSIONS,
+    KEYWORD_FORMAT,
+    DocumentFrequency,
+    Heads,
+    KeywordIndexUnusable,
+    Segment,
+    acronyms_of,
+    read_meta,
+    write_folder,
+)
 from .models import Chunk
 from .text import terms
 
+__all__ = ["KeywordIndex", "KeywordIndexUnusable", "Positions", "acronyms_of"]
+
 log = logging.getLogger(__name__)
-# Two or more capitalised words, possibly joined by a small word: "Office of Personnel Management".
-# A leading "The"/"A"/"An" is not part of the name.
-_NAME_RUN = re.compile(r"\b(?!(?:The|An?)\b)[A-Z][a-z]+(?:\s+(?:(?:of|and|for|the|on|&)\s+)?[A-Z][a-z]+)+")
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import and logs every build
 
-KEYWORD_FORMAT = 1  # bump when the saved layout changes: an older one is then rebuilt, never misread
-K1, B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant), which the index has always used
-_ARRAYS = ("ids", "source", "start", "end", "page", "sorted_ids", "sorted_rows", "lengths", "tf", "df")
-_META = "meta.json"
-_EXTRAS = "extras.json"
-_VERSIONS = "versions.json"
-_BM25 = "bm25"
-
-Heads = dict[str, tuple[Span | None, Span | None]]
-
-
-class KeywordIndexUnusable(Exception):
-    """A saved keyword index that cannot be used: missing, for another version, or damaged."""
-
-
-def acronyms_of(text: str) -> set[str]:
-    """Lower-cased initials of the multi-word names in a text ("opm" for "Office of Personnel Management")."""
-    return {
-        "".join(word[0] for word in run.split() if word[0].isupper()).lower()
-        for run in _NAME_RUN.findall(text)
-    }
-
-
-class DocumentFrequency(Mapping[str, int]):
-    """In how many chunks each term occurs (terms found nowhere are absent or 0)."""
-
-    def __init__(self, vocab: Mapping[str, int], df: np.ndarray) -> None:
-        self._vocab, self._df = vocab, df
-
-    def __getitem__(self, term: str) -> int:
-        i = self._vocab[term]
-        return int(self._df[i]) if i < len(self._df) else 0
-
-    def __iter__(self) -> Iterator[str]:
-        return (t for t, i in self._vocab.items() if i < len(self._df) and self._df[i] > 0)
-
-    def __len__(self) -> int:
-        return int(np.count_nonzero(self._df))
+LAYERED_FORMAT = 2  # a version folder holding a delta over a base folder beside it
+_DELTA = "delta"
 
 
 class KeywordIndex:
-    """BM25 scores for every chunk (one row each, sorted by source and start), the rows' ids and
-    offsets, and document frequencies for weighting question terms."""
+    """BM25 scores for every committed chunk, its rows' ids and offsets, and document frequencies."""
+
+    LAYER_MIN_ROWS = 20_000  # below this a change re-weights the whole index (0.2 s at 10k rows)
+    LAYER_SHARE = 0.05  # delta rows + dead rows, as a share of the base's, before a merge
 
     def __init__(self, chunks: Sequence[Chunk] = ()) -> None:
-        ordered = sorted(chunks, key=lambda c: (c.source, c.start))
-        vocab: dict[str, int] = {}
-        self._from_parts(
-            vocab,
-            _term_ids([c.text for c in ordered], vocab),
-            ordered,
-            {s: sorted(a) for s, a in _acronyms(ordered).items()},
-            _heads(ordered),
-        )
-
-    # ---- building ---------------------------------------------------------------------------------
+        self._layers(Segment(chunks), None, frozenset())
 
     @classmethod
     def from_term_ids(
         cls, chunks: Sequence[Chunk], vocab: dict[str, int], tokens: np.ndarray, offsets: np.ndarray
     ) -> KeywordIndex:
-        """An index of chunks (sorted by source, start; texts unused) whose terms are already ids:
-        chunk i's are tokens[offsets[i]:offsets[i+1]]. No acronyms or heads. For measuring large
-        indexes without tokenising their texts."""
+        """An index of one segment whose terms are already ids (Segment.from_term_ids)."""
+        return cls._of(Segment.from_term_ids(chunks, vocab, tokens, offsets), None, frozenset())
+
+    @classmethod
+    def _of(cls, base: Segment, delta: Segment | None, dead: frozenset[str]) -> KeywordIndex:
         index = cls.__new__(cls)
-        index._from_parts(vocab, (tokens, offsets), chunks, {}, {})
+        index._layers(base, delta, dead)
         return index
 
-    def _from_parts(
-        self,
-        vocab: dict[str, int],
-        rows_terms: tuple[np.ndarray, np.ndarray],
-        chunks: Sequence[Chunk],
-        acronyms: dict[str, list[str]],
-        heads: Heads,
-    ) -> None:
-        """Set every field from sorted rows (the chunks' texts are not kept)."""
-        tokens, offsets = rows_terms
-        lengths = np.diff(offsets).astype(np.int64)
-        sources = sorted({c.source for c in chunks})
-        number = {s: i for i, s in enumerate(sources)}
-        self._set_rows(
-            sources,
-            _id_array([c.id for c in chunks]),
-            np.array([number[c.source] for c in chunks], dtype=np.int32),
-            np.array([c.start for c in chunks], dtype=np.int64),
-            np.array([c.end for c in chunks], dtype=np.int64),
-            np.array([-1 if c.page is None else c.page for c in chunks], dtype=np.int32),
-        )
-        indptr, rows, tf = _postings(tokens, lengths, max(len(vocab), 1))
-        self._score(vocab, lengths, indptr, rows, tf)
-        self._acronyms_by_source = acronyms
-        self._heads_by_source = heads
+    def _layers(self, base: Segment, delta: Segment | None, dead: frozenset[str]) -> None:
+        self.base, self.delta, self.dead = base, delta, dead
         self._folder: Path | None = None
+        self._base_folder: Path | None = None
+        base_source = np.asarray(base.source)
+        dead_numbers = [i for i, s in enumerate(base.sources) if s in dead]
+        self._dead_rows = np.isin(base_source, dead_numbers) if dead_numbers else None
+        dead_count = int(self._dead_rows.sum()) if self._dead_rows is not None else 0
+        self.rows = base.size + (delta.size if delta else 0)  # the length of every per-row array
+        self.size = self.rows - dead_count  # the committed chunks it lists
 
-    def _set_rows(
-        self,
-        sources: list[str],
-        ids: np.ndarray,
-        source: np.ndarray,
-        start: np.ndarray,
-        end: np.ndarray,
-        page: np.ndarray,
-        lookup: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> None:
-        """Set the rows, and the id lookup: the ids sorted, and each one's row (sorted here unless given)."""
-        self.sources = sources
-        self.ids, self.source, self.start, self.end, self.page = ids, source, start, end, page
-        self.size = len(ids)
-        if lookup is None:
-            rows = np.argsort(ids, kind="stable").astype(np.int64)
-            lookup = (ids[rows], rows)
-        self.sorted_ids: np.ndarray = lookup[0]
-        self.sorted_rows: np.ndarray = lookup[1]
+    @property
+    def layered(self) -> bool:
+        return self.delta is not None or bool(self.dead)
 
-    def _score(
-        self, vocab: dict[str, int], lengths: np.ndarray, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray
-    ) -> None:
-        """The BM25 matrix from term frequencies (term-major: term t's entries are rows[indptr[t]:
-        indptr[t+1]], each occurring tf times there), computed exactly as bm25s's `index` does it."""
-        self._vocab = vocab
-        self.lengths, self.tf = lengths, tf
-        n, width = self.size, len(indptr) - 1
-        self.df = np.diff(indptr).astype(np.int32)
-        values, which = np.unique(self.df, return_inverse=True)  # math.log, as bm25s: bit-identical scores
-        table = np.array([math.log(1 + (n - v + 0.5) / (v + 0.5)) if v else 0.0 for v in values.tolist()])
-        idf = table[which].astype(np.float32) if len(values) else np.zeros(width, dtype=np.float32)
-        if n:
-            norm = K1 * ((1 - B) + B * lengths / lengths.mean())
-            tf32 = tf.astype(np.float32)
-            term = np.repeat(np.arange(width, dtype=np.int32), np.diff(indptr))
-            data = (idf[term] * (tf32 / (norm[rows] + tf32))).astype(np.float32)
-        else:
-            data = np.zeros(0, dtype=np.float32)
-        bm25 = bm25s.BM25(k1=K1, b=B)
-        bm25.scores = {"data": data, "indices": rows.astype(np.int32), "indptr": indptr, "num_docs": n}
-        bm25.vocab_dict = vocab
-        bm25.unique_token_ids_set = set(vocab.values())
-        bm25.nonoccurrence_array = None  # the lucene variant has none; `index` would set this
-        self._bm25 = bm25
+    # ---- changing ----------------------------------------------------------------------------------
 
     def patch(self, removed: Collection[str], added: Sequence[Chunk]) -> KeywordIndex:
-        """A new index without the rows of the `removed` sources and with the `added` chunks, from
-        the stored term frequencies of the rest (no text is read again); this one is left unchanged."""
-        gone = np.isin(self.source, [i for i, s in enumerate(self.sources) if s in set(removed)])
-        keep = np.flatnonzero(~gone)
-        new = sorted(added, key=lambda c: (c.source, c.start))
-        vocab = dict(self._vocab)
-        new_tokens, new_offsets = _term_ids([c.text for c in new], vocab)
-        sources = sorted(
-            {self.sources[i] for i in np.unique(self.source[keep]).tolist()} | {c.source for c in new}
-        )
-        number = {s: i for i, s in enumerate(sources)}
-        remap = np.array([number.get(s, -1) for s in self.sources], dtype=np.int32)
-        source = np.concatenate([remap[self.source[keep]], [number[c.source] for c in new]]).astype(np.int32)
-        start = np.concatenate([self.start[keep], [c.start for c in new]]).astype(np.int64)
-        order = np.lexsort((start, source))
-        ids = np.concatenate([self.ids[keep], _id_array([c.id for c in new])])
-        end = np.concatenate([self.end[keep], [c.end for c in new]]).astype(np.int64)
-        page = np.concatenate([self.page[keep], [-1 if c.page is None else c.page for c in new]]).astype(
-            np.int32
-        )
-        new_lengths = np.diff(new_offsets).astype(np.int64)
-        lengths = np.concatenate([np.asarray(self.lengths)[keep], new_lengths])[order]
-        acronyms = {s: a for s, a in self.acronyms_by_source.items() if s in number and s not in set(removed)}
-        acronyms.update({s: sorted(a) for s, a in _acronyms(new).items()})
-        heads = {s: h for s, h in self.heads.items() if s in number and s not in set(removed)}
-        heads.update(_heads(new))
-        # The kept rows' id lookup is still sorted: renumber it, merge the new ids in (no sort of every id).
-        new_row = np.empty(len(order), dtype=np.int64)
-        new_row[order] = np.arange(len(order))
-        kept_at = np.full(self.size, -1, dtype=np.int64)
-        kept_at[keep] = new_row[: len(keep)]
-        kept_sorted = kept_at[self.sorted_rows]
-        kept_sorted = kept_sorted[kept_sorted >= 0]
-        added_ids = ids[len(keep) :]
-        added_order = np.argsort(added_ids, kind="stable")
-        kept_sorted_ids = ids[order][kept_sorted]
-        at = np.searchsorted(kept_sorted_ids, added_ids[added_order])
-        lookup = (
-            np.insert(kept_sorted_ids, at, added_ids[added_order]),
-            np.insert(kept_sorted, at, new_row[len(keep) :][added_order]),
-        )
-        patched = KeywordIndex.__new__(KeywordIndex)
-        patched._set_rows(sources, ids[order], source[order], start[order], end[order], page[order], lookup)
-        # The term frequencies: drop the removed rows' entries, renumber the rest, and append the new
-        # rows' entries at the end of their terms' lists (the order within a list changes no score).
-        matrix = self._bm25.scores
-        old_rows = kept_at[np.asarray(matrix["indices"])]
-        kept_entries = old_rows >= 0
-        width = max(len(vocab), 1)
-        running = np.zeros(len(kept_entries) + 1, dtype=np.int64)
-        np.cumsum(kept_entries, out=running[1:])
-        indptr = np.asarray(matrix["indptr"])
-        kept_counts = np.zeros(width, dtype=np.int64)
-        kept_counts[: len(indptr) - 1] = running[indptr[1:]] - running[indptr[:-1]]
-        new_indptr, new_entry_rows, new_tf = _postings(new_tokens, new_lengths, width)
-        new_entry_rows = new_row[len(keep) :][new_entry_rows]
-        kept_indptr = np.zeros(width + 1, dtype=np.int64)
-        np.cumsum(kept_counts, out=kept_indptr[1:])
-        at = np.repeat(kept_indptr[1:], np.diff(new_indptr))  # the end of each new entry's term list
-        rows = np.insert(old_rows[kept_entries], at, new_entry_rows)
-        kept_tf = np.asarray(self.tf)[kept_entries]
-        tf = np.insert(kept_tf.astype(np.result_type(kept_tf, new_tf)), at, new_tf)
-        patched._score(vocab, lengths, kept_indptr + new_indptr, rows, tf)
-        patched._acronyms_by_source, patched._heads_by_source, patched._folder = acronyms, heads, None
-        return patched
+        """A new index without the `removed` sources' rows and with the `added` chunks (a replaced
+        document is in both); this one is left unchanged. A small change to a large saved index goes
+        to the delta; otherwise, or once the layers pass `LAYER_SHARE`, all is merged into one segment."""
+        removed = set(removed)
+        dead = frozenset(self.dead | (removed & set(self.base.sources)))
+        fresh = Segment(added)
+        delta_rows = fresh.size
+        if self.delta is not None:
+            delta_rows += self.delta.size - sum(self.delta.count_rows(s) for s in removed)
+        dead_rows = sum(self.base.count_rows(s) for s in dead)
+        if (
+            self._base_folder is not None  # a layer names the saved base it extends
+            and self.base.size >= self.LAYER_MIN_ROWS
+            and delta_rows + dead_rows <= self.LAYER_SHARE * self.base.size
+        ):
+            start = self.delta if self.delta is not None else Segment()
+            delta = start.merged(removed, fresh, reference=self.base)
+            layered = KeywordIndex._of(self.base, delta if delta.size else None, dead)
+            layered._base_folder = self._base_folder
+            return layered
+        if self.layered:
+            log.info("merging the keyword index's layers into one segment (%d rows)", self.base.size)
+        delta = self.delta.merged(removed, fresh) if self.delta is not None else fresh
+        return KeywordIndex._of(self.base.merged(dead, delta), None, frozenset())
 
     # ---- saving and loading ------------------------------------------------------------------------
 
     def save(self, folder: Path, key: str, versions: Mapping[str, str] | None = None) -> None:
-        """Write the index to `folder` for `key` all at once: into a temporary folder beside it, renamed
-        into place, so a reader sees the whole index or none (a folder already there is replaced).
+        """Write the index to `folder` for `key`, all at once. One segment is saved whole; a layered
+        index saves its delta and dead list only, naming the base folder (beside `folder`) it extends.
         `versions` (source -> content hash of the documents it holds) lets a later version be patched
         from this one (`saved_versions`)."""
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            tmp.mkdir()
-            self._bm25.save(str(tmp / _BM25), show_progress=False)
-            arrays = {name: getattr(self, name) for name in _ARRAYS}
-            for name, array in arrays.items():
-                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
-            extras = {
-                "acronyms": self.acronyms_by_source,
-                "heads": {s: [_span_json(t), _span_json(u)] for s, (t, u) in self.heads.items()},
-            }
-            (tmp / _EXTRAS).write_text(json.dumps(extras), encoding="utf-8")
-            (tmp / _VERSIONS).write_text(json.dumps(dict(versions or {})), encoding="utf-8")
-            sizes = {p.relative_to(tmp).as_posix(): p.stat().st_size for p in tmp.rglob("*") if p.is_file()}
-            meta = {
-                "format": KEYWORD_FORMAT,
-                "key": key,
-                "size": self.size,
-                "sources": self.sources,
-                "files": sizes,
-            }
-            (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")  # last: its presence means complete
-            for path in tmp.rglob("*"):
-                if path.is_file():
-                    with open(path, "rb") as fh:
-                        os.fsync(fh.fileno())
-            try:
-                os.rename(tmp, folder)
-            except OSError:  # one is there already (stale, or another reader's): put ours in its place
-                aside = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.old")
-                os.rename(folder, aside)
-                os.rename(tmp, folder)
-                shutil.rmtree(aside, ignore_errors=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not self.layered:
+            self.base.save(folder, key, versions)
+            return
+        base = self._base_folder
+        if base is None or base.parent != folder.parent:  # no saved base beside it: save it whole
+            self.base.merged(self.dead, self.delta or Segment()).save(folder, key, versions)
+            return
+        base_key = read_meta(base, None, {KEYWORD_FORMAT})["key"]
+        delta = self.delta
+        listed = dict(versions or {})
+
+        def fill(tmp: Path) -> dict[str, Any]:
+            meta: dict[str, Any] = {
+                "format": LAYERED_FORMAT, "key": key, "size": self.size, "base": base.name,
+                "base_key": base_key, "dead": sorted(self.dead), "delta_size": 0, "delta_sources": [],
+            }  # fmt: skip
+            if delta is not None:
+                (tmp / _DELTA).mkdir()
+                delta.write_files(tmp / _DELTA, {s: listed[s] for s in delta.sources if s in listed})
+                meta["delta_size"], meta["delta_sources"] = delta.size, delta.sources
+            return meta
+
+        write_folder(folder, fill)
 
     @classmethod
     def load(cls, folder: Path, key: str | None) -> KeywordIndex:
-        """The index saved in `folder` for `key` (None: whatever it was saved for), memory-mapped; raises
-        KeywordIndexUnusable when it is missing, was saved for another key or format, or any of its
-        files is damaged or truncated."""
+        """The index saved in `folder` for `key` (None: whatever it was saved for), memory-mapped;
+        raises KeywordIndexUnusable when it, or the base it extends, is missing, was saved for another
+        key or format, or has a damaged or truncated file."""
         folder = Path(folder)
-        try:
-            meta = json.loads((folder / _META).read_text(encoding="utf-8"))
-            if meta.get("format") != KEYWORD_FORMAT or (key is not None and meta.get("key") != key):
-                raise KeywordIndexUnusable(f"saved for {meta.get('key')!r} (format {meta.get('format')})")
-            for name, size in meta["files"].items():
-                if (folder / name).stat().st_size != size:
-                    raise KeywordIndexUnusable(
-                        f"{name} is {(folder / name).stat().st_size} bytes, not {size}"
-                    )
-            arrays = {name: _load_array(folder / f"{name}.npy") for name in _ARRAYS}
-            try:
-                bm25 = bm25s.BM25.load(str(folder / _BM25), mmap=True, show_progress=False)
-            except ValueError:  # numpy cannot memory-map an empty array: an index without terms
-                bm25 = bm25s.BM25.load(str(folder / _BM25), mmap=False, show_progress=False)
-        except KeywordIndexUnusable:
-            raise
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise KeywordIndexUnusable(f"{type(exc).__name__}: {exc}") from exc
-        size = int(meta["size"])
-        if not all(len(arrays[n]) == size for n in ("ids", "source", "start", "end", "page", "sorted_ids")):
-            raise KeywordIndexUnusable("its row arrays disagree in length")
-        if len(arrays["lengths"]) != size or bm25.scores["num_docs"] != size:
-            raise KeywordIndexUnusable("its term frequencies or score matrix disagree with its rows")
-        if (
-            len(arrays["tf"]) != len(bm25.scores["indices"])
-            or len(arrays["df"]) != len(bm25.scores["indptr"]) - 1
-        ):
-            raise KeywordIndexUnusable("its term frequencies disagree with its score matrix")
-        index = cls.__new__(cls)
-        index.sources = list(meta["sources"])
-        index.size = size
-        for name, array in arrays.items():
-            setattr(index, name, array)
-        index._vocab = bm25.vocab_dict
-        index._bm25 = bm25
-        index._folder = folder
+        meta = read_meta(folder, key, {KEYWORD_FORMAT, LAYERED_FORMAT})
+        if meta["format"] == KEYWORD_FORMAT:
+            index = cls._of(
+                Segment.read_files(folder, int(meta["size"]), list(meta["sources"])), None, frozenset()
+            )
+            index._folder = index._base_folder = folder
+            return index
+        base_folder = folder.parent / str(meta["base"])
+        base = Segment.load(base_folder, str(meta["base_key"]))
+        delta = None
+        if int(meta["delta_size"]):
+            delta = Segment.read_files(folder / _DELTA, int(meta["delta_size"]), list(meta["delta_sources"]))
+        index = cls._of(base, delta, frozenset(str(s) for s in meta["dead"]))
+        if index.size != int(meta["size"]):
+            raise KeywordIndexUnusable(f"its layers list {index.size} chunks, not {meta['size']}")
+        index._folder, index._base_folder = folder, base_folder
         return index
 
-    @cached_property
-    def _extras(self) -> dict[str, dict[str, list[object]]]:
-        """Acronyms and heads per document: read from disk only when a question needs them."""
-        if self._folder is None:
-            return {"acronyms": {}, "heads": {}}
-        extras: dict[str, dict[str, list[object]]] = json.loads(
-            (self._folder / _EXTRAS).read_text(encoding="utf-8")
-        )
-        return extras
+    @staticmethod
+    def base_folder_of(folder: Path) -> str | None:
+        """The name of the base folder a saved layered index extends (None: one segment, or unreadable)."""
+        try:
+            meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return str(meta["base"]) if isinstance(meta, dict) and "base" in meta else None
 
     def saved_versions(self) -> dict[str, str]:
         """Source -> content hash of the documents a saved index holds ({} when not saved with them)."""
         if self._folder is None:
             return {}
-        try:
-            saved = json.loads((self._folder / _VERSIONS).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise KeywordIndexUnusable(f"{type(exc).__name__}: {exc}") from exc
-        return {str(s): str(h) for s, h in saved.items()}
+        versions = {s: h for s, h in self.base.saved_versions().items() if s not in self.dead}
+        if self.delta is not None and self._folder != self._base_folder:
+            try:
+                saved = json.loads((self._folder / _DELTA / _VERSIONS).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise KeywordIndexUnusable(f"{type(exc).__name__}: {exc}") from exc
+            versions.update({str(s): str(h) for s, h in saved.items()})
+        return versions
 
     # ---- what retrieval and answering read -------------------------------------------------------------
 
-    @property
-    def vocab(self) -> Mapping[str, int]:
-        return self._vocab
+    @cached_property
+    def live(self) -> np.ndarray:
+        """A mask of the rows that hold committed chunks (all but the dead)."""
+        mask = np.ones(self.rows, dtype=bool)
+        if self._dead_rows is not None:
+            mask[: self.base.size] = ~self._dead_rows
+        return mask
 
     @cached_property
-    def document_frequency(self) -> DocumentFrequency:
-        return DocumentFrequency(self._vocab, self.df)
+    def document_frequency(self) -> Mapping[str, int]:
+        if self.delta is None:
+            return self.base.document_frequency
+        return _Summed(self.base.document_frequency, self.delta.document_frequency)
 
     @cached_property
     def acronyms_by_source(self) -> dict[str, list[str]]:
-        if hasattr(self, "_acronyms_by_source"):
-            return self._acronyms_by_source
-        return {str(s): [str(a) for a in found] for s, found in self._extras["acronyms"].items()}
+        found = {s: a for s, a in self.base.acronyms_by_source.items() if s not in self.dead}
+        if self.delta is not None:
+            found.update(self.delta.acronyms_by_source)
+        return found
 
     @cached_property
     def acronyms(self) -> set[str]:
@@ -381,10 +222,12 @@ class KeywordIndex:
     @cached_property
     def heads(self) -> Heads:
         """Each document's title line and subtitle (qa.chunking.document_heads of its first chunk)."""
-        if hasattr(self, "_heads_by_source"):
-            return self._heads_by_source
-        saved: dict[str, list[object]] = self._extras["heads"]
-        return {s: (_span(t), _span(u)) for s, (t, u) in saved.items()}
+        found: dict[str, tuple[Span | None, Span | None]] = {
+            s: h for s, h in self.base.heads.items() if s not in self.dead
+        }
+        if self.delta is not None:
+            found.update(self.delta.heads)
+        return found
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; a term found nowhere gets the highest weight."""
@@ -392,38 +235,79 @@ class KeywordIndex:
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every row for the query (zeros when no query term is known)."""
-        known = [self._vocab[t] for t in terms(query) if t in self._vocab]
-        if not known or not self.size:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        """BM25 score of every row for the query (zeros when no query term is known, and for dead rows)."""
+        query_terms = terms(query)
+        base = self.base.scores_of(query_terms)
+        if self._dead_rows is not None:
+            base = np.where(self._dead_rows, np.float32(0), base)
+        if self.delta is None:
+            return base
+        return np.concatenate([base, self.delta.scores_of(query_terms)])
 
     def row(self, chunk_id: str) -> int | None:
-        """The row of a chunk id (a binary search of the memory-mapped ids), or None when absent."""
-        key = chunk_id.encode()
-        at = int(np.searchsorted(self.sorted_ids, key))
-        if at < self.size and self.sorted_ids[at] == key:
-            return int(self.sorted_rows[at])
-        return None
+        """The row of a committed chunk's id, or None when absent."""
+        if self.delta is not None:
+            found = self.delta.row(chunk_id)
+            if found is not None:
+                return self.base.size + found
+        found = self.base.row(chunk_id)
+        if found is None or (self._dead_rows is not None and self._dead_rows[found]):
+            return None
+        return found
 
     def chunk_id(self, row: int) -> str:
-        return bytes(self.ids[row]).decode()
+        return self.base.chunk_id(row) if row < self.base.size else self._delta.chunk_id(row - self.base.size)
 
     def source_of(self, row: int) -> str:
-        return self.sources[int(self.source[row])]
+        return (
+            self.base.source_of(row) if row < self.base.size else self._delta.source_of(row - self.base.size)
+        )
 
     def rows_of(self, sources: Collection[str]) -> np.ndarray:
         """A mask of the rows of the named sources."""
-        wanted = [i for i, s in enumerate(self.sources) if s in set(sources)]
-        return np.isin(self.source, wanted)
+        mask = self.base.rows_of(sources)
+        if self._dead_rows is not None:
+            mask &= ~self._dead_rows
+        if self.delta is None:
+            return mask
+        return np.concatenate([mask, self.delta.rows_of(sources)])
 
     def first_row(self, source: str) -> int | None:
-        """The row of the source's opening chunk (rows are sorted by source, then start)."""
-        try:
-            number = self.sources.index(source)
-        except ValueError:
-            return None
-        return int(np.searchsorted(self.source, number))
+        """The row of the source's opening chunk."""
+        if self.delta is not None:
+            found = self.delta.first_row(source)
+            if found is not None:
+                return self.base.size + found
+        return None if source in self.dead else self.base.first_row(source)
+
+    def live_rows(self) -> Iterator[int]:
+        return (int(i) for i in np.flatnonzero(self.live))
+
+    @property
+    def _delta(self) -> Segment:
+        if self.delta is None:
+            raise IndexError("row out of range")
+        return self.delta
+
+
+class _Summed(Mapping[str, int]):
+    """The document frequencies of two segments together."""
+
+    def __init__(self, first: DocumentFrequency, second: DocumentFrequency) -> None:
+        self._first, self._second = first, second
+
+    def __getitem__(self, term: str) -> int:
+        total = self._first.get(term, 0) + self._second.get(term, 0)
+        if not total and term not in self._first and term not in self._second:
+            raise KeyError(term)
+        return total
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._first
+        yield from (t for t in self._second if t not in self._first)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class Positions(Mapping[str, int]):
@@ -439,71 +323,7 @@ class Positions(Mapping[str, int]):
         return row
 
     def __iter__(self) -> Iterator[str]:
-        return (self._keyword.chunk_id(i) for i in range(self._keyword.size))
+        return (self._keyword.chunk_id(i) for i in self._keyword.live_rows())
 
     def __len__(self) -> int:
         return self._keyword.size
-
-
-def _term_ids(texts: Sequence[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's terms as ids (new terms added to `vocab`), flat, with each text's offsets."""
-    flat: list[int] = []
-    offsets = [0]
-    for text in texts:
-        flat.extend(vocab.setdefault(t, len(vocab)) for t in terms(text))
-        offsets.append(len(flat))
-    return np.array(flat, dtype=np.int32), np.array(offsets, dtype=np.int64)
-
-
-def _postings(
-    tokens: np.ndarray, lengths: np.ndarray, width: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Term-major term frequencies of rows whose terms (ids below `width`) lie one row after the
-    other in `tokens`, row i holding lengths[i] of them: indptr (width + 1), rows, tf."""
-    n = max(len(lengths), 1)
-    doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    pairs, tf = np.unique(tokens.astype(np.int64) * n + doc, return_counts=True)
-    term, rows = pairs // n, pairs % n
-    indptr = np.zeros(width + 1, dtype=np.int64)
-    np.cumsum(np.bincount(term, minlength=width), out=indptr[1:])
-    counts = tf.astype(np.uint16) if tf.max(initial=0) <= np.iinfo(np.uint16).max else tf.astype(np.uint32)
-    return indptr, rows.astype(np.int32), counts
-
-
-def _load_array(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError:  # numpy cannot memory-map an empty array; a damaged file fails again below
-        return np.load(path, allow_pickle=False)
-
-
-def _id_array(ids: Sequence[str | bytes]) -> np.ndarray:
-    encoded = [i.encode() if isinstance(i, str) else i for i in ids]
-    width = max((len(i) for i in encoded), default=1)
-    return np.array(encoded, dtype=f"S{max(width, 1)}")
-
-
-def _acronyms(chunks: Sequence[Chunk]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for chunk in chunks:
-        found.setdefault(chunk.source, set()).update(acronyms_of(chunk.text))
-    return found
-
-
-def _heads(chunks: Sequence[Chunk]) -> Heads:
-    """Heads of the documents whose opening chunks are among `chunks` (sorted by source, start)."""
-    first: dict[str, Chunk] = {}
-    for chunk in chunks:
-        first.setdefault(chunk.source, chunk)
-    return document_heads(list(first.values()))
-
-
-def _span_json(span: Span | None) -> list[object] | None:
-    return None if span is None else [span.start, span.end, span.text]
-
-
-def _span(saved: object) -> Span | None:
-    if not isinstance(saved, list):
-        return None
-    start, end, text = saved
-    return Span(int(start), int(end), str(text))

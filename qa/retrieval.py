@@ -47,7 +47,7 @@ def hybrid_search(
     keyword_index = snapshot.keyword
     if not keyword_index.size or k <= 0:
         return []
-    allowed = keyword_index.rows_of(sources) if sources else np.ones(keyword_index.size, dtype=bool)
+    allowed = keyword_index.rows_of(sources) if sources else keyword_index.live
     if not allowed.any():
         return []
     depth = min(CANDIDATES, int(allowed.sum()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 
 import bm25s
 import numpy as np
@@ -97,7 +98,7 @@ def test_a_patch_that_removes_and_adds_documents_equals_a_rebuild_from_all_texts
         np.testing.assert_array_equal(patched.scores(query), rebuilt.scores(query))
     assert dict(patched.document_frequency) == dict(rebuilt.document_frequency)
     assert patched.acronyms == rebuilt.acronyms and patched.heads == rebuilt.heads
-    assert patched.sources == rebuilt.sources
+    assert patched.base.sources == rebuilt.base.sources and not patched.layered
     assert all(patched.row(c.id) == rebuilt.row(c.id) for c in [*chunks, *added])
 
 
@@ -106,7 +107,7 @@ def test_a_saved_index_loads_memory_mapped_and_scores_the_same(tmp_path):
     index = KeywordIndex(chunks)
     index.save(tmp_path / "v1", "gen-a/v1-x")
     loaded = KeywordIndex.load(tmp_path / "v1", "gen-a/v1-x")
-    assert isinstance(loaded.ids, np.memmap) and isinstance(loaded.tf, np.memmap)
+    assert isinstance(loaded.base.ids, np.memmap) and isinstance(loaded.base.tf, np.memmap)
     for query in QUERIES:
         np.testing.assert_array_equal(loaded.scores(query), index.scores(query))
     assert loaded.acronyms == index.acronyms and loaded.heads == index.heads
@@ -169,3 +170,116 @@ def test_patches_of_a_saved_index_one_after_another_equal_a_rebuild_from_all_tex
         np.testing.assert_array_equal(current.scores(query), rebuilt.scores(query))
     assert dict(current.document_frequency) == dict(rebuilt.document_frequency)
     assert all(current.row(c.id) == rebuilt.row(c.id) for c in texts)
+
+
+@pytest.fixture
+def layering(monkeypatch):
+    """Layer changes over indexes of any size, up to half the base's rows (the defaults apply them
+    only from 20,000 rows, which these tests do not build)."""
+    monkeypatch.setattr(KeywordIndex, "LAYER_MIN_ROWS", 1)
+    monkeypatch.setattr(KeywordIndex, "LAYER_SHARE", 0.5)
+
+
+def by_id(index: KeywordIndex, query: str) -> dict[str, float]:
+    """The committed chunks' scores for the query, by chunk id (row numbers differ between layouts)."""
+    scores = index.scores(query)
+    return {index.chunk_id(i): float(scores[i]) for i in index.live_rows()}
+
+
+def test_a_small_change_to_a_saved_index_is_layered_and_saves_only_the_change(tmp_path, layering):
+    chunks = random_chunks(30, documents=40)
+    KeywordIndex(chunks).save(tmp_path / "v1", "k1")
+    base_files = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "v1").iterdir()}
+    removed = {"doc003.txt", "doc007.txt"}
+    replaced = Chunk("doc007-replaced", "doc007.txt", 0, 30, "Office of Personnel Management quokka")
+    added = [*random_chunks(31, documents=2, prefix="new"), replaced]
+    layered = KeywordIndex.load(tmp_path / "v1", "k1").patch(removed, added)
+    assert layered.layered and layered.delta is not None and layered.dead == frozenset(removed)
+    layered.save(tmp_path / "v2", "k2", {c.source: "sha-" + c.source for c in added})
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "v1").iterdir()} == base_files  # shared
+    assert sum(p.stat().st_size for p in (tmp_path / "v2").rglob("*")) < sum(
+        p.stat().st_size for p in (tmp_path / "v1").rglob("*")
+    )
+    assert KeywordIndex.base_folder_of(tmp_path / "v2") == "v1"
+
+    loaded = KeywordIndex.load(tmp_path / "v2", "k2")
+    rebuilt = KeywordIndex([c for c in chunks if c.source not in removed] + added)
+    assert loaded.size == rebuilt.size
+    assert sorted(loaded.chunk_id(i) for i in loaded.live_rows()) == sorted(
+        c.id for c in rebuilt_chunks(rebuilt)
+    )
+    for query in QUERIES:
+        assert by_id(loaded, query) == by_id(layered, query)
+        got, want = by_id(loaded, query), by_id(rebuilt, query)
+        assert {i for i, s in got.items() if s > 0} == {i for i, s in want.items() if s > 0}
+        np.testing.assert_allclose([got[i] for i in want], list(want.values()), rtol=0.15)
+    assert all(loaded.row(c.id) is None for c in chunks if c.source in removed)
+    assert loaded.chunk_id(loaded.row("doc007-replaced")) == "doc007-replaced"
+    assert loaded.source_of(loaded.first_row("doc007.txt")) == "doc007.txt"
+    assert loaded.rows_of(["doc003.txt"]).sum() == 0 and loaded.rows_of(["doc007.txt"]).sum() == 1
+    assert "opm" in loaded.acronyms and "doc003.txt" not in loaded.heads
+    assert loaded.document_frequency["quokka"] == rebuilt.document_frequency["quokka"] + sum(
+        "quokka" in terms(c.text) for c in chunks if c.source in removed
+    )  # the dead rows' terms are still counted until the next merge
+
+
+def rebuilt_chunks(index: KeywordIndex) -> list[Chunk]:
+    return [Chunk(index.chunk_id(i), index.source_of(i), 0, 0, "") for i in index.live_rows()]
+
+
+def test_once_the_layers_pass_their_share_the_next_change_merges_them_into_a_rebuild(
+    tmp_path, layering, monkeypatch
+):
+    chunks = random_chunks(40, documents=20)
+    KeywordIndex(chunks).save(tmp_path / "v1", "k")
+    current = KeywordIndex.load(tmp_path / "v1", "k")
+    texts = list(chunks)
+    layered_steps = []
+    for step in range(8):
+        gone = {f"doc{step * 2:03d}.txt"}
+        added = random_chunks(50 + step, documents=1, prefix=f"step{step}-")
+        current = current.patch(gone, added)
+        layered_steps.append(current.layered)
+        current.save(tmp_path / f"v{step + 2}", "k", {c.source: "x" for c in added})
+        current = KeywordIndex.load(tmp_path / f"v{step + 2}", "k")
+        texts = [c for c in texts if c.source not in gone] + added
+    assert layered_steps[0] and not all(layered_steps)  # layered at first, merged once past the share
+    monkeypatch.setattr(KeywordIndex, "LAYER_SHARE", 0.0)  # the next change merges whatever is layered
+    current = current.patch((), [])
+    rebuilt = KeywordIndex(texts)
+    assert not current.layered
+    for query in QUERIES:
+        np.testing.assert_array_equal(current.scores(query), rebuilt.scores(query))
+    assert dict(current.document_frequency) == dict(rebuilt.document_frequency)
+    assert all(current.row(c.id) == rebuilt.row(c.id) for c in texts)
+
+
+def test_a_layered_index_whose_base_is_gone_or_replaced_is_unusable(tmp_path, layering):
+    KeywordIndex(random_chunks(60)).save(tmp_path / "v1", "k1")
+    layered = KeywordIndex.load(tmp_path / "v1", "k1").patch({"doc001.txt"}, random_chunks(61, 1, "new"))
+    layered.save(tmp_path / "v2", "k2")
+    KeywordIndex(random_chunks(62)).save(tmp_path / "v1", "another key")
+    with pytest.raises(KeywordIndexUnusable):
+        KeywordIndex.load(tmp_path / "v2", "k2")
+    shutil.rmtree(tmp_path / "v1")
+    with pytest.raises(KeywordIndexUnusable):
+        KeywordIndex.load(tmp_path / "v2", "k2")
+
+
+def test_an_index_built_in_memory_is_never_layered(layering):
+    fresh = KeywordIndex(random_chunks(70)).patch({"doc001.txt"}, random_chunks(71, 1, "new"))
+    assert not fresh.layered  # a layer must name a saved base; this one has none
+
+
+def test_a_layered_index_saved_away_from_its_base_is_saved_whole(tmp_path, layering):
+    chunks = random_chunks(80)
+    KeywordIndex(chunks).save(tmp_path / "a" / "v1", "k1")
+    added = random_chunks(81, 1, "new")
+    layered = KeywordIndex.load(tmp_path / "a" / "v1", "k1").patch({"doc001.txt"}, added)
+    assert layered.layered
+    layered.save(tmp_path / "b" / "v2", "k2")
+    loaded = KeywordIndex.load(tmp_path / "b" / "v2", "k2")
+    rebuilt = KeywordIndex([c for c in chunks if c.source != "doc001.txt"] + added)
+    assert not loaded.layered
+    for query in QUERIES:
+        np.testing.assert_array_equal(loaded.scores(query), rebuilt.scores(query))

@@ -189,3 +189,27 @@ def test_text_of_a_range_is_read_from_that_documents_chunks_alone(built):
     assert snapshot.text("wombats.md", 0, len(text)) == text
     assert snapshot.text("wombats.md", 11, 28) == text[11:28]
     assert snapshot.text("nowhere.txt", 0, 10) is None
+
+
+def test_incremental_changes_to_a_layered_index_keep_its_base_and_readers_never_rebuild(
+    built, corpus, monkeypatch
+):
+    monkeypatch.setattr(KeywordIndex, "LAYER_MIN_ROWS", 1)  # layered at this size (default: 20,000 rows)
+    monkeypatch.setattr(KeywordIndex, "LAYER_SHARE", 10.0)
+    [base] = keyword_folders(built)
+    base_stamp = (base / "meta.json").stat().st_mtime_ns
+    for n in range(3):
+        (corpus / f"note-{n}.txt").write_text(f"Note number {n} mentions lighthouses.", encoding="utf-8")
+        store(built).build(corpus, MAX_BYTES)
+    (corpus / "rivers.txt").unlink()
+    store(built).build(corpus, MAX_BYTES)
+    names = [p.name for p in keyword_folders(built)]
+    assert base.name in names and [n.split("-")[0] for n in names if n != base.name] == ["v4", "v5"]
+    assert (base / "meta.json").stat().st_mtime_ns == base_stamp  # never written again
+    index, counting = reader(built)
+    snapshot = index.open()
+    assert counting.full_reads == 0 and snapshot.version == 5 and snapshot.keyword.layered
+    assert snapshot.keyword.size == snapshot.manifest.chunks == 5
+    assert results(index, "lighthouses number 2")[0][0] == "note-2.txt"
+    assert all(p[0] != "rivers.txt" for p in results(index, "river floods"))
+    assert {c.source for c in snapshot.chunks} == set(snapshot.manifest.documents)
