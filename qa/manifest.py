@@ -82,7 +82,9 @@ class DocumentEntry:
         if self.ocr_pages:
             data["ocr_pages"] = self.ocr_pages
         if self.mtime_ns:
-            data["mtime_ns"], data["digest"] = self.mtime_ns, self.digest
+            data["mtime_ns"] = self.mtime_ns
+        if self.digest:
+            data["digest"] = self.digest
         return data
 
     @classmethod

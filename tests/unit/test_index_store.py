@@ -188,8 +188,10 @@ def test_a_full_rebuild_keeps_the_date_each_document_was_added(store, corpus):
     shards = checkpoint_shards(long_ago, 1000)
     assert manifest.checkpoint == manifest.version and manifest.checkpoint_shards == len(shards)
     store.storage.write_checkpoint(report.generation, manifest.checkpoint, shards)
-    store.build(corpus, MAX_BYTES, full=True)
-    assert {d.added for d in store.manifest().documents.values()} == {"2000-01-01T00:00:00+00:00"}
+    # A new process: a store caches the checkpoints it wrote or read, which only qa itself writes.
+    rebuilder = IndexStore(store.index_dir, HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+    rebuilder.build(corpus, MAX_BYTES, full=True)
+    assert {d.added for d in rebuilder.manifest().documents.values()} == {"2000-01-01T00:00:00+00:00"}
 
 
 def test_two_index_folders_opened_from_many_threads_at_once_all_open(tmp_path, corpus):
@@ -208,3 +210,33 @@ def test_two_index_folders_opened_from_many_threads_at_once_all_open(tmp_path, c
     with ThreadPoolExecutor(8) as pool:
         counts = list(pool.map(open_and_count, folders * 16))
     assert counts == [counts[0]] * 32 and counts[0] > 0
+
+
+def test_a_checkpoint_is_parsed_once_per_store_and_again_only_when_another_writer_folds_a_new_one(
+    tmp_path, corpus, monkeypatch
+):
+    import qa.index
+
+    parsed: list[int] = []
+    original = qa.index.checkpoint_documents
+
+    def counting(shards):
+        parsed.append(1)
+        return original(shards)
+
+    monkeypatch.setattr(qa.index, "checkpoint_documents", counting)
+    monkeypatch.setattr(qa.index, "MIN_RECORDS", 1)  # fold at the second record
+    writer = IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+    writer.build(corpus, MAX_BYTES)
+    reader = IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+    first = reader.manifest()
+    assert reader.manifest() == first and len(parsed) == 1  # the writer parsed nothing: it wrote it
+    for n in range(2):  # two more versions: the second folds the records into a new checkpoint
+        (corpus / f"note-{n}.txt").write_text(f"Note {n} mentions lighthouses.", encoding="utf-8")
+        writer.build(corpus, MAX_BYTES)
+    assert writer.manifest().checkpoint == 3 and len(parsed) == 1  # the writer knew what it folded
+    latest = reader.manifest()
+    assert latest == writer.manifest() and sorted(latest.documents) == sorted(
+        ["one.txt", "two.md", "note-0.txt", "note-1.txt"]
+    )
+    assert len(parsed) == 2  # the reader parsed the new checkpoint once
