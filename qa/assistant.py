@@ -161,15 +161,22 @@ class Assistant:
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
         """Bring the index in line with the corpus folder: only new or changed documents are embedded,
         unless `full`. The previous index keeps answering until the new one is complete."""
+        return self._sync(full, progress)
+
+    def _sync(
+        self, full: bool = False, progress: Progress | None = None, only: Sequence[str] | None = None
+    ) -> BuildReport:
+        """`rebuild`, or with `only`, the sync of just those sources (an add or a remove)."""
         with self._build_lock:
             if not full:
                 self._follow_index_backend()
             return self.store.build(
-                self.corpus_dir, int(self.settings.max_file_mb * 1e6), full=full, progress=progress
+                self.corpus_dir, int(self.settings.max_file_mb * 1e6), full=full, progress=progress, only=only
             )
 
     def add(self, paths: Sequence[str | Path], progress: Progress | None = None) -> BuildReport:
-        """Copy files into the corpus folder (top level, by their own names) and index them.
+        """Copy files into the corpus folder (top level, by their own names) and index them: only them,
+        so the cost is theirs whatever the corpus's size (other changes to the folder wait for `rebuild`).
 
         A file that cannot be used (type, size, unreadable, a hidden or reserved name) is checked before
         it is copied, so it never lands in the corpus: it comes back in `report.skipped` with its
@@ -189,7 +196,8 @@ class Assistant:
             target = self.corpus_dir / path.name
             if target.resolve() != path.resolve():
                 shutil.copyfile(path, target)
-        report = self.rebuild(progress=progress)
+        added = [p.name for p in files if p.name not in {r.source for r in refused}]
+        report = self._sync(progress=progress, only=added)
         report.skipped[:0] = refused
         return report
 
@@ -212,7 +220,7 @@ class Assistant:
         return None
 
     def remove(self, sources: list[str]) -> BuildReport:
-        """Delete documents (by source name) from the corpus folder and from the index."""
+        """Delete documents (by source name) from the corpus folder and from the index (only them)."""
         root = self.corpus_dir.resolve()
         targets = []
         for source in sources:
@@ -228,7 +236,7 @@ class Assistant:
             )
         for target in targets:
             target.unlink()
-        return self.rebuild()
+        return self._sync(only=[target.relative_to(root).as_posix() for target in targets])
 
     def excerpt(self, cited: Citation | Passage, chars: int = 300) -> Excerpt:
         """A citation (or passage) with up to `chars` characters of its document around it, from the

@@ -41,7 +41,7 @@ from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import EmbeddingModel
 from .errors import CorpusError, IndexBusyError, IndexMismatchError
 from .keyword_index import KeywordIndex, KeywordIndexUnusable, Positions
-from .loaders import list_corpus
+from .loaders import list_corpus, list_named
 from .manifest import (
     MANIFEST_FORMAT,
     BuildSettings,
@@ -490,12 +490,14 @@ class IndexStore:
         full: bool = False,
         progress: Progress | None = None,
         lock_timeout: float = 600.0,
+        only: Sequence[str] | None = None,
     ) -> BuildReport:
         """Bring the index in line with the corpus folder. Only new or changed documents are embedded
-        (all of them with `full=True`); an unchanged corpus is a no-op that never loads the model."""
+        (all of them with `full=True`); an unchanged corpus is a no-op that never loads the model.
+        With `only` (source names), just those documents are synced, the rest kept as listed."""
         try:
             with self.lock(lock_timeout):
-                return self._build_locked(Path(corpus_dir), max_bytes, full, progress)
+                return self._build_locked(Path(corpus_dir), max_bytes, full, progress, only)
         except Timeout as exc:
             raise IndexBusyError(
                 f"another process has been writing the index in {self.index_dir} for {lock_timeout:.0f}s; "
@@ -503,10 +505,14 @@ class IndexStore:
             ) from exc
 
     def _build_locked(
-        self, corpus_dir: Path, max_bytes: int, full: bool, progress: Progress | None
+        self,
+        corpus_dir: Path,
+        max_bytes: int,
+        full: bool,
+        progress: Progress | None,
+        only: Sequence[str] | None = None,
     ) -> BuildReport:
         started = time.perf_counter()
-        files, skipped = list_corpus(corpus_dir)
         generation = self.storage.current()
         old: Manifest | None = None
         records = 0  # read besides the checkpoint
@@ -522,7 +528,11 @@ class IndexStore:
             old, records = state if state else (None, 0)
             if old is not None and not full:
                 self.check_compatible(old)
-        plan = plan_sync(files, corpus_dir, old, max_bytes, full, skipped, progress, ocr=self.ocr)
+        scope = None if only is None or old is None or full else only  # a first build takes everything
+        files, skipped = list_corpus(corpus_dir) if scope is None else list_named(corpus_dir, scope)
+        plan = plan_sync(
+            files, corpus_dir, old, max_bytes, full, skipped, progress, ocr=self.ocr, scope=scope
+        )
         report = BuildReport(
             plan.added, plan.updated, plan.removed, plan.unchanged, plan.skipped, plan.duplicates
         )

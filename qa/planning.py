@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .files import file_sha256
 from .loaders import Skipped, document_version, load_bytes, size_limit_reason, source_name
@@ -80,11 +80,17 @@ def plan_sync(
     skipped: Sequence[Skipped] = (),
     progress: Progress | None = None,
     ocr: bool = True,
+    scope: Collection[str] | None = None,
 ) -> SyncPlan:
     """Scan, hash and dedup `files` (found under `corpus_dir`) against `manifest`. `skipped` are files
     the scan already refused; with `full`, nothing listed is kept as it is (but dates and the
     added/updated split still come from the manifest). `ocr`: whether images and scanned pages are
-    recognised; a document is read again when its version (content and extraction) is not the listed one."""
+    recognised; a document is read again when its version (content and extraction) is not the listed one.
+    With a `scope` (source names), only those are synced: `files` are theirs, a scoped document whose
+    file is gone is removed, and every other listed document is kept as listed without a look at the
+    corpus (how adding or removing named files costs those files, not the corpus)."""
+    if scope is not None and full:
+        raise ValueError("a full build syncs the whole corpus, not a scope")
     plan = SyncPlan(skipped=list(skipped))
     previous = manifest.documents if manifest else {}
     reusable = {} if full else previous
@@ -92,6 +98,10 @@ def plan_sync(
     digests: dict[str, str] = {}
     parsed: dict[str, Document | Skipped] = {}  # for content the manifest does not hold under that name
     first: dict[str, tuple[bool, str]] = {}  # per digest, the best claim to own it seen so far
+    outside = {} if scope is None else {s: e for s, e in previous.items() if s not in set(scope)}
+    claims = {s: d for s, e in outside.items() if (d := _listed_digest(s, e, ocr))}  # their content's owners
+    for source, digest in claims.items():
+        first[digest] = min((False, source), first.get(digest, (False, source)))
     for done, path in enumerate(files, start=1):
         source = source_name(path, corpus_dir)
         if progress:
@@ -126,8 +136,10 @@ def plan_sync(
             parsed[source] = Skipped(source, str(exc))
 
     owner: dict[str, str] = {}
-    for source in sorted(digests, key=lambda s: (s not in reusable, s)):
-        owner.setdefault(digests[source], source)
+    for source in sorted([*digests, *claims], key=lambda s: (s not in reusable, s)):
+        owner.setdefault(digests.get(source) or claims[source], source)
+    plan.kept.update(outside)
+    plan.unchanged.extend(outside)
 
     for source, digest in digests.items():
         if owner[digest] != source:
@@ -153,6 +165,15 @@ def plan_sync(
     for doc in plan.fresh:
         (plan.updated if doc.source in previous else plan.added).append(doc.source)
     return plan
+
+
+def _listed_digest(source: str, listed: DocumentEntry, ocr: bool) -> str | None:
+    """The SHA-256 of the file a listed document was read from, when the manifest tells it: recorded,
+    or its version itself for formats whose version is the file's hash."""
+    if listed.digest:
+        return listed.digest
+    suffix = PurePosixPath(source).suffix
+    return listed.sha256 if document_version(listed.sha256, suffix, ocr) == listed.sha256 else None
 
 
 def _same_file(listed: DocumentEntry, stat: os.stat_result, suffix: str, ocr: bool) -> bool:

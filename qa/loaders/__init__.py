@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from ..errors import CorpusError
@@ -41,7 +41,7 @@ from .word import extract_docx
 __all__ = [  # with the old private names that tests and benchmarks reach into
     "IGNORED_NAMES", "PAGE_SEPARATOR", "SUPPORTED_SUFFIXES", "Extracted", "PageProgress", "Pages", "Skipped",
     "UnreadableFile", "_VisibleText", "_clean", "_decode_html", "_extract_html", "decode_text",
-    "document_version", "extract_text", "list_corpus", "load_bytes", "load_corpus", "load_file",
+    "document_version", "extract_text", "list_corpus", "list_named", "load_bytes", "load_corpus", "load_file",
     "size_limit_reason", "source_name",
 ]  # fmt: skip
 
@@ -86,6 +86,22 @@ def list_corpus(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
             files.append(path)
         else:
             skipped.append(Skipped("/".join(parts), unsupported_reason(path)))
+    return files, skipped
+
+
+def list_named(corpus_dir: Path, sources: Collection[str]) -> tuple[list[Path], list[Skipped]]:
+    """`list_corpus` for the named documents alone (a source whose file is gone is left out)."""
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for source in sorted(set(sources)):
+        path = corpus_dir / source
+        hidden = any(part.startswith(".") for part in Path(source).parts) or path.name in IGNORED_NAMES
+        if hidden or not path.is_file():
+            continue
+        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(path)
+        else:
+            skipped.append(Skipped(source, unsupported_reason(path)))
     return files, skipped
 
 

@@ -240,3 +240,16 @@ def test_a_checkpoint_is_parsed_once_per_store_and_again_only_when_another_write
         ["one.txt", "two.md", "note-0.txt", "note-1.txt"]
     )
     assert len(parsed) == 2  # the reader parsed the new checkpoint once
+
+
+def test_a_build_of_named_documents_syncs_those_alone(store, corpus):
+    store.build(corpus, MAX_BYTES)
+    (corpus / "one.txt").write_text("The first document now talks about otters.", encoding="utf-8")
+    (corpus / "three.txt").write_text("A third document, about lighthouses.", encoding="utf-8")
+    (corpus / "two.md").unlink()
+    report = store.build(corpus, MAX_BYTES, only=["three.txt", "two.md"])
+    assert report.added == ["three.txt"] and report.removed == ["two.md"] and not report.updated
+    assert sorted(report.unchanged) == ["one.txt"]
+    manifest = store.manifest()
+    assert sorted(manifest.documents) == ["one.txt", "three.txt"]
+    assert store.build(corpus, MAX_BYTES).updated == ["one.txt"]  # the whole folder's sync sees the edit

@@ -276,3 +276,21 @@ def test_the_scan_leaves_out_hidden_and_ignored_files_and_links_to_folders(corpu
 
     assert [source_name(p, corpus) for p in files] == ["a.txt", "f.txt", "sub/b.md", "sub/deeper/d.txt"]
     assert [s.source for s in skipped] == ["notes.xyz"]
+
+
+def test_a_scoped_plan_looks_only_at_the_named_files_and_keeps_every_other_document(corpus, reads):
+    write(corpus, {"a.txt": "Alpha text, edited.", "new.txt": "A new note.", "other.txt": "Other, new too."})
+    listed = manifest_of({"a.txt": "Alpha text.", "b.txt": "Beta text.", "gone.txt": "Gone."})
+    files = [corpus / "new.txt"]  # gone.txt is named but its file is gone
+    result = plan_sync(files, corpus, listed, MAX_BYTES, scope=["new.txt", "gone.txt"])
+    assert reads == ["new.txt"]
+    assert result.added == ["new.txt"] and result.removed == ["gone.txt"] and not result.updated
+    assert sorted(result.kept) == ["a.txt", "b.txt"]  # a.txt's edit and other.txt wait for a full sync
+    assert result.indexed == {"a.txt", "b.txt", "new.txt"}
+
+
+def test_a_scoped_file_with_the_content_of_a_document_kept_outside_the_scope_is_a_duplicate(corpus, reads):
+    write(corpus, {"copy.txt": "Beta text."})
+    listed = manifest_of({"b.txt": "Beta text."})
+    result = plan_sync([corpus / "copy.txt"], corpus, listed, MAX_BYTES, scope=["copy.txt"])
+    assert result.duplicates == {"copy.txt": "b.txt"} and not result.fresh and not result.changed
