@@ -494,13 +494,17 @@ def scale_values(r: Results) -> dict[str, str]:
     sizes = r["scale"]["sizes"]
 
     def each(figure: Callable[[Json], str]) -> str:
-        return ", ".join(f"{figure(s)} at {s['target_chunks'] // 1000:,}k" for s in sizes)
+        return ", ".join(f"{figure(s)} at {size_name(s['target_chunks'])}" for s in sizes)
+
+    def size_name(n: int) -> str:
+        return f"{n // 1_000_000:,}M" if n >= 1_000_000 else f"{n // 1000:,}k"
 
     return {
         "sc_open": each(lambda s: f"{num(s['open_seconds'], 2)} s"),
         "sc_cold": each(lambda s: f"{num(s['cold_ask_seconds'], 1)} s"),
         "sc_search": each(lambda s: f"{num(s['search_ms']['p50'], 1)} / {num(s['search_ms']['p95'], 1)} ms"),
         "sc_add": each(lambda s: f"{num(s['add_one_seconds'], 2)} s"),
+        "sc_remove": each(lambda s: f"{num(s['remove_one_seconds'], 2)} s"),
         "sc_noop": each(lambda s: f"{num(s['noop_rebuild_seconds'], 2)} s"),
         "sc_rss": each(lambda s: f"{num(s['serve']['peak_rss_mb_after_question'])} MB"),
         "sc_disk": each(lambda s: f"{num(s['disk_bytes_per_chunk'])} bytes"),
