@@ -265,9 +265,7 @@ def search(ctx: click.Context, query: str, k: int, sources: tuple[str, ...], as_
 
 def _print_answer(answer: Answer) -> None:
     click.echo(answer.text)
-    click.echo(
-        f"(support {round(answer.support * 100)} %: the estimated chance that the documents answer this)"
-    )
+    click.echo(f"({answer.support_note()})")
     if answer.citations:
         click.echo("")
         for c in answer.citations:

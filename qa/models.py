@@ -160,6 +160,19 @@ class Answer:
     # For a fact question, the fact itself: a span of a cited sentence (`n` is that citation's number,
     # document_text[start:end] == text). None for an explanation, or when no cited sentence holds one.
     short: Citation | None = None
+    # What the answer rests on: "match", sentences matched to the question (`support` is fitted);
+    # "title" or "overview", a question about a whole document answered from its title line or its
+    # opening and most central sentences (`support` is 1.0 by construction, not an estimate).
+    kind: str = "match"
+
+    def support_note(self) -> str:
+        """The support in words a reader can weigh (the chat and `qa ask` print it). A whole-document
+        answer has none to weigh: it is built from the document's own opening, and says so."""
+        if self.answerable and self.kind == "title":
+            return "From the document's title line: no support estimate applies."
+        if self.answerable and self.kind == "overview":
+            return "From the document's opening and most central sentences: no support estimate applies."
+        return f"Support {round(self.support * 100)} %: the estimated chance that the documents answer this."
 
     def to_dict(self) -> JSONObject:
         """The JSON shape of `qa ask --json` (`qa.schemas.AnswerJSON`, the one definition of it)."""

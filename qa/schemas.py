@@ -96,6 +96,12 @@ class AnswerJSON(Shape):
         description="For a fact question, the fact itself: a span of the cited sentence numbered `n` "
         "(document_text[start:end] == text); null for an explanation or a decline.",
     )
+    kind: str = Field(
+        "match",
+        description="What the answer rests on: `match` (sentences matched to the question; `support` "
+        "is fitted), or `title` / `overview` (a whole-document question answered from the title line, "
+        "or the opening and most central sentences; `support` is 1.0 by construction).",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerJSON:
@@ -123,6 +129,7 @@ def _answer_fields(answer: Answer) -> JSONObject:
         "mode": answer.mode,
         "support": answer.support,
         "short": CitationJSON.of(answer.short) if answer.short else None,
+        "kind": answer.kind,
     }
 
 

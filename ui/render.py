@@ -192,17 +192,12 @@ def _nearest_html(passage: Passage) -> str:
     return f'<article class="qa-nearest">{header}<p>{escape_html(snippet)}</p></article>'
 
 
-def support_note(answer: Answer) -> str:
-    """The fitted support in words a reader can weigh."""
-    return f"Support {round(answer.support * 100)} %: the estimated chance that the documents answer this."
-
-
 def _turn_html(turn_no: int, turn: Turn, open_: bool) -> str:
     answer = turn.answer
     meta = []
     if answer.query and answer.query != turn.question.strip():
         meta.append(f"Searched for: {escape_html(answer.query)}")
-    meta.append(support_note(answer))
+    meta.append(answer.support_note())
     if answer.answerable:
         meta.append(escape_html(describe(answer.mode)))
         excerpts = {(e.source, e.start, e.end): e for e in turn.excerpts}

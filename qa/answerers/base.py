@@ -89,8 +89,9 @@ class ModelAnswerer(Answerer):
             short = short_answer(query, citations) if decision.kind == "match" else None
             text = f"{opening(decision, short)} {text}".strip()
             return Answer(
-                text, True, citations, query=query, mode=self.name, final=final, support=support, short=short
-            )
+                text, True, citations, query=query, mode=self.name, final=final, support=support,
+                short=short, kind=decision.kind,
+            )  # fmt: skip
 
         try:
             for checked in generate_checked(self.chat_model(), query, evidence, checker):

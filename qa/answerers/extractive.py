@@ -51,7 +51,10 @@ def quote(query: str, decision: Decision) -> Answer:
     quoted = " ".join(f"{c.text} [{c.n}]" for c in citations)
     text = f"{opening(decision, short)} {quoted}".strip()
     support = round(decision.support, 4)
-    return Answer(text, True, citations, query=query, mode=Extractive.name, support=support, short=short)
+    return Answer(
+        text, True, citations, query=query, mode=Extractive.name, support=support, short=short,
+        kind=decision.kind,
+    )  # fmt: skip
 
 
 def decline(query: str, decision: Decision, nearest: list[Passage]) -> Answer:

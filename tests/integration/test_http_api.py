@@ -29,7 +29,7 @@ BEIJING = "Where did the second round of the cybercrime dialogue take place?"
 SEG = "What did the Senior Experts Group discuss?"
 FOLLOW_UP = "When did they first meet?"
 POPULATION = "What is the population of Beijing?"
-CONTRACT = ["answer", "answerable", "citations", "nearest", "query", "mode", "support", "short"]
+CONTRACT = ["answer", "answerable", "citations", "nearest", "query", "mode", "support", "short", "kind"]
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,7 @@ def test_ask_returns_the_cli_json_with_citations_that_quote_the_document_exactly
         "mode",
         "support",
         "short",
+        "kind",
     ]
     assert answer["answerable"] and "Beijing" in answer["answer"] and "[1]" in answer["answer"]
     assert answer["mode"] == "extractive"
@@ -260,6 +261,7 @@ def test_the_docs_page_and_schema_are_served_from_this_machine(served: tuple[str
         "mode",
         "support",
         "short",
+        "kind",
     ]
 
 

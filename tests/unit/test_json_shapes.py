@@ -38,6 +38,7 @@ def test_an_answer_prints_the_contract_keys_in_the_contract_order() -> None:
         "mode",
         "support",
         "short",
+        "kind",
     ]
     assert shape["citations"] == [
         {"n": 1, "source": "notes.txt", "start": 10, "end": 38, "text": CITATION.text, "page": None,

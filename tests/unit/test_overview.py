@@ -79,6 +79,10 @@ def test_the_overview_quotes_the_lead_and_the_most_central_statements_in_documen
         assert TEXT[e.span.start : e.span.end] == e.span.text
     answer = quote("What is the article about?", decision)
     assert answer.short is None and [c.n for c in answer.citations] == [1, 2, 3]
+    assert answer.kind == "overview" and answer.to_dict()["kind"] == "overview"
+    # The chat does not dress a constructed answer up as a fitted "Support 100 %".
+    note = answer.support_note()
+    assert "opening" in note and "%" not in note
 
 
 def test_a_document_without_full_sentences_declines_its_overview():
