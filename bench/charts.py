@@ -10,7 +10,9 @@ writes them all):
 - ingest-throughput.png (`ingest.json`): chunks per second of a full index build and of the raw
   encoder on the same chunks, per embedding backend; beside it, where the build's time goes;
 - memory.png (`memory.json`): peak RSS of the served web chat per answerer, when ready and after one
-  answer.
+  answer;
+- scale.png (`scale.json`): at 10k / 100k / 1M chunks, the times (cold ask, open, no-op rebuild, add,
+  remove), search p50 / p95, `qa serve` peak RSS and disk per chunk, with the targets at 1M.
 
 Each chart's footer names the machine and its load while the benchmark ran (the result's `run`
 stamp). Prints the files written as one JSON object on stdout; logs go to stderr.
@@ -30,7 +32,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # after matplotlib.use: the backend must be chosen first
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench.common import RESULTS, ROOT
 
@@ -228,6 +230,110 @@ def memory_chart(result: dict[str, Any], out: Path) -> None:
     plt.close(fig)
 
 
+def _size_label(value: float, _: Any = None) -> str:
+    return f"{value / 1e6:g}M" if value >= 1e6 else _chunks_label(value)
+
+
+def _target_at_1m(ax: Any, x: float, y: float, text: str, color: str) -> None:
+    """A short dashed line at the target's height around the 1M point, labelled on its right."""
+    ax.hlines(y, x / 2, x * 2, colors=color, linestyles="--", linewidth=1.8, zorder=2)
+    ax.annotate(text, (x * 2, y), textcoords="offset points", xytext=(4, 0), va="center", ha="left",
+                fontsize=8, color=color)  # fmt: skip
+
+
+def scale_chart(result: dict[str, Any], out: Path) -> None:
+    sizes = result["sizes"]
+    targets = result.get("targets_at_1m", {})
+    chunks = [s["chunks"] for s in sizes]
+    ticks = [_size_label(s.get("target_chunks", s["chunks"])) for s in sizes]
+    at_1m = chunks[-1]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    (times, search), (memory, disk) = axes
+
+    series = [
+        ("cold_ask_seconds", "cold `qa ask` (fresh process)", ORANGE, "o"),
+        ("open_seconds", "open the index (in-process)", BLUE, "s"),
+        ("noop_rebuild_seconds", "no-op rebuild (in-process)", GREEN, "D"),
+        ("add_one_seconds", "add one document (in-process)", PURPLE, "^"),
+        ("remove_one_seconds", "remove one document (in-process)", GREY, "v"),
+    ]
+    for key, label, color, marker in series:
+        times.plot(chunks, [s[key] for s in sizes], marker=marker, color=color, label=label)
+        if key in targets:
+            _target_at_1m(times, at_1m, targets[key], f"target at 1M: {targets[key]:g} s", color)
+    times.set_yscale("log")
+    times.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    times.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    times.yaxis.set_minor_formatter(NullFormatter())
+    times.set_ylabel("seconds (log scale)")
+    times.set_title("Time per operation")
+    times.legend(fontsize=8, loc="upper left")
+
+    for stat, color, marker, offset in (("p95", ORANGE, "o", (0, 7)), ("p50", BLUE, "s", (0, -13))):
+        values = [s["search_ms"][stat] for s in sizes]
+        search.plot(chunks, values, marker=marker, color=color, label=f"search {stat}")
+        for x, y in zip(chunks, values, strict=True):
+            search.annotate(f"{y:.0f} ms", (x, y), textcoords="offset points", xytext=offset, ha="center",
+                            fontsize=8, color=color)  # fmt: skip
+        target = targets.get(f"search_{stat}_ms")
+        if target:
+            _target_at_1m(search, at_1m, target, f"{stat} target\nat 1M: {target:g} ms", color)
+    search.set_ylim(0, max(targets.get("search_p95_ms", 0), max(s["search_ms"]["p95"] for s in sizes)) * 1.15)
+    search.set_ylabel("ms per query")
+    search.set_title(f"Hybrid search, `Assistant.search` (k=5), {result['queries']} XQuAD questions")
+    search.legend(fontsize=8, loc="upper left")
+
+    after = [s["serve"]["peak_rss_mb_after_question"] for s in sizes]
+    ready = [s["serve"]["peak_rss_mb_ready"] for s in sizes]
+    memory.plot(chunks, after, marker="o", color=BLUE, label="peak RSS after one question")
+    memory.plot(chunks, ready, marker="s", linestyle=":", color=GREY, label="peak RSS when ready")
+    for i, (x, y) in enumerate(zip(chunks, after, strict=True)):  # the first centred, clear of the y axis
+        memory.annotate(f"{y:,.0f} MB", (x, y), textcoords="offset points", fontsize=8, color=BLUE,
+                        xytext=(0, 8) if i == 0 else (-4, 6), ha="center" if i == 0 else "right")  # fmt: skip
+    if targets.get("serve_peak_rss_mb"):
+        target = targets["serve_peak_rss_mb"]
+        _target_at_1m(memory, at_1m, target, f"target at 1M:\n{target:,.0f} MB", RED)
+    memory.set_ylim(0, max(max(after), targets.get("serve_peak_rss_mb", 0)) * 1.15)
+    memory.set_ylabel("peak resident memory, VmHWM (MB)")
+    memory.set_title("Memory of `qa serve` (extractive answerer)")
+    memory.legend(fontsize=8, loc="upper left")
+
+    per_chunk = [s["disk_bytes_per_chunk"] / 1000 for s in sizes]
+    disk.plot(chunks, per_chunk, marker="o", color=GREEN, label="index folder size / chunks")
+    for x, y, s in zip(chunks, per_chunk, sizes, strict=True):
+        disk.annotate(f"{y:.1f} KB\n({s['disk_bytes'] / 1e9:.2f} GB in all)", (x, y), xytext=(0, 8),
+                      textcoords="offset points", ha="center", fontsize=8, color=GREEN)  # fmt: skip
+    disk.set_ylim(0, max(per_chunk) * 1.4)
+    disk.set_ylabel("KB on disk per chunk")
+    disk.set_title("Index size on disk per chunk")
+    disk.legend(fontsize=8, loc="lower left")
+
+    for ax in (times, search, memory, disk):
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(chunks, ticks)
+        ax.set_xlim(chunks[0] / 2, at_1m * 15)
+        ax.set_xlabel("chunks in the index (log scale)")
+        ax.grid(True, which="major", alpha=0.3)
+
+    method = result.get("method", {})
+    real = method.get("embedded_for_real")
+    fig.suptitle(
+        "How qa scales with the index: `python -m bench.scale`, "
+        "XQuAD paragraphs + generated filler documents\n"
+        + (f"Only {real:,} chunks embedded for real; " if real else "")
+        + "the rest have synthetic vectors (a real chunk's vector + calibrated noise)",
+        fontsize=11,
+    )
+    _footer(
+        fig,
+        f"Embedding backend {result.get('embedding_backend', '?')}; "
+        f"median of {result.get('repeat', '?')} runs; {_machine(result)}",
+    )
+    fig.savefig(out, dpi=DPI)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder with the results JSON.")
@@ -239,6 +345,7 @@ def main() -> None:
         ("query_latency.json", query_latency_chart, "query-latency.png"),
         ("ingest.json", ingest_chart, "ingest-throughput.png"),
         ("memory.json", memory_chart, "memory.png"),
+        ("scale.json", scale_chart, "scale.png"),
     ):
         result = _load(args.results / name)
         if result is not None:
