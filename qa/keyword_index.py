@@ -115,18 +115,21 @@ class KeywordIndex:
     # ---- saving and loading ------------------------------------------------------------------------
 
     def save(self, folder: Path, key: str, versions: Mapping[str, str] | None = None) -> None:
-        """Write the index to `folder` for `key`, all at once. One segment is saved whole; a layered
-        index saves its delta and dead list only, naming the base folder (beside `folder`) it extends.
+        """Write the index to `folder` for `key`, all at once. An index over a base saved beside `folder`
+        saves its delta and dead list only (both maybe empty), naming that base folder; any other is
+        saved whole.
         `versions` (source -> content hash of the documents it holds) lets a later version be patched
         from this one (`saved_versions`)."""
         folder = Path(folder)
-        if not self.layered:
-            self.base.save(folder, key, versions)
-            return
         base = self._base_folder
-        if base is None or base.parent != folder.parent:  # no saved base beside it: save it whole
-            self.base.merged(self.dead, self.delta or Segment()).save(folder, key, versions)
+        if base is None or base.parent != folder.parent or base == folder:  # no saved base beside it
+            if self.layered:
+                self.base.merged(self.dead, self.delta or Segment()).save(folder, key, versions)
+            else:
+                self.base.save(folder, key, versions)
             return
+        # The saved base beside it, plus whatever is layered over it (maybe nothing: a document added
+        # and removed again leaves the base as saved, and a copy of it would cost the corpus).
         base_key = read_meta(base, None, {KEYWORD_FORMAT})["key"]
         delta = self.delta
         listed = dict(versions or {})

@@ -266,6 +266,23 @@ def test_a_layered_index_whose_base_is_gone_or_replaced_is_unusable(tmp_path, la
         KeywordIndex.load(tmp_path / "v2", "k2")
 
 
+def test_a_document_added_then_removed_again_saves_a_pointer_to_the_unchanged_base(tmp_path, layering):
+    chunks = random_chunks(90)
+    KeywordIndex(chunks).save(tmp_path / "v1", "k1")
+    added = random_chunks(91, 1, "new")
+    layered = KeywordIndex.load(tmp_path / "v1", "k1").patch((), added)
+    layered.save(tmp_path / "v2", "k2")
+    back = KeywordIndex.load(tmp_path / "v2", "k2").patch({added[0].source}, [])
+    assert not back.layered  # nothing is layered over the base any more
+    back.save(tmp_path / "v3", "k3")
+    assert KeywordIndex.base_folder_of(tmp_path / "v3") == "v1"  # not a copy of the whole base
+    assert sum(p.stat().st_size for p in (tmp_path / "v3").rglob("*")) < 2_000
+    loaded, rebuilt = KeywordIndex.load(tmp_path / "v3", "k3"), KeywordIndex(chunks)
+    assert loaded.size == rebuilt.size
+    for query in QUERIES:
+        np.testing.assert_array_equal(loaded.scores(query), rebuilt.scores(query))
+
+
 def test_an_index_built_in_memory_is_never_layered(layering):
     fresh = KeywordIndex(random_chunks(70)).patch({"doc001.txt"}, random_chunks(71, 1, "new"))
     assert not fresh.layered  # a layer must name a saved base; this one has none
