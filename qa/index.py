@@ -41,7 +41,7 @@ from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import EmbeddingModel
 from .errors import CorpusError, IndexBusyError, IndexMismatchError
 from .keyword_index import KeywordIndex, KeywordIndexUnusable, Positions
-from .loaders import list_corpus, list_named
+from .loaders import list_named, scan_corpus
 from .manifest import (
     MANIFEST_FORMAT,
     BuildSettings,
@@ -516,8 +516,8 @@ class IndexStore:
         generation = self.storage.current()
         old: Manifest | None = None
         records = 0  # read besides the checkpoint
-        if generation:  # a writer must start from what is on disk, not from a stale in-memory index
-            self.storage.client(generation, fresh=True)
+        self.storage.begin_write(generation)  # start from what is on disk, not a stale in-memory index
+        if generation:
             try:
                 state = self._read_state(generation)
             except (IndexMismatchError, CorpusError):
@@ -529,7 +529,7 @@ class IndexStore:
             if old is not None and not full:
                 self.check_compatible(old)
         scope = None if only is None or old is None or full else only  # a first build takes everything
-        files, skipped = list_corpus(corpus_dir) if scope is None else list_named(corpus_dir, scope)
+        files, skipped = scan_corpus(corpus_dir) if scope is None else list_named(corpus_dir, scope)
         plan = plan_sync(
             files, corpus_dir, old, max_bytes, full, skipped, progress, ocr=self.ocr, scope=scope
         )

@@ -14,14 +14,13 @@ Rules:
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .files import file_sha256
-from .loaders import Skipped, document_version, load_bytes, size_limit_reason, source_name
+from .loaders import CorpusFile, Skipped, document_version, load_bytes, size_limit_reason
 from .manifest import DocumentEntry, Manifest
 from .models import Document
 
@@ -72,7 +71,7 @@ class SyncPlan(Changes):
 
 
 def plan_sync(
-    files: Sequence[Path],
+    files: Sequence[CorpusFile],
     corpus_dir: Path,
     manifest: Manifest | None,
     max_bytes: int,
@@ -82,13 +81,14 @@ def plan_sync(
     ocr: bool = True,
     scope: Collection[str] | None = None,
 ) -> SyncPlan:
-    """Scan, hash and dedup `files` (found under `corpus_dir`) against `manifest`. `skipped` are files
-    the scan already refused; with `full`, nothing listed is kept as it is (but dates and the
-    added/updated split still come from the manifest). `ocr`: whether images and scanned pages are
-    recognised; a document is read again when its version (content and extraction) is not the listed one.
-    With a `scope` (source names), only those are synced: `files` are theirs, a scoped document whose
-    file is gone is removed, and every other listed document is kept as listed without a look at the
-    corpus (how adding or removing named files costs those files, not the corpus)."""
+    """Hash and dedup `files` (as `scan_corpus` found them under `corpus_dir`) against `manifest`.
+    `skipped` are files the scan already refused; with `full`, nothing listed is kept as it is (but
+    dates and the added/updated split still come from the manifest). `ocr`: whether images and
+    scanned pages are recognised; a document is read again when its version (content and extraction)
+    is not the listed one. With a `scope` (source names), only those are synced: `files` are theirs, a
+    scoped document whose file is gone is removed, and every other listed document is kept as listed
+    without a look at the corpus (how adding or removing named files costs those files, not the
+    corpus)."""
     if scope is not None and full:
         raise ValueError("a full build syncs the whole corpus, not a scope")
     plan = SyncPlan(skipped=list(skipped))
@@ -102,32 +102,35 @@ def plan_sync(
     claims = {s: d for s, e in outside.items() if (d := _listed_digest(s, e, ocr))}  # their content's owners
     for source, digest in claims.items():
         first[digest] = min((False, source), first.get(digest, (False, source)))
-    for done, path in enumerate(files, start=1):
-        source = source_name(path, corpus_dir)
+    for done, file in enumerate(files, start=1):
+        source = file.source
         if progress:
             progress("read", done, len(files))
         data: bytes | None = None
         try:
-            stat = path.stat()
-            if stat.st_size > max_bytes:
-                raise ValueError(size_limit_reason(stat.st_size, max_bytes))
+            if file.size > max_bytes:
+                raise ValueError(size_limit_reason(file.size, max_bytes))
             listed = reusable.get(source)
-            if listed is not None and _same_file(listed, stat, path.suffix, ocr):
+            trusted = listed is not None and _same_file(listed, file, ocr)
+            if listed is not None and trusted:
                 digest = listed.digest  # as listed, and kept below without reading the file
             else:
-                data = path.read_bytes()
+                data = Path(file.path).read_bytes()
                 digest = file_sha256(data)
-                plan.stamps[source] = FileStamp(_trusted_mtime(stat), digest)
+                plan.stamps[source] = FileStamp(_trusted_mtime(file.mtime_ns), digest)
         except (ValueError, OSError) as exc:
             plan.skipped.append(Skipped(source, str(exc)))
             continue
         digests[source] = digest
         rank, best = (source not in reusable, source), first.get(digest)
         first[digest] = min(rank, best or rank)
-        if source in reusable and reusable[source].sha256 == document_version(digest, path.suffix, ocr):
+        if trusted or (
+            source in reusable and reusable[source].sha256 == document_version(digest, file.suffix, ocr)
+        ):
             continue
         if best is not None and best < rank:  # another name has the better claim to this content
             continue
+        path = Path(file.path)
         try:  # parsed now, while the bytes are at hand; a duplicate's parse is thrown away below
             if data is None:  # cannot happen: a file trusted unread is kept above; read it if it does
                 data = path.read_bytes()
@@ -176,23 +179,23 @@ def _listed_digest(source: str, listed: DocumentEntry, ocr: bool) -> str | None:
     return listed.sha256 if document_version(listed.sha256, suffix, ocr) == listed.sha256 else None
 
 
-def _same_file(listed: DocumentEntry, stat: os.stat_result, suffix: str, ocr: bool) -> bool:
+def _same_file(listed: DocumentEntry, file: CorpusFile, ocr: bool) -> bool:
     """Whether a listed document's file is the one it was indexed from, by its size and modification
     time alone (and its version would still be read the same way, e.g. with OCR as now)."""
     return bool(
         listed.mtime_ns
-        and listed.mtime_ns == stat.st_mtime_ns
-        and listed.bytes == stat.st_size
+        and listed.mtime_ns == file.mtime_ns
+        and listed.bytes == file.size
         and listed.digest
-        and document_version(listed.digest, suffix, ocr) == listed.sha256
+        and document_version(listed.digest, file.suffix, ocr) == listed.sha256
     )
 
 
-def _trusted_mtime(stat: os.stat_result) -> int:
+def _trusted_mtime(mtime_ns: int) -> int:
     """The file's modification time, or 0 when it was modified so shortly before this read that a
     later change within the same clock tick could leave it unchanged (git's "racy" files): such a file
     is read and hashed at every sync."""
-    return stat.st_mtime_ns if time.time_ns() - stat.st_mtime_ns > RACY_NS else 0
+    return mtime_ns if time.time_ns() - mtime_ns > RACY_NS else 0
 
 
 def _ocr_progress(progress: Progress | None) -> Callable[[int, int], None] | None:

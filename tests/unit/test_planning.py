@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import qa.planning
-from qa.loaders import Skipped, list_corpus
+from qa.loaders import Skipped, corpus_file, scan_corpus
 from qa.manifest import MANIFEST_FORMAT, Chunking, DocumentEntry, Manifest
 from qa.planning import plan_sync
 
@@ -73,7 +73,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def plan(corpus: Path, manifest: Manifest | None, full: bool = False, max_bytes: int = MAX_BYTES):
-    files, skipped = list_corpus(corpus)
+    files, skipped = scan_corpus(corpus)
     return plan_sync(files, corpus, manifest, max_bytes, full, skipped)
 
 
@@ -271,17 +271,16 @@ def test_the_scan_leaves_out_hidden_and_ignored_files_and_links_to_folders(corpu
     (outside / "e.txt").write_text("E.", encoding="utf-8")
     (corpus / "linked").symlink_to(outside, target_is_directory=True)
     (corpus / "f.txt").symlink_to(outside / "e.txt")
-    files, skipped = list_corpus(corpus)
-    from qa.loaders import source_name
-
-    assert [source_name(p, corpus) for p in files] == ["a.txt", "f.txt", "sub/b.md", "sub/deeper/d.txt"]
+    files, skipped = scan_corpus(corpus)
+    assert [f.source for f in files] == ["a.txt", "f.txt", "sub/b.md", "sub/deeper/d.txt"]
     assert [s.source for s in skipped] == ["notes.xyz"]
+    assert [f.size for f in files] == [2, 2, 2, 2]  # the linked file's own size, as a read would see
 
 
 def test_a_scoped_plan_looks_only_at_the_named_files_and_keeps_every_other_document(corpus, reads):
     write(corpus, {"a.txt": "Alpha text, edited.", "new.txt": "A new note.", "other.txt": "Other, new too."})
     listed = manifest_of({"a.txt": "Alpha text.", "b.txt": "Beta text.", "gone.txt": "Gone."})
-    files = [corpus / "new.txt"]  # gone.txt is named but its file is gone
+    files = [corpus_file(corpus / "new.txt", corpus)]  # gone.txt is named but its file is gone
     result = plan_sync(files, corpus, listed, MAX_BYTES, scope=["new.txt", "gone.txt"])
     assert reads == ["new.txt"]
     assert result.added == ["new.txt"] and result.removed == ["gone.txt"] and not result.updated
@@ -292,5 +291,7 @@ def test_a_scoped_plan_looks_only_at_the_named_files_and_keeps_every_other_docum
 def test_a_scoped_file_with_the_content_of_a_document_kept_outside_the_scope_is_a_duplicate(corpus, reads):
     write(corpus, {"copy.txt": "Beta text."})
     listed = manifest_of({"b.txt": "Beta text."})
-    result = plan_sync([corpus / "copy.txt"], corpus, listed, MAX_BYTES, scope=["copy.txt"])
+    result = plan_sync(
+        [corpus_file(corpus / "copy.txt", corpus)], corpus, listed, MAX_BYTES, scope=["copy.txt"]
+    )
     assert result.duplicates == {"copy.txt": "b.txt"} and not result.fresh and not result.changed
