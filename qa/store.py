@@ -53,6 +53,7 @@ POINTER_ID = "current"
 GENERATION = re.compile(r"gen-\d{8}T\d{6}-[0-9a-f]{6}")  # what `Store.new_generation` names
 READ_BATCH = 5000
 RECORD_BATCH = 1000
+WRITER_FILE = "WRITER"  # in an embedded index folder: which store wrote last (EmbeddedStore.begin_write)
 
 
 class Store(ABC):
@@ -91,6 +92,12 @@ class Store(ABC):
     @abstractmethod
     def keyword_dir(self, generation: str) -> Path:
         """The local folder holding `generation`'s saved keyword indexes, one per manifest version."""
+
+    def begin_write(self, generation: str | None) -> None:
+        """Called by a writer holding the writer lock, before it writes anything: make the client of
+        `generation` (the live one, if any) see what other writers wrote since this store last did."""
+        if generation:
+            self.client(generation, fresh=True)
 
     # ---- the same for both ---------------------------------------------------------------------
 
@@ -275,6 +282,22 @@ class EmbeddedStore(Store):
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = Path(index_dir)
         self._clients: dict[str, ClientAPI] = {}
+        self._token = secrets.token_hex(8)  # names this store in WRITER_FILE
+
+    def begin_write(self, generation: str | None) -> None:
+        """Reloading a generation costs its whole vector index (seconds at a million chunks), so a writer
+        skips it when the last writer was this very store: every writer signs `WRITER_FILE` under the
+        writer lock before it writes, so an unchanged signature means nobody else has written since."""
+        signature = self.index_dir / WRITER_FILE
+        try:
+            last = signature.read_text(encoding="utf-8").strip()
+        except OSError:
+            last = ""
+        if last != self._token:
+            _write_atomic(signature, self._token + "\n")
+            super().begin_write(generation)
+        elif generation:
+            self.client(generation)
 
     def client(self, generation: str, fresh: bool = False) -> ClientAPI:
         # Chroma's process-wide cache of embedded systems is a plain dict: two threads opening at

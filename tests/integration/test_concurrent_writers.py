@@ -224,3 +224,35 @@ def test_a_running_reader_stops_citing_a_document_another_process_removed(
     assert all(p["source"] != "wombats.md" for p in after["answer"]["nearest"])
     still = reader.ask(BEIJING_QUESTION)
     assert still["answer"]["answerable"] and cited_sources(still) == {ARTICLE_SOURCE}
+
+
+def test_a_long_lived_writer_adding_after_another_process_keeps_that_process_s_vectors(
+    private_article_index, tmp_path
+):
+    """A writer keeps its Chroma client between writes while it is the last writer (the `WRITER`
+    signature) and reloads it otherwise: either way, a document another process added in between must
+    keep its vectors, and no chunk may be duplicated or stray, when this one writes again."""
+    built = private_article_index
+    writer = Assistant(corpus_dir=built.corpus_dir, index_dir=built.index_dir, answerer="extractive")
+    documents = {"quokkas.txt": QUOKKAS, "wombats.md": WOMBATS, "kelp.txt": KELP}
+    for name in documents:
+        (tmp_path / name).write_text(documents[name], encoding="utf-8")
+    writer.add([tmp_path / "quokkas.txt"])  # this process has written and holds the vectors
+    done = run_qa(built, "index", "add", tmp_path / "wombats.md")
+    assert done.returncode == 0, done.stderr
+    writer.add([tmp_path / "kelp.txt"])  # written over what the other process added
+
+    fresh = Assistant(corpus_dir=built.corpus_dir, index_dir=built.index_dir, answerer="extractive")
+    snapshot = fresh.store.open()
+    assert not snapshot.strays
+    for name, text in documents.items():  # the vector search alone finds each one
+        best, _ = snapshot.nearest(fresh.embeddings.embed_query(text), k=1)[0]
+        assert snapshot.keyword.source_of(snapshot.keyword.row(best)) == name
+    assert_no_duplicated_or_stray_chunks(fresh)
+
+
+KELP = (
+    "Kelp forests\n\n"
+    "Giant kelp grows up to half a metre a day in cold coastal waters. "
+    "Sea otters protect kelp forests by eating the urchins that graze on them.\n"
+)

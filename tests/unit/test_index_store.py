@@ -253,3 +253,22 @@ def test_a_build_of_named_documents_syncs_those_alone(store, corpus):
     manifest = store.manifest()
     assert sorted(manifest.documents) == ["one.txt", "three.txt"]
     assert store.build(corpus, MAX_BYTES).updated == ["one.txt"]  # the whole folder's sync sees the edit
+
+
+def test_a_writer_reuses_its_loaded_vectors_only_while_no_other_writer_has_written(tmp_path, corpus):
+    def new_store() -> IndexStore:
+        return IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+
+    first, second = new_store(), new_store()  # two writers, as two processes are
+    first.build(corpus, MAX_BYTES)
+    texts = {"three.txt": "A third document, about lighthouses.", "four.txt": "A fourth one, about kelp."}
+    for name, writer in (("three.txt", second), ("four.txt", first)):
+        (corpus / name).write_text(texts[name], encoding="utf-8")
+        writer.build(corpus, MAX_BYTES, only=[name])
+    for reader in (first, new_store()):
+        snapshot = reader.open()
+        assert sorted(snapshot.manifest.documents) == ["four.txt", "one.txt", "three.txt", "two.md"]
+        assert not snapshot.strays and snapshot.collection.count() == snapshot.keyword.size
+        for name, text in texts.items():  # each document's vector is found by the other's writer too
+            best, _ = snapshot.nearest(HashingEmbeddings().encode([text])[0], k=1)[0]
+            assert snapshot.keyword.source_of(snapshot.keyword.row(best)) == name
