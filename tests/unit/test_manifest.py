@@ -41,10 +41,29 @@ def test_a_header_written_by_an_older_format_is_refused_by_its_format():
         Header.from_json(json.dumps(old))
 
 
-def test_a_damaged_record_is_refused_with_the_field_that_is_wrong():
-    damaged = json.loads(entry("abc").to_json()) | {"chunks": "many"}
-    with pytest.raises(ManifestFormatError, match="chunks"):
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("chunks", "many"), ("bytes", True), ("sha256", None), ("mtime_ns", 1.5), ("digest", 7), ("pages", {})],
+)
+def test_a_damaged_record_is_refused_with_the_field_that_is_wrong(field, value):
+    damaged = json.loads(entry("abc").to_json()) | {field: value}
+    with pytest.raises(ManifestFormatError, match=field):
         DocumentEntry.from_json(json.dumps(damaged))
+    del damaged[field]
+    if field in {"mtime_ns", "digest"}:  # optional: an entry written before they existed
+        assert DocumentEntry.from_json(json.dumps(damaged)) == entry("abc")
+    else:
+        with pytest.raises(ManifestFormatError, match=field):
+            DocumentEntry.from_json(json.dumps(damaged))
+
+
+def test_a_record_with_broken_pages_is_refused():
+    damaged = json.loads(entry("abc").to_json()) | {"pages": [[0, "one"]]}
+    with pytest.raises(ManifestFormatError, match="pages"):
+        DocumentEntry.from_json(json.dumps(damaged))
+
+
+def test_a_record_that_is_not_json_is_refused():
     with pytest.raises(ManifestFormatError, match="not JSON"):
         DocumentEntry.from_json("{")
 
