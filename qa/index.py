@@ -516,7 +516,7 @@ class IndexStore:
         generation = self.storage.current()
         old: Manifest | None = None
         records = 0  # read besides the checkpoint
-        self.storage.begin_write(generation)  # start from what is on disk, not a stale in-memory index
+        finished = self.storage.begin_write(generation)  # see what is on disk, not a stale in-memory index
         if generation:
             try:
                 state = self._read_state(generation)
@@ -542,7 +542,8 @@ class IndexStore:
                 + ("; the existing index was left as it was" if generation else "")
             )
 
-        recovering = bool(generation and old and not full and self._needs_cleanup(generation, old))
+        clean = finished == (generation, old.version) if old else False  # the last build finished it
+        recovering = bool(generation and old and not full and self._needs_cleanup(generation, old, clean))
         if full or generation is None or old is None:
             report.generation = self._full_build(plan, old, report, progress)
         elif plan.changed or recovering:
@@ -552,8 +553,10 @@ class IndexStore:
             report.generation = generation
             report.chunks = old.chunks
             report.seconds = time.perf_counter() - started
+            self.storage.end_write(generation, old.version)
             log.info("index is up to date (%d documents)", len(plan.kept))
             return report
+        self.storage.end_write(report.generation, self.storage.header_version(report.generation))
         report.seconds = time.perf_counter() - started
         log.info(
             "index built: %d added, %d updated, %d removed, %d unchanged, %d chunks (%d embedded) in %.1fs",
@@ -562,13 +565,14 @@ class IndexStore:
         )  # fmt: skip
         return report
 
-    def _needs_cleanup(self, generation: str, old: Manifest) -> bool:
+    def _needs_cleanup(self, generation: str, old: Manifest, clean: bool) -> bool:
         """Whether a killed build left something behind: an unfinished clean-up, records it never
-        committed, or chunks no document lists."""
+        committed, or chunks no document lists (counted unless the last build is known to have
+        finished `old` cleanly)."""
         return (
             old.dirty
             or bool(self.storage.read_records(generation, above=old.version))
-            or self.storage.count_chunks(generation) != old.chunks
+            or (not clean and self.storage.count_chunks(generation) != old.chunks)
         )
 
     def _embed_and_store(

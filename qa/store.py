@@ -53,7 +53,7 @@ POINTER_ID = "current"
 GENERATION = re.compile(r"gen-\d{8}T\d{6}-[0-9a-f]{6}")  # what `Store.new_generation` names
 READ_BATCH = 5000
 RECORD_BATCH = 1000
-WRITER_FILE = "WRITER"  # in an embedded index folder: which store wrote last (EmbeddedStore.begin_write)
+WRITER_FILE = "WRITER"  # in an embedded index folder: who wrote last, and if it finished (`begin_write`)
 
 
 class Store(ABC):
@@ -93,11 +93,17 @@ class Store(ABC):
     def keyword_dir(self, generation: str) -> Path:
         """The local folder holding `generation`'s saved keyword indexes, one per manifest version."""
 
-    def begin_write(self, generation: str | None) -> None:
+    def begin_write(self, generation: str | None) -> tuple[str, int] | None:
         """Called by a writer holding the writer lock, before it writes anything: make the client of
-        `generation` (the live one, if any) see what other writers wrote since this store last did."""
+        `generation` (the live one, if any) see what other writers wrote since this store last did.
+        Returns the generation and version at which the last writer finished cleanly, when known
+        (None: unknown, or it never finished, and a killed build may have left stray chunks)."""
         if generation:
             self.client(generation, fresh=True)
+        return None
+
+    def end_write(self, generation: str, version: int) -> None:  # noqa: B027 - nothing to record here
+        """Called by a writer whose build committed `version` of `generation` and cleaned up after it."""
 
     # ---- the same for both ---------------------------------------------------------------------
 
@@ -284,20 +290,29 @@ class EmbeddedStore(Store):
         self._clients: dict[str, ClientAPI] = {}
         self._token = secrets.token_hex(8)  # names this store in WRITER_FILE
 
-    def begin_write(self, generation: str | None) -> None:
-        """Reloading a generation costs its whole vector index (seconds at a million chunks), so a writer
-        skips it when the last writer was this very store: every writer signs `WRITER_FILE` under the
-        writer lock before it writes, so an unchanged signature means nobody else has written since."""
+    def begin_write(self, generation: str | None) -> tuple[str, int] | None:
+        """Every writer signs `WRITER_FILE` under the writer lock before it writes ("writing"), and
+        again once it is done ("clean GENERATION VERSION"). Reloading a generation costs its whole vector
+        index (seconds at a million chunks), so a writer whose signature is still there skips it: nobody
+        else has written since. And a build that finds a clean signature for the committed version
+        knows no killed build left stray chunks, without counting them (which loads that index too)."""
         signature = self.index_dir / WRITER_FILE
         try:
-            last = signature.read_text(encoding="utf-8").strip()
-        except OSError:
-            last = ""
-        if last != self._token:
-            _write_atomic(signature, self._token + "\n")
+            token, state = signature.read_text(encoding="utf-8").split("\n", 1)
+        except (OSError, ValueError):
+            token, state = "", ""
+        _write_atomic(signature, f"{self._token}\nwriting\n")
+        if token != self._token:
             super().begin_write(generation)
         elif generation:
             self.client(generation)
+        match state.split():
+            case ["clean", finished, version] if version.isdigit():
+                return finished, int(version)
+        return None
+
+    def end_write(self, generation: str, version: int) -> None:
+        _write_atomic(self.index_dir / WRITER_FILE, f"{self._token}\nclean {generation} {version}\n")
 
     def client(self, generation: str, fresh: bool = False) -> ClientAPI:
         # Chroma's process-wide cache of embedded systems is a plain dict: two threads opening at

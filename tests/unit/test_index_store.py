@@ -272,3 +272,48 @@ def test_a_writer_reuses_its_loaded_vectors_only_while_no_other_writer_has_writt
         for name, text in texts.items():  # each document's vector is found by the other's writer too
             best, _ = snapshot.nearest(HashingEmbeddings().encode([text])[0], k=1)[0]
             assert snapshot.keyword.source_of(snapshot.keyword.row(best)) == name
+
+
+class FailingSecondBatch(HashingEmbeddings):
+    """Embeddings that fail on their second batch, after the first was stored: a build that dies
+    mid-way leaves chunks no manifest lists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def encode(self, texts):
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("embedding failed")
+        return super().encode(texts)
+
+
+def test_strays_of_a_build_that_died_are_counted_and_cleared_and_a_clean_finish_skips_the_count(
+    tmp_path, corpus, monkeypatch
+):
+    monkeypatch.setattr("qa.index.WRITE_BATCH", 1)
+    store = IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+    store.build(corpus, MAX_BYTES)
+    for i in range(3):
+        (corpus / f"new{i}.txt").write_text(f"New document number {i} about lighthouses.", encoding="utf-8")
+    dying = IndexStore(tmp_path / "index", FailingSecondBatch(), chunk_size=700, chunk_overlap=1)
+    with pytest.raises(RuntimeError, match="embedding failed"):
+        dying.build(corpus, MAX_BYTES, only=["new0.txt", "new1.txt", "new2.txt"])
+    generation = store.current_generation()
+    assert store.storage.count_chunks(generation) > store.manifest().chunks  # a stray chunk
+
+    counted: list[str] = []
+    count = store.storage.count_chunks
+    monkeypatch.setattr(store.storage, "count_chunks", lambda g: counted.append(g) or count(g))
+    (corpus / "new1.txt").unlink()
+    (corpus / "new2.txt").unlink()
+    report = store.build(corpus, MAX_BYTES)  # the last build never finished: count, and clean up
+    assert counted == [generation] and report.added == ["new0.txt"]
+    assert count(generation) == store.manifest().chunks == store.open().keyword.size
+
+    counted.clear()
+    again = IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+    monkeypatch.setattr(again.storage, "count_chunks", lambda g: counted.append(g) or count(g))
+    assert not again.build(corpus, MAX_BYTES).changed
+    assert counted == []  # the last build finished this very version: nothing can be stray
