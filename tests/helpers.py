@@ -93,6 +93,9 @@ class ScriptedEmbeddings(PackagedMiniLM):
 
 
 # Two small documents beside the article, for tests that add, edit and remove documents.
+# The JSON shape of an answer (DESIGN.md), in its order: `qa ask --json`, the HTTP API and MCP.
+ANSWER_KEYS = ["answer", "answerable", "citations", "nearest", "query", "mode", "support", "short", "kind"]
+
 QUOKKAS = (
     "Quokkas of Rottnest Island\n\n"
     "The quokka is a small marsupial that lives on Rottnest Island near Perth. "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import ARTICLE_SOURCE, read_document
+from helpers import ANSWER_KEYS, ARTICLE_SOURCE, read_document
 
 from qa.cli import main
 from qa.settings import get_settings
@@ -97,17 +97,7 @@ def test_ask_json_prints_the_answer_with_exact_citations(article_index, article_
     result = qa(*on(article_index), "ask", BEIJING_QUESTION, "--json")
     assert result.exit_code == 0, result.output
     value = json.loads(result.stdout)
-    assert set(value) == {
-        "answer",
-        "answerable",
-        "citations",
-        "nearest",
-        "query",
-        "mode",
-        "support",
-        "short",
-        "kind",
-    }
+    assert set(value) == set(ANSWER_KEYS)
     assert value["answerable"] is True and "Beijing" in value["answer"]
     assert 0.5 <= value["support"] <= 1.0  # a close, direct match: more likely right than not
     assert value["query"] == BEIJING_QUESTION and value["mode"] == "extractive"

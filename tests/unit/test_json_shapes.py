@@ -7,6 +7,7 @@ import json
 
 import pytest
 from fastapi import HTTPException
+from helpers import ANSWER_KEYS
 
 from qa.models import Answer, Citation, DocumentInfo, IndexStatus, Passage
 from qa.openai_api import ChatMessage, conversation, reply_text, without_sources
@@ -29,17 +30,7 @@ DECLINE = Answer("The documents don't say.", False, nearest=[PASSAGE], query="q"
 
 def test_an_answer_prints_the_contract_keys_in_the_contract_order() -> None:
     shape = AnswerJSON.of(ANSWER).to_json()
-    assert list(shape) == [
-        "answer",
-        "answerable",
-        "citations",
-        "nearest",
-        "query",
-        "mode",
-        "support",
-        "short",
-        "kind",
-    ]
+    assert list(shape) == ANSWER_KEYS
     assert shape["citations"] == [
         {"n": 1, "source": "notes.txt", "start": 10, "end": 38, "text": CITATION.text, "page": None,
          "section": None, "ocr": False}
