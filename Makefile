@@ -66,7 +66,7 @@ test: dev lint browser
 # Every figure in the README's "Measured" table and in docs/benchmarks.md comes from a JSON file in
 # docs/results/, stamped with the date, commit, CPU, core count and load average of its run.
 # `make eval` writes the quality figures (qa eval on every question set), `make bench` the speeds and
-# memory (docs/benchmarks.md's Runs table gives each one's wall time), `make calibrate` refits the decision; each then
+# memory (docs/benchmarks.md's Runs table gives each one's wall time), `make calibrate` refits the decision and the span model; each then
 # regenerates docs/benchmarks.md and the README's table from the results (`make report` alone does
 # only that).
 RESULTS := docs/results
@@ -95,6 +95,8 @@ bench: dev
 calibrate: dev
 	$(PY) -m bench.calibrate --results $(RESULTS)/calibration.json
 	$(PY) -m bench.evidence_choice --results $(RESULTS)/evidence_choice.json
+	$(PY) -m bench.fit_spans --results $(RESULTS)/span_fit.json
+	$(PY) -m bench.short_answers --local-sample 40 --out $(RESULTS)/short_answers.json
 	$(PY) -m bench.report
 
 report: setup

@@ -1,26 +1,35 @@
 """Cited sentence + fact question -> the fact itself, as a span of that sentence (`Answer.short`).
 
 "When was the OPM breach made public?" is answered by a 34-word sentence; the fact a reader wants is
-"June 2015". A question that asks for a date, a number, a person or a place (when, how many, who,
-where, what year ...) gets the phrase of its best cited sentence that holds that kind of thing, is
-not made of the question's own words, and stands nearest to the words of the question that the
-sentence repeats (answers sit next to what the question already says). An explanation (why, how ...,
-describe) gets none: no phrase answers it. Nor does an open "what"/"which" question: measured on
-held-out articles, the phrase picked for those was the exact answer about one time in eight, and a
-bold wrong "fact" misleads more than none (`STATED_KINDS`).
+"June 2015". A question that asks for a fact (when, how many, who, where, what, which ...) gets the
+phrase of its best cited sentence that a fitted span model (`SpanModel`) rates most likely to be
+exactly the answer: candidates are dates, numbers, names, noun phrases and short runs of words that
+are not the question's own words, scored by where they stand relative to the words the sentence
+shares with the question, their shape, and their kind against the kind asked for. The phrase is
+stated only when the model is confident enough (`SpanModel.show_at`); an explanation (why, how ...,
+describe) gets none, since no phrase answers it.
 
 The span is always cut from the sentence itself, so `document_text[start:end] == text` holds as for
 any citation; a span a language model proposes is kept only when it is such a substring
-(`verbatim_span`). `python -m bench.short_answers` measures the methods on held-out SQuAD answers.
+(`verbatim_span`). `python -m bench.fit_spans` fits the model; `python -m bench.short_answers`
+measures the methods end to end on held-out SQuAD and XQuAD questions.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from .models import Citation
 from .text import STOPWORDS, bare, normalise, words
+
+SPAN_MODEL = Path(__file__).with_name("span_model.json")
 
 # Question openings that ask for an explanation, which no single phrase answers.
 _EXPLAIN_FIRST = frozenset({"why", "explain", "describe", "summarize", "summarise", "discuss", "tell"})
@@ -56,27 +65,6 @@ _DETERMINERS = frozenset(
     """a an the its their his her this that these those our your some any each every another new
     of for by with about on in at as""".split()
 )
-
-
-@dataclass(frozen=True)
-class SpanWeights:
-    """How a "what"/"which" question weighs its candidates beyond their distance (in tokens) to the
-    question's words: a bare phrase (likely a verb) gives up `phrase_penalty` to a noun phrase, and
-    a noun phrase `name_bonus` to a name. Chosen by `python -m bench.short_answers`, which picks them
-    on some articles and reports them on others."""
-
-    phrase_penalty: float = 3.0
-    name_bonus: float = 1.5
-    length_penalty: float = 0.5  # per word past four: answers are short
-
-
-WEIGHTS = SpanWeights()
-
-# The kinds of fact stated first, in bold: those whose span `python -m bench.short_answers` finds
-# exactly right often (its `by_kind` table: dates, numbers, names, places), not "thing" (an open
-# what/which question), whose span it finds exactly right about one time in eight.
-STATED_KINDS = frozenset({"date", "number", "name", "place"})
-EVERY_KIND = STATED_KINDS | {"thing"}
 
 
 @dataclass(frozen=True)
@@ -231,81 +219,199 @@ def _trim(c: Candidate, tokens: list[Token], asked: set[str]) -> Candidate | Non
     return Candidate(first, last, c.kind)
 
 
-_FITS = {
-    "date": ("date",),
-    "number": ("number",),
-    "name": ("name", "place"),
-    # Only a name after "in", "at", ...: on held-out SQuAD and XQuAD questions any other name of the
-    # sentence was rarely the place asked for, so a "where" question then gets no short answer.
-    "place": ("place",),
-    "thing": ("name", "place", "thing", "number", "date"),
-}
+# A "when" or "how many" question is answered by a date or a number, never by another phrase.
+_ONLY = {"date": ("date",), "number": ("number",)}
+_BEFORE_NAME = frozenset({"is", "was", "are", "were", "be", "been", "called", "named", "as"})
+KINDS = ("date", "number", "name", "place", "thing")
+_CANDIDATE_KINDS = (*KINDS, "words")
 
 
-def find_span(
-    question: str, sentence: str, asked_terms: set[str] | None = None, weights: SpanWeights = WEIGHTS
-) -> tuple[int, int] | None:
-    """The (start, end) of the phrase of `sentence` that answers the fact `question`, or None when the
-    question asks for an explanation or the sentence holds no phrase of the kind it asks for."""
+def _spans(tokens: list[Token], sentence: str, asked: set[str]) -> dict[tuple[int, int], str]:
+    """Every phrase of the sentence that could answer, by (first, last) token, with its kind: the typed
+    candidates (dates, numbers, names, places, noun phrases), trimmed of the question's words, and
+    any run of up to seven words inside a clause that neither opens nor closes on a function word."""
+    found: dict[tuple[int, int], str] = {}
+    for raw in _candidates(tokens, sentence, asked):
+        for c in (raw, _trim(raw, tokens, asked)):
+            if c is not None:
+                found.setdefault((c.first, c.last), c.kind)
+
+    def edge(t: Token) -> bool:
+        return t.lower not in STOPWORDS or t.lower in _NUMBER_WORDS
+
+    for i, first in enumerate(tokens):
+        if not edge(first):
+            continue
+        for j in range(i, min(len(tokens), i + 7)):
+            if j > i and _gap(sentence, tokens[j - 1], tokens[j]):
+                break
+            if edge(tokens[j]):
+                found.setdefault((i, j), "words")
+    return found
+
+
+def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], list[dict[str, float]]]:
+    """The candidate phrases of `sentence` for the fact `question` as (start, end) character spans, each
+    with the features `SpanModel` scores: where it stands relative to the words the sentence shares
+    with the question (answers sit beside them), its length, shape and kind against the kind asked
+    for, and the words around it. Nothing about the subject matter, so a fit carries over."""
     kind = asks_for(question)
-    if kind is None:
-        return None
-    asked = asked_terms if asked_terms is not None else {normalise(w) for w in words(question)}
+    asked = {normalise(w) for w in words(question)}
     tokens = _tokens(sentence)
-    if not tokens:
-        return None
+    if kind is None or not tokens:
+        return [], []
+    n = len(tokens)
     anchors = [i for i, t in enumerate(tokens) if t.lower not in STOPWORDS and normalise(t.text) in asked]
-    best: tuple[float, int, int] | None = None
-    candidates = _candidates(tokens, sentence, asked)
-    groups = [_FITS[kind]] if kind == "thing" else [(fits,) for fits in _FITS[kind]]
-    for rank, fitting in enumerate(groups):
-        for raw in candidates:
-            if raw.kind not in fitting:
-                continue
-            c = _trim(raw, tokens, asked) if raw.kind in {"name", "place", "thing"} else raw
-            if c is None or all(
-                normalise(tokens[k].text) in asked or tokens[k].lower in STOPWORDS
-                for k in range(c.first, c.last + 1)
-            ):
-                continue  # only what the question already says
-            distance = min((min(abs(a - c.first), abs(a - c.last)) for a in anchors), default=0)
-            length = c.last - c.first + 1
-            score = float(rank * 100 + distance)
-            if kind == "thing":  # a noun phrase (after a determiner) or a name, of a few words
-                opened = c.first > 0 and tokens[c.first - 1].lower in _DETERMINERS
-                score += 0 if opened or c.kind != "thing" else weights.phrase_penalty
-                score += weights.length_penalty * max(0, length - 4)
-                score -= weights.name_bonus if c.kind in {"name", "place"} else 0
-            if best is None or score < best[0]:
-                best = (score, tokens[c.first].start, tokens[c.last].end)
-        if best is not None:
-            break
-    return (best[1], best[2]) if best else None
+    spans: list[tuple[int, int]] = []
+    rows: list[dict[str, float]] = []
+    for (a, b), c_kind in _spans(tokens, sentence, asked).items():
+        if kind in _ONLY and c_kind not in _ONLY[kind]:
+            continue
+        inside = sum(
+            normalise(tokens[k].text) in asked and tokens[k].lower not in STOPWORDS for k in range(a, b + 1)
+        )
+        length = b - a + 1
+        if inside == length:
+            continue  # only what the question already says
+        left = [x for x in anchors if x < a]
+        right = [x for x in anchors if x > b]
+        to_left = a - max(left) if left else 30
+        to_right = min(right) - b if right else 30
+        distance = math.log1p(min(to_left, to_right))
+        before = tokens[a - 1].lower if a > 0 else ""
+        capitals = sum(tokens[k].text[:1].isupper() for k in range(a, b + 1)) / length
+        digits = float(any(ch.isdigit() for k in range(a, b + 1) for ch in tokens[k].text))
+        after_determiner = float(before in _DETERMINERS)
+        f = {
+            "distance": distance,
+            "adjacent": float(min(to_left, to_right) <= 1),
+            "distance_left": math.log1p(to_left),
+            "distance_right": math.log1p(to_right),
+            "anchors_near": float(sum(a - 4 <= x <= b + 4 for x in anchors)),
+            "anchors_left": float(min(len(left), 5)),
+            "anchors_right": float(min(len(right), 5)),
+            "between_anchors": float(bool(left and right)),
+            "question_found": len(anchors) / max(1, len(asked)),
+            "length": float(length),
+            "one_word": float(length == 1),
+            "past_four_words": float(max(0, length - 4)),
+            "question_words_inside": inside / length,
+            "after_determiner": after_determiner,
+            "after_locative": float(before in _LOCATIVE),
+            "after_copula": float(before in _BEFORE_NAME),
+            "after_comma": float(
+                a > 0 and bool(re.search(r"[,(]", sentence[tokens[a - 1].end : tokens[a].start]))
+            ),
+            "before_comma": float(
+                b + 1 < n and bool(re.search(r"[,)]", sentence[tokens[b].end : tokens[b + 1].start]))
+            ),
+            "ends_sentence": float(b == n - 1),
+            "opens_sentence": float(a == 0),
+            "capitals": capitals,
+            "digits": digits,
+            "position": a / n,
+        }
+        for k in _CANDIDATE_KINDS:
+            f[f"is_{k}"] = float(c_kind == k)
+        for q in KINDS:
+            asked_q = float(kind == q)
+            for k in _CANDIDATE_KINDS:
+                f[f"{q}_asked_{k}_found"] = asked_q * (c_kind == k)
+            f[f"{q}_asked_digits"] = asked_q * digits
+            f[f"{q}_asked_capitals"] = asked_q * capitals
+            f[f"{q}_asked_length"] = asked_q * length
+            f[f"{q}_asked_distance"] = asked_q * distance
+            f[f"{q}_asked_after_determiner"] = asked_q * after_determiner
+        spans.append((tokens[a].start, tokens[b].end))
+        rows.append(f)
+    return spans, rows
+
+
+@dataclass(frozen=True)
+class SpanModel:
+    """A logistic regression over `span_features`: the probability that a phrase is exactly the answer.
+    Fitted by `python -m bench.fit_spans` on SQuAD training articles (never on the articles reported)
+    and shipped as `span_model.json`; `show_at` is the probability from which the phrase is stated."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    show_at: float
+    about: dict[str, object] = field(default_factory=dict)
+
+    def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
+        x = np.array([[row[name] for name in self.features] for row in rows], dtype=np.float64)
+        z = (x - np.array(self.mean)) / np.array(self.scale) @ np.array(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@functools.cache
+def span_model(path: Path = SPAN_MODEL) -> SpanModel:
+    """The packaged span model; a file fitted on other features is refused with the command to refit."""
+    from .errors import QAError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = SpanModel(
+            features=tuple(str(f) for f in data["features"]),
+            mean=tuple(float(v) for v in data["mean"]),
+            scale=tuple(float(v) for v in data["scale"]),
+            weights=tuple(float(v) for v in data["weights"]),
+            bias=float(data["bias"]),
+            show_at=float(data["show_at"]),
+            about=dict(data.get("about") or {}),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QAError(
+            f"cannot read the span model {path} ({exc}); refit it with `python -m bench.fit_spans`"
+        ) from exc
+    probe = span_features("What is it?", "It is a probe sentence.")[1]
+    if not probe or set(model.features) != set(probe[0]):
+        raise QAError(
+            f"the span model {path} was fitted on other features; refit it with `python -m bench.fit_spans`"
+        )
+    return model
+
+
+def find_span(question: str, sentence: str, model: SpanModel | None = None) -> tuple[int, int, float] | None:
+    """The (start, end) of the phrase of `sentence` most likely to be the fact `question` asks for, with
+    that probability; None when the question asks for an explanation or no phrase fits."""
+    spans, rows = span_features(question, sentence)
+    if not spans:
+        return None
+    p = (model or span_model()).probabilities(rows)
+    best = int(np.argmax(p))
+    return spans[best][0], spans[best][1], float(p[best])
 
 
 def short_answer(
-    question: str,
-    citations: list[Citation],
-    weights: SpanWeights = WEIGHTS,
-    kinds: frozenset[str] = STATED_KINDS,
+    question: str, citations: list[Citation], model: SpanModel | None = None, show_at: float | None = None
 ) -> Citation | None:
-    """The fact `question` asks for as a span of the first cited sentence that holds one; None for an
-    explanation or a kind of question not in `kinds`. The span keeps the number of the citation it is
-    cut from."""
-    if asks_for(question) not in kinds:
-        return None
+    """The fact `question` asks for as a span of the first cited sentence that holds a candidate, when
+    the span model gives it at least `show_at` (the fitted one unless set): a bold wrong "fact"
+    misleads more than none. None for an explanation. The span keeps its citation's number."""
+    model = model or span_model()
+    floor = model.show_at if show_at is None else show_at
     for citation in citations:
-        found = find_span(question, citation.text, weights=weights)
-        if found is not None:
-            a, b = found
-            return Citation(
-                citation.n,
-                citation.source,
-                citation.start + a,
-                citation.start + b,
-                citation.text[a:b],
-                citation.page,
-            )
+        found = find_span(question, citation.text, model)
+        if found is None:
+            continue
+        a, b, probability = found
+        if probability < floor:
+            return None
+        return Citation(
+            citation.n,
+            citation.source,
+            citation.start + a,
+            citation.start + b,
+            citation.text[a:b],
+            citation.page,
+        )
     return None
 
 

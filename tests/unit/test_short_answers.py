@@ -7,9 +7,10 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from qa.errors import QAError
 from qa.generative import propose_short
 from qa.models import Citation
-from qa.short_answers import asks_for, find_span, short_answer, verbatim_span
+from qa.short_answers import asks_for, find_span, short_answer, span_model, verbatim_span
 
 OPM = (
     "First, we have not seen the disclosure of a likely Chinese state-sponsored cyber operation akin to "
@@ -32,6 +33,10 @@ def span(question: str, sentence: str) -> str | None:
     return sentence[found[0] : found[1]] if found else None
 
 
+def cite(sentence: str, n: int = 1, start: int = 0) -> Citation:
+    return Citation(n, "a.txt", start, start + len(sentence), sentence)
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "fact"),
     [
@@ -41,7 +46,6 @@ def span(question: str, sentence: str) -> str | None:
             OBAMA,
             "U.S. President Barack Obama",
         ),
-        ("Where was the second round of the High-Level Dialogue on Cybercrime held?", BEIJING, "Beijing"),
         ("When was the second round of the High-Level Dialogue on Cybercrime held?", BEIJING, "June 14"),
         ("What did the U.S. Department of Defense publish?", MANUAL, "Law of War Manual"),
         (
@@ -116,12 +120,29 @@ def test_a_phrase_the_model_copies_is_kept_only_when_it_is_in_the_cited_sentence
 
 @pytest.mark.parametrize(
     "question",
-    ["What did the U.S. Department of Defense publish?", "Which manual did the Department publish?"],
+    ["What did the U.S. Department of Defense publish?", "What did the Department of Defense publish?"],
 )
-def test_an_open_what_or_which_question_states_no_fact_first_though_a_span_could_be_cut(question):
-    cited = Citation(1, "a.txt", 0, len(MANUAL), MANUAL)
-    assert asks_for(question) == "thing" and span(question, MANUAL) is not None
-    assert short_answer(question, [cited]) is None
+def test_an_open_what_or_which_question_states_its_phrase_only_when_the_span_model_is_confident(question):
+    assert asks_for(question) == "thing"
+    found = find_span(question, MANUAL)
+    assert found is not None and MANUAL[found[0] : found[1]] == "Law of War Manual"
+    assert short_answer(question, [cite(MANUAL)], show_at=found[2] + 0.01) is None
+    stated = short_answer(question, [cite(MANUAL)], show_at=found[2])
+    assert stated is not None and stated.text == "Law of War Manual"
+
+
+def test_the_packaged_span_model_states_what_it_fitted_and_a_damaged_one_is_refused(tmp_path):
+    model = span_model()
+    assert 0.0 < model.show_at < 1.0 and len(model.features) == len(model.weights) > 20
+    damaged = tmp_path / "span_model.json"
+    damaged.write_text(
+        '{"features": ["distance"], "mean": [0], "scale": [1], "weights": [1], "bias": 0, "show_at": 0.2}'
+    )
+    with pytest.raises(QAError, match=r"fitted on other features; refit it with `python -m bench.fit_spans`"):
+        span_model(damaged)
+    damaged.write_text("not json")
+    with pytest.raises(QAError, match=r"cannot read the span model .*bench.fit_spans"):
+        span_model(damaged)
 
 
 def test_a_who_question_states_the_person_first():

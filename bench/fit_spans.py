@@ -1,0 +1,181 @@
+"""Fit the span model (`qa/span_model.json`): which phrase of a cited sentence states the fact asked.
+
+    .venv/bin/python -m bench.fit_spans [--out qa/span_model.json] [--results docs/results/span_fit.json]
+
+1. Training questions: the answerable questions of the ten SQuAD 2.0 training articles in `eval/`
+   that ask for a fact (`qa.short_answers.asks_for`), each with the sentence that holds its gold
+   answer. Every candidate phrase of that sentence (`span_features`) is labelled by whether it is a
+   gold answer under SQuAD's normalisation. The XQuAD development half and the SQuAD 2.0
+   development article are never fitted on: they are the held-out figures.
+2. A logistic regression (`qa.support.fit_logistic`) over the candidates' features.
+3. `show_at`, the probability from which the phrase is stated, is chosen leaving one training article
+   out at a time: the lowest probability at which the phrases shown on held-out articles have a
+   mean token F1 of at least `MIN_SHOWN_F1` (a bold fact is more right than wrong).
+4. Figures, all on articles the fit did not see: per training article left out, and on XQuAD and
+   the SQuAD 2.0 development article with the packaged model: exact match and F1 of the best phrase
+   over every answerable question (SQuAD's protocol given the right sentence: an explanation
+   question or an unstated phrase scores 0), the share stated, and the F1 of what is stated.
+
+The pipeline's own figures (retrieval, the decision, the cited sentence) are `python -m bench.short_answers`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import RESULTS, emit, quiet_logging, start_run
+from qa.chunking import split_sentences
+from qa.evaluation import SQUAD2_DEV, SQUAD2_TRAIN, XQUAD_FILE, short_scores
+from qa.short_answers import SPAN_MODEL, SpanModel, asks_for, span_features
+from qa.support import fit_logistic
+
+log = logging.getLogger("bench.fit_spans")
+MIN_SHOWN_F1 = 0.5
+L2 = 1.0
+PROBABILITIES = [round(0.05 * k, 2) for k in range(1, 16)]
+
+
+@dataclass
+class Question:
+    """One answerable question with the sentence holding its gold answer, and its candidates."""
+
+    article: str
+    question: str
+    golds: list[str]
+    spans: list[str]  # candidate phrases
+    x: np.ndarray  # their features, in `names` order
+    exact: np.ndarray  # 1 where a phrase is a gold answer
+    f1: np.ndarray
+
+
+def questions(path: Path, names: list[str] | None = None) -> tuple[list[Question], int, list[str]]:
+    """The answerable fact questions of a SQuAD-format file with their candidates; also the count of
+    every answerable question whose answer lies inside one sentence (the denominator of the figures)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out: list[Question] = []
+    answerable = 0
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            sentences = split_sentences(context)
+            for qa in paragraph["qas"]:
+                if qa.get("is_impossible") or not qa["answers"]:
+                    continue
+                first = qa["answers"][0]
+                at = first["answer_start"]
+                sentence = next((s for s in sentences if s.start <= at < s.end), None)
+                if sentence is None or at + len(first["text"]) > sentence.end:
+                    continue  # the answer crosses sentences: no phrase of one sentence is it
+                answerable += 1
+                if asks_for(qa["question"]) is None:
+                    continue
+                spans, rows = span_features(qa["question"], sentence.text)
+                if not rows:
+                    continue
+                names = names or sorted(rows[0])
+                golds = [a["text"] for a in qa["answers"]]
+                phrases = [sentence.text[a:b] for a, b in spans]
+                scored = [short_scores(p, golds) for p in phrases]
+                out.append(
+                    Question(
+                        article=article["title"],
+                        question=qa["question"],
+                        golds=golds,
+                        spans=phrases,
+                        x=np.array([[row[n] for n in names] for row in rows]),
+                        exact=np.array([e for e, _ in scored]),
+                        f1=np.array([f for _, f in scored]),
+                    )
+                )
+    return out, answerable, names or []
+
+
+def fit(train: list[Question], names: list[str], show_at: float = 0.0) -> SpanModel:
+    x = np.vstack([q.x for q in train])
+    y = np.concatenate([q.exact for q in train])
+    mean, scale, weights, bias = fit_logistic(x, y, l2=L2)
+    return SpanModel(tuple(names), tuple(mean), tuple(scale), tuple(weights), bias, show_at)
+
+
+def best(model: SpanModel, q: Question) -> tuple[float, float, float]:
+    """(probability, exact match, F1) of the phrase the model picks."""
+    names = model.features
+    p = model.probabilities([dict(zip(names, row, strict=True)) for row in q.x])
+    k = int(np.argmax(p))
+    return float(p[k]), float(q.exact[k]), float(q.f1[k])
+
+
+def figures(picked: list[tuple[float, float, float]], answerable: int, show_at: float) -> dict[str, float]:
+    shown = [(e, f) for p, e, f in picked if p >= show_at]
+    return {
+        "answerable": answerable,
+        "fact_questions": len(picked),
+        "best_phrase_exact_match": round(sum(e for _, e, _ in picked) / answerable, 4),
+        "best_phrase_f1": round(sum(f for _, _, f in picked) / answerable, 4),
+        "stated": round(len(shown) / len(picked), 4) if picked else 0.0,
+        "stated_exact_match": round(sum(e for e, _ in shown) / answerable, 4),
+        "stated_f1": round(sum(f for _, f in shown) / answerable, 4),
+        "f1_of_what_is_stated": round(sum(f for _, f in shown) / len(shown), 4) if shown else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=SPAN_MODEL, help="Where to write the fitted model.")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS / "span_fit.json", help="Where to save the figures."
+    )
+    args = parser.parse_args()
+    quiet_logging()
+    begun = start_run()
+    train, train_answerable, names = questions(SQUAD2_TRAIN)
+    articles = sorted({q.article for q in train})
+    log.info("%d training questions from %d articles, %d features", len(train), len(articles), len(names))
+    held: list[tuple[float, float, float]] = []
+    per_article: dict[str, list[tuple[float, float, float]]] = {}
+    for article in articles:
+        model = fit([q for q in train if q.article != article], names)
+        per_article[article] = [best(model, q) for q in train if q.article == article]
+        held += per_article[article]
+    curve = {}
+    for p in PROBABILITIES:
+        shown = [f for prob, _, f in held if prob >= p]
+        curve[str(p)] = {
+            "stated": round(len(shown) / len(held), 4),
+            "f1_of_what_is_stated": round(sum(shown) / len(shown), 4) if shown else None,
+        }
+    stated_well = [p for p in PROBABILITIES if (curve[str(p)]["f1_of_what_is_stated"] or 0.0) >= MIN_SHOWN_F1]
+    show_at = stated_well[0] if stated_well else PROBABILITIES[-1]
+    model = fit(train, names, show_at)
+    model = SpanModel(
+        model.features, model.mean, model.scale, model.weights, model.bias, show_at,
+        about={
+            "fitted_by": "python -m bench.fit_spans",
+            "fitted_on": f"{len(train)} fact questions, {len(articles)} SQuAD 2.0 training articles (eval/)",
+            "min_shown_f1": MIN_SHOWN_F1,
+        },
+    )  # fmt: skip
+    args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    held_out: dict[str, object] = {}
+    for name, path in {"xquad": XQUAD_FILE, "squad2-dev": SQUAD2_DEV}.items():
+        rows, answerable, _ = questions(path, names)
+        held_out[name] = figures([best(model, q) for q in rows], answerable, show_at)
+    result = {
+        "show_at": show_at,
+        "features": len(names),
+        "training_questions": len(train),
+        "training_articles_left_out": figures(held, train_answerable, show_at),
+        "curve_on_training_articles_left_out": curve,
+        "held_out_with_the_packaged_model": held_out,
+    }
+    emit(result, begun, args.results)
+
+
+if __name__ == "__main__":
+    main()
