@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from ..models import Answer
+from ..models import Answer, Citation
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -85,8 +85,12 @@ class ModelAnswerer(Answerer):
 
         def answer(final: bool) -> Answer:
             text, citations = compose(sentences, evidence)
-            # The fact first, cut from a sentence the model cited (so it is verbatim by construction).
-            short = short_answer(query, citations) if decision.kind == "match" else None
+            # The fact first, once the answer is complete (so that no streamed update states a fact
+            # the final answer replaces): the phrase the model copies from a sentence it cited,
+            # else the span model's cut from one.
+            short = None
+            if final and decision.kind == "match":
+                short = self._copied_short(query, citations) or short_answer(query, citations)
             text = f"{opening(decision, short)} {text}".strip()
             return Answer(
                 text, True, citations, query=query, mode=self.name, final=final, support=support,
@@ -106,3 +110,16 @@ class ModelAnswerer(Answerer):
                 "keeping the checked sentences already shown" if sentences else "answering extractively",
             )
         yield answer(final=True) if sentences else quoted
+
+    def _copied_short(self, query: str, citations: list[Citation]) -> Citation | None:
+        """The phrase the model copies from the first cited sentence as the fact asked for, kept only
+        when it is verbatim in a cited sentence. `python -m bench.short_answers` measured it well
+        ahead of the span model on held-out questions of every kind, "what" questions included, for
+        one more short model call (no call for an explanation)."""
+        from ..generative import propose_short
+        from ..short_answers import asks_for, verbatim_span
+
+        if not citations or asks_for(query) is None:
+            return None
+        phrase = propose_short(self.chat_model(), query, citations)
+        return verbatim_span(phrase, citations) if phrase else None

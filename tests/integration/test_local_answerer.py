@@ -55,6 +55,8 @@ def sentences_with_markers(answer: Answer) -> list[tuple[str, list[int]]]:
     lead that marks an uncertain answer). Fails when any text of the answer is not followed by a
     marker (an uncited sentence)."""
     text = answer.text.removeprefix(f"{TENTATIVE_PREFIX} ")
+    if answer.short is not None:  # the fact stated first, "June 2015 [1]."
+        text = text.removeprefix(f"{answer.short.text} [{answer.short.n}].")
     assert not _SENTENCE.sub("", text).strip(), f"uncited text in {answer.text!r}"
     return [(m.group(1), [int(n) for n in re.findall(r"\d+", m.group(2))]) for m in _SENTENCE.finditer(text)]
 
