@@ -7,15 +7,13 @@ Every question of the SQuAD 2.0 development article and of the XQuAD development
 through the real pipeline (extractive answerer; each article decided by the support model fitted
 without it). The short answer is then cut from the answer's cited sentences by each method:
 
-- `types`: `qa.short_answers` as packaged: answer-type candidates outside the question's words,
-  nearest to the words the sentence shares with the question, for the kinds it states
-  (`STATED_KINDS`: dates, numbers, names, places);
-- `types-every-kind`: the same for open "what"/"which" questions too (the "thing" kind);
-- `by_kind`: `types-every-kind`'s exact match and F1 per kind of question, over answered
-  answerable questions that got a span: what `STATED_KINDS` is chosen from;
-- `types-cv`: every kind with the "thing" weights chosen on the other articles (leave one article
-  out), so the figure is one the choice never saw; the weights chosen on all articles are printed;
-- `nearest`: any candidate phrase nearest to the question's words, type ignored (a baseline);
+- `span-model`: `qa.short_answers` as packaged: the phrase the fitted span model (`python -m
+  bench.fit_spans`, fitted on SQuAD training articles, none of these) rates most likely, stated
+  when its probability reaches `show_at`: what `Answer.short` is;
+- `span-model-every-answer`: the same phrase stated whatever its probability;
+- `by_kind`: `span-model-every-answer`'s exact match and F1 per kind of question (answered
+  answerable questions that got a span);
+- `nearest`: the candidate phrase nearest to the question's words, its kind ignored (a baseline);
 - `local` (with `--local-sample N`): the packaged language model asked to copy the shortest phrase
   of the cited sentence that answers, kept only when it is a verbatim substring (`verbatim_span`),
   on the first N answered fact questions of each dataset (the model is slow here).
@@ -30,32 +28,19 @@ from __future__ import annotations
 
 import argparse
 import collections
-import itertools
 import logging
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import emit, quiet_logging, start_run
 from qa.evaluation import SQUAD2_DEV, Dataset, indexed, squad2_datasets, squad_normalise, xquad_dataset
 from qa.evaluation import short_scores as scores
 from qa.models import Citation
-from qa.short_answers import (
-    EVERY_KIND,
-    STATED_KINDS,
-    WEIGHTS,
-    SpanWeights,
-    asks_for,
-    short_answer,
-    verbatim_span,
-)
+from qa.short_answers import asks_for, short_answer, span_features, span_model, verbatim_span
 
 log = logging.getLogger("bench.short_answers")
 FIRST_WORDS = 12
-GRID = [
-    SpanWeights(p, n, length)
-    for p, n, length in itertools.product([0.0, 1.5, 3.0, 6.0], [0.0, 1.5, 3.0], [0.0, 0.5, 1.0])
-]
 
 
 @dataclass(frozen=True)
@@ -116,12 +101,10 @@ def summarise(rows: list[Asked], predictions: list[str | None]) -> dict[str, flo
     }
 
 
-def predict(
-    rows: list[Asked], weights: SpanWeights, kinds: frozenset[str] = STATED_KINDS
-) -> list[str | None]:
+def predict(rows: list[Asked], show_at: float | None = None) -> list[str | None]:
     out = []
     for r in rows:
-        short = short_answer(r.question, r.citations, weights, kinds) if not r.declined else None
+        short = short_answer(r.question, r.citations, show_at=show_at) if not r.declined else None
         out.append(short.text if short else None)
     return out
 
@@ -143,35 +126,21 @@ def by_kind(rows: list[Asked], predictions: list[str | None]) -> dict[str, dict[
 
 
 def nearest_any(rows: list[Asked]) -> list[str | None]:
-    """The baseline: a fact question's nearest candidate of any kind (as a "what" question reads it)."""
+    """The baseline: a fact question's candidate nearest to the question's words, its kind ignored
+    (the shorter on a tie), from the first cited sentence that has one."""
     out: list[str | None] = []
     for r in rows:
-        if r.declined or asks_for(r.question) is None:
-            out.append(None)
-            continue
-        as_thing = "What " + r.question.split(maxsplit=1)[-1] if len(r.question.split()) > 1 else r.question
-        short = short_answer(as_thing, r.citations, kinds=EVERY_KIND)
-        out.append(short.text if short else None)
+        phrase = None
+        if not r.declined:
+            as_thing = "What " + r.question.split(maxsplit=1)[-1] if asks_for(r.question) else r.question
+            for citation in r.citations:
+                spans, rows_ = span_features(as_thing, citation.text)
+                if spans:
+                    k = min(range(len(spans)), key=lambda i: (rows_[i]["distance"], rows_[i]["length"]))
+                    phrase = citation.text[spans[k][0] : spans[k][1]]
+                    break
+        out.append(phrase)
     return out
-
-
-def cross_validated(rows: list[Asked]) -> tuple[list[str | None], SpanWeights]:
-    """Each article's short answers with the weights that scored best (F1) on the other articles."""
-    articles = sorted({r.article for r in rows})
-    per_weights = [predict(rows, w, EVERY_KIND) for w in GRID]
-
-    def f1_on(indices: list[int], k: int) -> float:
-        return sum(scores(per_weights[k][i], rows[i].gold)[1] for i in indices if rows[i].answerable)
-
-    out: list[str | None] = [None] * len(rows)
-    for article in articles:
-        train = [i for i, r in enumerate(rows) if r.article != article]
-        best = max(range(len(GRID)), key=lambda k: f1_on(train, k))
-        for i, r in enumerate(rows):
-            if r.article == article:
-                out[i] = per_weights[best][i]
-    everything = list(range(len(rows)))
-    return out, GRID[max(range(len(GRID)), key=lambda k: f1_on(everything, k))]
 
 
 def local_predictions(rows: list[Asked], sample: int) -> tuple[list[Asked], list[str | None]]:
@@ -218,31 +187,20 @@ def main() -> None:
     for name, dataset in datasets.items():
         log.info("asking %d questions of %s", len(dataset.cases), name)
         asked[name] = ask_all(dataset)
-    # Weights chosen leaving each article out, over every article of both datasets.
-    every = [r for rows in asked.values() for r in rows]
-    held_out, chosen = cross_validated(every)
-    result: dict[str, object] = {
-        "packaged_weights": asdict(WEIGHTS),
-        "weights_chosen_on_all_articles": asdict(chosen),
-        "grid": len(GRID),
-    }
-    at = 0
+    result: dict[str, object] = {"show_at": span_model().show_at}
     for name, rows in asked.items():
-        cv = held_out[at : at + len(rows)]
-        at += len(rows)
         figures: dict[str, object] = {
             "questions": len(rows),
-            "types": summarise(rows, predict(rows, WEIGHTS)),
-            "types-every-kind": summarise(rows, predict(rows, WEIGHTS, EVERY_KIND)),
-            "by_kind": by_kind(rows, predict(rows, WEIGHTS, EVERY_KIND)),
-            "types-cv": summarise(rows, cv),
+            "span-model": summarise(rows, predict(rows)),
+            "span-model-every-answer": summarise(rows, predict(rows, show_at=0.0)),
+            "by_kind": by_kind(rows, predict(rows, show_at=0.0)),
             "nearest": summarise(rows, nearest_any(rows)),
             **answer_length(rows),
         }
         if args.local_sample:
             sample, predicted = local_predictions(rows, args.local_sample)
             figures["local"] = summarise(sample, predicted)
-            figures["types_on_local_sample"] = summarise(sample, predict(sample, WEIGHTS))
+            figures["span_model_on_local_sample"] = summarise(sample, predict(sample))
         result[name] = figures
     emit(result, begun, args.out)
 

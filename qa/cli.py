@@ -435,6 +435,7 @@ GATES = {  # option -> (figure, at least (True) or at most (False))
     "max_wrong_refusals": ("wrong_refusals", False),
     "min_accuracy": ("accuracy", True),
     "max_has_declined": ("has_declined", False),
+    "min_short_f1": ("short_f1", True),
 }
 
 
@@ -471,6 +472,7 @@ def _cell(value: float | None) -> str:
 @click.option(
     "--max-has-declined", type=float, help="Fail when the share of answerable questions declined is higher."
 )
+@click.option("--min-short-f1", type=float, help="Fail when the short answers' F1 (SQuAD) is lower.")
 @click.option(
     "--no-cross-validate",
     "cross_validate",
