@@ -49,6 +49,8 @@ PRODUCERS = {
     "keyword_index": "python -m bench.keyword_index --out docs/results/keyword_index.json",
     "scale": "python -m bench.scale --out docs/results/scale.json",
     "calibration": "make calibrate",
+    "span_fit": "make calibrate",
+    "short_answers": "make calibrate",
     "evidence_choice": "make calibrate",
 }
 Json = dict[str, Any]
@@ -186,6 +188,25 @@ def eval_values(r: Results) -> dict[str, str]:
         "c_04": pct(bucket["0.4-0.5"]["right"]),
     }
     return v
+
+
+def short_answer_values(r: Results) -> dict[str, str]:
+    fit = r["span_fit"]["held_out_with_the_packaged_model"]["xquad"]
+    ends = r["short_answers"]
+    x, s = ends["xquad"], ends["squad2-dev"]
+    return {
+        "sa_fit_best": num(fit["best_phrase_f1"], 2),
+        "sa_fit_stated": num(fit["f1_of_what_is_stated"], 2),
+        "sa_fit_share": pct(fit["stated"]),
+        "sa_x_f1": num(x["span-model"]["squad_f1"], 2),
+        "sa_s_f1": num(s["span-model"]["squad_f1"], 2),
+        "sa_x_every": num(x["span-model-every-answer"]["squad_f1"], 2),
+        "sa_local_n": num(x["local"]["answered"]),
+        "sa_local_x": num(x["local"]["answered_f1"], 2),
+        "sa_local_s": num(s["local"]["answered_f1"], 2),
+        "sa_local_span_x": num(x["span_model_on_local_sample"]["answered_f1"], 2),
+        "sa_local_span_s": num(s["span_model_on_local_sample"]["answered_f1"], 2),
+    }
 
 
 def ingest_values(r: Results) -> dict[str, str]:
@@ -561,6 +582,7 @@ def runs_table(r: Results) -> str:
 
 VALUES: tuple[Callable[[Results], dict[str, str]], ...] = (
     eval_values,
+    short_answer_values,
     ingest_values,
     latency_values,
     memory_values,
