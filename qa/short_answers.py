@@ -221,7 +221,7 @@ def _trim(c: Candidate, tokens: list[Token], asked: set[str]) -> Candidate | Non
 
 # A "when" or "how many" question is answered by a date or a number, never by another phrase.
 _ONLY = {"date": ("date",), "number": ("number",)}
-_BEFORE_NAME = frozenset({"is", "was", "are", "were", "be", "been", "called", "named", "as"})
+_COPULAS = frozenset({"is", "was", "are", "were", "be", "been", "called", "named", "as"})
 KINDS = ("date", "number", "name", "place", "thing")
 _CANDIDATE_KINDS = (*KINDS, "words")
 
@@ -298,7 +298,7 @@ def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], 
             "question_words_inside": inside / length,
             "after_determiner": after_determiner,
             "after_locative": float(before in _LOCATIVE),
-            "after_copula": float(before in _BEFORE_NAME),
+            "after_copula": float(before in _COPULAS),
             "after_comma": float(
                 a > 0 and bool(re.search(r"[,(]", sentence[tokens[a - 1].end : tokens[a].start]))
             ),
