@@ -122,7 +122,10 @@ def test_an_answer_through_the_server_is_written_by_the_model_with_exact_citatio
 ):
     before = server.completions()
     answer = remote.ask(BEIJING)
-    assert server.completions() == before + 1
+    assert server.completions() == before + 2  # the answer, then the fact it states first
+    assert (
+        answer.short is not None and article_text[answer.short.start : answer.short.end] == answer.short.text
+    )
     assert answer.answerable and answer.final
     assert answer.mode == "openai"
     assert "Beijing" in answer.text
@@ -141,8 +144,9 @@ def test_a_streamed_answer_through_the_server_grows_and_ends_with_the_final_one(
     assert len(updates) >= 2
     assert final.final and not any(u.final for u in partial)
     assert all(u.mode == "openai" and u.answerable and u.citations for u in updates)
+    opening = f"{final.short.text} [{final.short.n}]. " if final.short else ""  # stated once complete
     for update in partial:
-        assert final.text.startswith(update.text)
+        assert update.short is None and final.text.removeprefix(opening).startswith(update.text)
     assert final.text == remote.ask(BEIJING).text  # temperature 0: the same answer again
 
 
