@@ -21,12 +21,13 @@ import functools
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .models import Citation
+from .support import regression_fields
 from .text import STOPWORDS, bare, normalise, words
 
 SPAN_MODEL = Path(__file__).with_name("span_model.json")
@@ -358,11 +359,7 @@ def span_model(path: Path = SPAN_MODEL) -> SpanModel:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         model = SpanModel(
-            features=tuple(str(f) for f in data["features"]),
-            mean=tuple(float(v) for v in data["mean"]),
-            scale=tuple(float(v) for v in data["scale"]),
-            weights=tuple(float(v) for v in data["weights"]),
-            bias=float(data["bias"]),
+            **regression_fields(data),
             show_at=float(data["show_at"]),
             about=dict(data.get("about") or {}),
         )
@@ -402,17 +399,14 @@ def short_answer(
         if found is None:
             continue
         a, b, probability = found
-        if probability < floor:
-            return None
-        return Citation(
-            citation.n,
-            citation.source,
-            citation.start + a,
-            citation.start + b,
-            citation.text[a:b],
-            citation.page,
-        )
+        return _within(citation, a, b) if probability >= floor else None
     return None
+
+
+def _within(citation: Citation, a: int, b: int) -> Citation:
+    """Characters a:b of a cited sentence as a citation of their own: its number, page, section and
+    OCR mark are the sentence's."""
+    return replace(citation, start=citation.start + a, end=citation.start + b, text=citation.text[a:b])
 
 
 def verbatim_span(proposed: str, citations: list[Citation]) -> Citation | None:
@@ -425,13 +419,5 @@ def verbatim_span(proposed: str, citations: list[Citation]) -> Citation | None:
     for citation in citations:
         at = citation.text.lower().find(phrase.lower())
         if at >= 0:
-            end = at + len(phrase)
-            return Citation(
-                citation.n,
-                citation.source,
-                citation.start + at,
-                citation.start + end,
-                citation.text[at:end],
-                citation.page,
-            )
+            return _within(citation, at, at + len(phrase))
     return None

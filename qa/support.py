@@ -90,11 +90,7 @@ class SupportModel:
     def from_json(cls, data: dict[str, Any]) -> SupportModel:  # parsed JSON from a model file
         """The model a `to_json` wrote; KeyError, TypeError or ValueError when it is not one."""
         model = cls(
-            features=tuple(str(f) for f in data["features"]),
-            mean=tuple(float(v) for v in data["mean"]),
-            scale=tuple(float(v) for v in data["scale"]),
-            weights=tuple(float(v) for v in data["weights"]),
-            bias=float(data["bias"]),
+            **regression_fields(data),
             threshold=float(data.get("threshold", 0.5)),
             confident=float(data.get("confident", 0.7)),
             folds={str(k): cls.from_json(v) for k, v in dict(data.get("folds") or {}).items()},
@@ -103,6 +99,18 @@ class SupportModel:
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.weights):
             raise ValueError("features, mean, scale and weights differ in length")
         return model
+
+
+def regression_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The fitted logistic regression of a parsed model file (this module's and the span model's):
+    features, mean, scale, weights and bias. KeyError, TypeError or ValueError when it has none."""
+    return {
+        "features": tuple(str(f) for f in data["features"]),
+        "mean": tuple(float(v) for v in data["mean"]),
+        "scale": tuple(float(v) for v in data["scale"]),
+        "weights": tuple(float(v) for v in data["weights"]),
+        "bias": float(data["bias"]),
+    }
 
 
 def load_model(path: str | Path | None = None) -> SupportModel:

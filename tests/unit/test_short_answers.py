@@ -81,6 +81,23 @@ def test_the_short_answer_is_the_exact_span_of_the_document_with_its_citation_nu
     assert document[short.start : short.end] == short.text == "June 2015"
 
 
+def test_a_short_answer_keeps_the_page_section_and_ocr_mark_of_the_sentence_it_is_cut_from():
+    cited = Citation(3, "deck.pptx", 40, 40 + len(OPM), OPM, page=2, section="slide 2", ocr=True)
+    for short in (
+        short_answer("When was the OPM data breach revealed?", [cited]),
+        verbatim_span("June 2015", [cited]),
+    ):
+        assert short is not None and short.text == "June 2015"
+        assert (short.n, short.source, short.page, short.section, short.ocr) == (
+            3,
+            "deck.pptx",
+            2,
+            "slide 2",
+            True,
+        )
+        assert short.start == 40 + OPM.index("June 2015") and short.end == short.start + len("June 2015")
+
+
 def test_the_next_cited_sentence_is_read_when_the_first_holds_no_fact_of_that_kind():
     first = Citation(1, "a.txt", 0, len(MANUAL), MANUAL)
     second = Citation(2, "a.txt", 500, 500 + len(OPM), OPM)
