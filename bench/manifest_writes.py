@@ -238,9 +238,10 @@ def after(n: int, root: Path, repeat: int) -> dict[str, Any]:
     store = IndexStore(index_dir, ConstantEncoder(), chunk_size=700, chunk_overlap=1, storage=storage)
     generation = storage.new_generation()
     started = time.perf_counter()  # what a full build writes for its manifest
-    shards = checkpoint_shards(synthetic_entries(n), qa.index.CHECKPOINT_SHARD)
+    entries = synthetic_entries(n)
+    shards = checkpoint_shards(entries, qa.index.CHECKPOINT_SHARD)
     storage.write_checkpoint(generation, 1, shards)
-    storage.write_header(generation, store._header(1, None, 1, len(shards), dirty=False))
+    storage.write_header(generation, store._header(1, None, 1, len(shards), dirty=False, documents=entries))
     storage.switch(generation)
     full_build = {"seconds": round(time.perf_counter() - started, 3), "bytes_written": storage.bytes}
     limit = max(qa.index.MIN_RECORDS, n // qa.index.RECORDS_SHARE)

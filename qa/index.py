@@ -22,15 +22,14 @@ How updates stay safe:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +51,9 @@ from .manifest import (
     Manifest,
     ManifestFormatError,
     checkpoint_documents,
+    checkpoint_entry,
     checkpoint_shards,
+    documents_digest,
     resolve,
     superseded,
 )
@@ -96,15 +97,38 @@ class BuildReport(Changes):
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     """One opened, immutable state of the index (a generation at a manifest version). It holds the
-    keyword index (memory-mapped) and fetches chunk texts from Chroma only when asked for them."""
+    header and the keyword index (memory-mapped), and reads the rest only when asked: chunk texts from
+    Chroma, and document entries one at a time. Listing every document costs O(documents) (seconds at a
+    million chunks), and answering a question needs only the entries of the documents it cites."""
 
     generation: str
     version: int
-    manifest: Manifest
+    header: Header
     collection: Collection  # the chunks, in Chroma: for dense search, stored vectors and texts
     keyword: KeywordIndex  # one row per committed chunk, sorted by (source, start)
     strays: bool = False  # the collection holds chunks the manifest does not list (a killed build's)
+    read_manifest: Callable[[], Manifest] | None = field(default=None, repr=False)
+    # One document's entry: (known, entry); not known when this index cannot look one up alone.
+    read_entry: Callable[[str], tuple[bool, DocumentEntry | None]] | None = field(default=None, repr=False)
     _texts: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)  # per source, as fetched
+    _entries: dict[str, DocumentEntry | None] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        """Every document listed (read on first use unless open already had it)."""
+        if isinstance(self.header, Manifest):
+            return self.header
+        assert self.read_manifest is not None, "a snapshot of a header alone needs read_manifest"
+        return self.read_manifest()
+
+    def entry(self, source: str) -> DocumentEntry | None:
+        """One document's entry, None when the index does not list it."""
+        if isinstance(self.header, Manifest) or "manifest" in self.__dict__ or self.read_entry is None:
+            return self.manifest.documents.get(source)
+        if source not in self._entries:
+            known, found = self.read_entry(source)
+            self._entries[source] = found if known else self.manifest.documents.get(source)
+        return self._entries[source]
 
     @property
     def positions(self) -> Mapping[str, int]:
@@ -129,12 +153,12 @@ class Snapshot:
         return self.collection_chunks([self.keyword.chunk_id(i) for i in rows])
 
     def pages(self, source: str) -> tuple[tuple[int, int], ...]:
-        entry = self.manifest.documents.get(source)
+        entry = self.entry(source)
         return entry.pages if entry else ()
 
     def locate(self, source: str, start: int, end: int | None = None) -> Location:
         """The page, page name and OCR flag of a span of an indexed document."""
-        entry = self.manifest.documents.get(source)
+        entry = self.entry(source)
         if entry is None or not entry.pages:
             return Location()
         return locate(entry.pages, entry.sections, entry.ocr_pages, start, end)
@@ -142,7 +166,7 @@ class Snapshot:
     def document_chunks(self, source: str) -> list[Chunk]:
         """One document's committed chunks, texts included, by start (fetched once per snapshot)."""
         if source not in self._texts:
-            entry = self.manifest.documents.get(source)
+            entry = self.entry(source)
             self._texts[source] = chunks_of(self.collection, source, entry.sha256) if entry else []
         return self._texts[source]
 
@@ -169,7 +193,7 @@ class Snapshot:
         if sources:
             clauses.append({"source": {"$in": list(sources)}})
         if self.strays:
-            hashes = sorted({d.sha256 for d in self.manifest.documents.values()})
+            hashes = sorted({d.sha256 for d in self.manifest.documents.values()})  # reads them all
             clauses.append({"sha256": {"$in": hashes}})
         if not clauses:
             return None
@@ -262,14 +286,57 @@ class IndexStore:
                 return self._try_read_state(generation)
             except _Raced:
                 log.info("the index changed while it was read; reading it again")
-        raise CorpusError(
-            f"the index in {self.storage.describe()} is incomplete; run `qa index build --full`"
-        )
+        raise self._incomplete()
+
+    def _incomplete(self) -> CorpusError:
+        where = self.storage.describe()
+        return CorpusError(f"the index in {where} is incomplete; run `qa index build --full`")
+
+    def _manifest_at(self, generation: str, header: Header) -> Manifest:
+        """The documents a snapshot opened at `header` lists. When a writer has since folded the
+        checkpoint that header names away, the committed manifest is read instead: a snapshot lives
+        for a question, and the next question opens the new version anyway."""
+        try:
+            return self._state_at(generation, header)[0]
+        except _Raced:
+            log.info("the index changed since it was opened; reading the committed manifest")
+        manifest = self._read_manifest(generation)
+        if manifest is None:
+            raise self._incomplete()
+        return manifest
+
+    def _entry_at(self, generation: str, header: Header, source: str) -> tuple[bool, DocumentEntry | None]:
+        """One document's entry at `header`'s version, read alone: its newest record above the
+        checkpoint, else the one checkpoint shard whose sorted sources span it. (False, None) when the
+        checkpoint is gone or predates the shards' first sources: then only the whole list can say."""
+        try:
+            records = self.storage.read_records(
+                generation, above=header.checkpoint, at_most=header.version, sources=[source]
+            )
+            if records:
+                return True, max(records, key=lambda r: r.version).entry
+            if not header.checkpoint:
+                return True, None
+            starts = self.storage.shard_starts(generation, header.checkpoint, header.checkpoint_shards)
+            if starts is None:
+                return False, None
+            shard = bisect_right(starts, source) - 1
+            if shard < 0:
+                return True, None
+            text = self.storage.read_checkpoint_shard(generation, header.checkpoint, shard)
+            if text is None:
+                return False, None
+            return True, checkpoint_entry(text, source)
+        except ManifestFormatError as exc:
+            raise self._unreadable(exc) from exc
 
     def _try_read_state(self, generation: str) -> tuple[Manifest, int] | None:
         header = self._read_header(generation)
-        if header is None:
-            return None
+        return self._state_at(generation, header) if header is not None else None
+
+    def _state_at(self, generation: str, header: Header) -> tuple[Manifest, int]:
+        """The manifest at `header`, and how many records it took besides the checkpoint; raises
+        _Raced when the checkpoint it names is gone (a writer folded a new one since)."""
         try:
             checkpoint: dict[str, DocumentEntry] = {}
             key = (generation, header.checkpoint, header.checkpoint_shards)
@@ -314,20 +381,31 @@ class IndexStore:
             )
 
     def _header(
-        self, version: int, built_at: str | None, checkpoint: int, shards: int, dirty: bool
+        self,
+        version: int,
+        built_at: str | None,
+        checkpoint: int,
+        shards: int,
+        dirty: bool,
+        documents: Mapping[str, DocumentEntry],
     ) -> Header:
+        """The header of `documents` at `version`."""
         s = self.expected_settings()
+        chunks = sum(d.chunks for d in documents.values())
         return Header(
             MANIFEST_FORMAT, s.embedding_model, s.embedding_dim, s.embedding_backend, s.chunking,
             version, built_at or _now(), _now(), checkpoint, shards, dirty,
+            documents_digest(s.chunking, documents), chunks,
         )  # fmt: skip
 
     # ---- reading ---------------------------------------------------------------------------
 
     def open(self) -> Snapshot:
         """The live index, reopened only when another generation or manifest version is committed.
-        Reads the manifest and memory-maps the saved keyword index: no chunk text is read, unless the
-        keyword index of this version is missing or unusable, when it is built once and saved."""
+        Reads the header and memory-maps the saved keyword index it names: neither the document list
+        nor any chunk text is read, unless the keyword index of this version is missing or unusable
+        (or the header predates `Header.digest`), when the manifest is read and the keyword index
+        built once and saved."""
         generation = self.storage.current()
         if generation is None:
             raise CorpusError(f"no index in {self.storage.describe()}; build it with `qa index build`")
@@ -339,32 +417,39 @@ class IndexStore:
                 and self.storage.header_version(generation) == snapshot.version
             ):
                 return snapshot
-            manifest, keyword = self._read_committed(generation)
+            header, keyword = self._read_committed(generation)
             collection = self.storage.chunks(generation)
             snapshot = Snapshot(
                 generation,
-                manifest.version,
-                manifest,
+                header.version,
+                header,
                 collection,
                 keyword,
                 collection.count() != keyword.size,
+                read_manifest=partial(self._manifest_at, generation, header),
+                read_entry=partial(self._entry_at, generation, header),
             )
             log.info("opened index %s v%d (%d chunks)", generation, snapshot.version, keyword.size)
             self._snapshot = snapshot
             return snapshot
 
-    def _read_committed(self, generation: str) -> tuple[Manifest, KeywordIndex]:
-        """The committed manifest and its keyword index, read again if a writer commits or finishes a
-        clean-up meanwhile (either deletes records or chunks, which can shift the pages being read)."""
+    def _read_committed(self, generation: str) -> tuple[Header, KeywordIndex]:
+        """The committed header and its keyword index; or, when that index has to be built, the whole
+        manifest (a `Header` too) and the index, read again if a writer commits or finishes a clean-up
+        meanwhile (either deletes records or chunks, which can shift the pages being read)."""
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             self.storage.client(generation, fresh=True)  # vectors written by other processes since
+            header = self._read_header(generation)
+            if header is not None and header.digest:
+                self.check_compatible(header)
+                saved = self._load_keywords(generation, header, {})
+                if saved is not None:
+                    return header, saved
             manifest = self._read_manifest(generation)
             if manifest is None:
-                raise CorpusError(
-                    f"the index in {self.storage.describe()} is incomplete; run `qa index build --full`"
-                )
+                raise self._incomplete()
             self.check_compatible(manifest)
-            keyword = self._load_keywords(generation, manifest)
+            keyword = self._load_keywords(generation, manifest, manifest.documents)
             if keyword is not None:
                 return manifest, keyword
             keyword = self._patch_saved_keywords(generation, manifest)
@@ -380,21 +465,24 @@ class IndexStore:
 
     # ---- the saved keyword index ------------------------------------------------------------
 
-    def _keyword_key(self, generation: str, manifest: Header, documents: Mapping[str, DocumentEntry]) -> str:
+    def _keyword_key(self, generation: str, header: Header, documents: Mapping[str, DocumentEntry]) -> str:
         """What a saved keyword index must have been built from: this generation, this version, and
         exactly these document versions, chunked this way (a killed build may have saved one for the
-        same version number with other documents; it never matches)."""
-        listed = json.dumps(sorted(_versions(documents).items()), separators=(",", ":"))
-        digest = hashlib.sha256(f"{manifest.chunking}\n{listed}".encode()).hexdigest()[:16]
-        return f"{generation}/v{manifest.version}-{digest}"
+        same version number with other documents; it never matches). The header names them by their
+        digest; one written before it did leaves the digest to be computed from `documents`."""
+        digest = header.digest or documents_digest(header.chunking, documents)
+        return f"{generation}/v{header.version}-{digest}"
 
     def _keyword_folder(self, generation: str, key: str) -> Path:
         return self.storage.keyword_dir(generation) / key.rsplit("/", 1)[1]
 
-    def _load_keywords(self, generation: str, manifest: Manifest) -> KeywordIndex | None:
-        """The saved keyword index of this committed manifest, or None (logged) when there is none
-        or it cannot be trusted."""
-        key = self._keyword_key(generation, manifest, manifest.documents)
+    def _load_keywords(
+        self, generation: str, header: Header, documents: Mapping[str, DocumentEntry]
+    ) -> KeywordIndex | None:
+        """The saved keyword index of this committed header (and `documents`, its list, needed only
+        when the header predates its digest), or None (logged) when there is none or it cannot be
+        trusted."""
+        key = self._keyword_key(generation, header, documents)
         folder = self._keyword_folder(generation, key)
         try:
             keyword = KeywordIndex.load(folder, key)
@@ -404,9 +492,10 @@ class IndexStore:
             else:
                 log.info("no saved keyword index for %s; building it from the stored chunks", key)
             return None
-        if keyword.size != manifest.chunks:
+        expected = header.chunk_count if header.digest else sum(d.chunks for d in documents.values())
+        if keyword.size != expected:
             log.warning("the saved keyword index in %s lists %d chunks, not %d; rebuilding it",
-                        folder, keyword.size, manifest.chunks)  # fmt: skip
+                        folder, keyword.size, expected)  # fmt: skip
             return None
         return keyword
 
@@ -473,7 +562,9 @@ class IndexStore:
 
     def _keywords_for_update(self, generation: str, old: Manifest) -> KeywordIndex:
         """The keyword index of the committed manifest a writer starts from: saved, or built now."""
-        keyword = self._load_keywords(generation, old) or self._patch_saved_keywords(generation, old)
+        keyword = self._load_keywords(generation, old, old.documents) or self._patch_saved_keywords(
+            generation, old
+        )
         if keyword is None:
             keyword = KeywordIndex(self.storage.read_chunks(generation, _versions(old.documents)))
         return keyword
@@ -552,6 +643,8 @@ class IndexStore:
         else:
             report.generation = generation
             report.chunks = old.chunks
+            if not old.digest:
+                self._upgrade(generation, old)
             report.seconds = time.perf_counter() - started
             self.storage.end_write(generation, old.version)
             log.info("index is up to date (%d documents)", len(plan.kept))
@@ -564,6 +657,21 @@ class IndexStore:
             report.chunks, report.embedded, report.seconds,
         )  # fmt: skip
         return report
+
+    def _upgrade(self, generation: str, old: Manifest) -> None:
+        """Give an index written before headers summed up their documents, and checkpoint shards named
+        their first source, both (same version, same documents), so readers open it from its header
+        and look documents up one at a time."""
+        key = (generation, old.checkpoint, old.checkpoint_shards)
+        if old.checkpoint and self._checkpoint is not None and self._checkpoint[0] == key:
+            shards = checkpoint_shards(self._checkpoint[1], CHECKPOINT_SHARD)
+            if len(shards) == old.checkpoint_shards:  # the same split: rewriting adds only metadata
+                self.storage.write_checkpoint(generation, old.checkpoint, shards)
+        header = self._header(
+            old.version, old.built_at, old.checkpoint, old.checkpoint_shards, old.dirty, old.documents
+        )
+        self.storage.write_header(generation, replace(header, updated_at=old.updated_at))
+        log.info("recorded the index's digest in its header, so readers open it without listing documents")
 
     def _needs_cleanup(self, generation: str, old: Manifest, clean: bool) -> bool:
         """Whether a killed build left something behind: an unfinished clean-up, records it never
@@ -622,7 +730,7 @@ class IndexStore:
             shards = checkpoint_shards(entries, CHECKPOINT_SHARD)
             self.storage.write_checkpoint(generation, 1, shards)
             self._checkpoint = ((generation, 1, len(shards)), dict(entries))
-            header = self._header(1, None, 1, len(shards), dirty=False)
+            header = self._header(1, None, 1, len(shards), dirty=False, documents=entries)
             self._save_keywords(generation, header, entries, KeywordIndex(chunks))
             self.storage.write_header(generation, header)
         except BaseException:
@@ -658,8 +766,10 @@ class IndexStore:
         written = [DocumentRecord(s, version, e) for s, e in entries.items()]
         written += [DocumentRecord(s, version, None) for s in plan.removed]
         self.storage.write_records(generation, written)
-        header = self._header(version, old.built_at, old.checkpoint, old.checkpoint_shards, dirty=True)
         documents = {**plan.kept, **entries}
+        header = self._header(
+            version, old.built_at, old.checkpoint, old.checkpoint_shards, dirty=True, documents=documents
+        )
         # The keyword index of the new version is saved before the header commits it, so a reader of
         # that version never has to build it; one saved by a build killed before its commit never
         # matches a later manifest (its key names the document versions).

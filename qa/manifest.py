@@ -139,6 +139,11 @@ class Header:
     checkpoint: int = 0  # the version whose documents the checkpoint holds (0: none)
     checkpoint_shards: int = 0  # how many records it takes
     dirty: bool = False  # committed, but the clean-up after it (old records, stale chunks) may not be done
+    # What the documents at this version are, summed up, so that a reader can open the index from this
+    # record alone: their versions' digest (`documents_digest`: names the saved keyword index) and
+    # their chunk count. Empty and -1 in a header written before they were recorded.
+    digest: str = ""
+    chunk_count: int = -1
 
     @property
     def settings(self) -> BuildSettings:
@@ -171,6 +176,8 @@ class Header:
             checkpoint=_get(data, "checkpoint", int),
             checkpoint_shards=_get(data, "checkpoint_shards", int),
             dirty=bool(data.get("dirty", False)),
+            digest=_get(data, "digest", str) if "digest" in data else "",
+            chunk_count=_get(data, "chunk_count", int) if "chunk_count" in data else -1,
         )
 
 
@@ -250,6 +257,24 @@ def checkpoint_shards(documents: Mapping[str, DocumentEntry], size: int) -> list
     ]
 
 
+def documents_digest(chunking: Chunking, documents: Mapping[str, DocumentEntry]) -> str:
+    """Which document versions, chunked how: equal digests mean the same chunks."""
+    listed = json.dumps(sorted((s, d.sha256) for s, d in documents.items()), separators=(",", ":"))
+    return hashlib.sha256(f"{chunking}\n{listed}".encode()).hexdigest()[:16]
+
+
+def shard_first_source(text: str) -> str | None:
+    """The first source a checkpoint shard lists (shards hold sorted sources), read without parsing
+    the rest: a reader looking up one document finds its shard from these. None for an empty shard."""
+    if not text.startswith('{"'):
+        return None
+    try:
+        first, _ = json.JSONDecoder().raw_decode(text, 1)
+    except json.JSONDecodeError:
+        return None
+    return first if isinstance(first, str) else None
+
+
 def checkpoint_documents(shards: Iterable[str]) -> dict[str, DocumentEntry]:
     documents: dict[str, DocumentEntry] = {}
     for text in shards:
@@ -258,6 +283,16 @@ def checkpoint_documents(shards: Iterable[str]) -> dict[str, DocumentEntry]:
                 raise ManifestFormatError(f"a checkpoint's entry for {source!r} is not a JSON object")
             documents[source] = DocumentEntry._from_data(data)
     return documents
+
+
+def checkpoint_entry(text: str, source: str) -> DocumentEntry | None:
+    """One source's entry in a checkpoint shard, the others left unparsed as typed entries."""
+    data = _object(text).get(source)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ManifestFormatError(f"a checkpoint's entry for {source!r} is not a JSON object")
+    return DocumentEntry._from_data(data)
 
 
 # ---- the one place untyped JSON enters: everything above returns checked, typed values ----------

@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import QAError
 from .files import cache_root
-from .manifest import DocumentEntry, DocumentRecord, Header
+from .manifest import DocumentEntry, DocumentRecord, Header, shard_first_source
 from .models import Chunk
 from .settings import DEFAULT_COLLECTION
 
@@ -211,10 +211,14 @@ class Store(ABC):
         """Write the documents as of `version` (JSON shards); unused until a header names them."""
         collection = self._manifest(generation)
         for i, text in enumerate(shards):
+            meta: dict[str, str | int | bool] = {"checkpoint": version, "shard": i}
+            first = shard_first_source(text)
+            if first is not None:  # lets a reader find one document's shard (`shard_starts`)
+                meta["first"] = first
             collection.upsert(
                 ids=[_checkpoint_id(version, i)],
                 documents=[text],
-                metadatas=[{"checkpoint": version, "shard": i}],
+                metadatas=[meta],
                 embeddings=_no_vectors(1),
             )
 
@@ -227,6 +231,20 @@ class Store(ABC):
         if len(texts) != shards:
             return None
         return [texts[i] for i in ids]
+
+    def shard_starts(self, generation: str, version: int, shards: int) -> list[str] | None:
+        """The first source of each shard of a checkpoint, from metadata alone; None when a shard is
+        missing (compacted away meanwhile) or was written before shards recorded it."""
+        ids = [_checkpoint_id(version, i) for i in range(shards)]
+        got = self._manifest(generation).get(ids=ids, include=["metadatas"])
+        metas: dict[str, Any] = dict(zip(got["ids"], got["metadatas"] or [], strict=True))
+        firsts = [metas.get(i, {}).get("first") for i in ids]
+        return [str(f) for f in firsts] if all(isinstance(f, str) for f in firsts) else None
+
+    def read_checkpoint_shard(self, generation: str, version: int, shard: int) -> str | None:
+        """One shard of a checkpoint; None when it is gone."""
+        got = self._manifest(generation).get(ids=[_checkpoint_id(version, shard)], include=["documents"])
+        return got["documents"][0] if got["ids"] and got["documents"] else None
 
     def stale_checkpoints(self, generation: str, keep: int) -> list[str]:
         """Ids of checkpoint shards other than those of `keep` (replaced, or a killed build's)."""
