@@ -609,6 +609,7 @@ class IndexStore:
         records = 0  # read besides the checkpoint
         finished = self.storage.begin_write(generation)  # see what is on disk, not a stale in-memory index
         if generation:
+            self.storage.tune_manifest(generation)
             try:
                 state = self._read_state(generation)
             except (IndexMismatchError, CorpusError):

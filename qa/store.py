@@ -52,6 +52,12 @@ HEADER_ID = "manifest"  # the id every manifest format used for its main record:
 POINTER_ID = "current"
 GENERATION = re.compile(r"gen-\d{8}T\d{6}-[0-9a-f]{6}")  # what `Store.new_generation` names
 READ_BATCH = 5000
+# Manifest records carry one-number placeholder vectors (they are read by id and metadata). Chroma keeps
+# each write in its log until the collection's vector index is persisted (by default every 1,000 records)
+# and reads that log again at every write and at a new client's first read: with checkpoint shards in it,
+# megabytes each time (0.2-0.3 s per operation at 100k chunks, more at a million; an update makes a
+# dozen). Persisting a placeholder index every two records costs nothing and lets the log be purged.
+MANIFEST_SYNC = 2
 RECORD_BATCH = 1000
 WRITER_FILE = "WRITER"  # in an embedded index folder: who wrote last, and if it finished (`begin_write`)
 
@@ -120,8 +126,23 @@ class Store(ABC):
 
     def _manifest(self, generation: str) -> Collection:
         return self.client(generation).get_or_create_collection(
-            self.name(generation, "manifest"), embedding_function=None
+            self.name(generation, "manifest"),
+            embedding_function=None,
+            configuration={"hnsw": {"batch_size": MANIFEST_SYNC, "sync_threshold": MANIFEST_SYNC}},
         )
+
+    def tune_manifest(self, generation: str) -> None:
+        """Give a manifest collection an older qa created (Chroma's default of persisting its vector
+        index every 1,000 records) the setting `MANIFEST_SYNC` explains. Called by a writer."""
+        collection = self._manifest(generation)
+        hnsw: Any = (collection.configuration_json or {}).get("hnsw") or {}
+        if hnsw.get("sync_threshold") != MANIFEST_SYNC:
+            collection.modify(
+                configuration={"hnsw": {"batch_size": MANIFEST_SYNC, "sync_threshold": MANIFEST_SYNC}}
+            )
+            self.client(generation, fresh=True)  # a client already open keeps the old setting
+            log.info("the manifest of %s now persists its placeholder vectors every %d records",
+                     generation, MANIFEST_SYNC)  # fmt: skip
 
     def prune(self, keep: set[str | None]) -> None:
         """Drop every generation but those in `keep` (the live one and its predecessor, which readers

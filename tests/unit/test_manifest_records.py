@@ -12,11 +12,13 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import HashingEmbeddings
 
 import qa.index
+import qa.store
 from qa.index import IndexStore
 from qa.manifest import DocumentRecord, Header, record_id
 from qa.store import EmbeddedStore
@@ -304,3 +306,37 @@ def test_a_fold_stopped_before_or_after_its_header_leaves_the_manifest_whole_and
     assert not report.changed and report.embedded == 0
     assert reader.manifest().documents == committed.documents
     assert_clean(reader)
+
+
+class DefaultSyncStore(EmbeddedStore):
+    """Creates the manifest collection with Chroma's defaults, as qa did before `MANIFEST_SYNC`."""
+
+    def _manifest(self, generation: str) -> Any:
+        return self.client(generation).get_or_create_collection(
+            self.name(generation, "manifest"), embedding_function=None
+        )
+
+
+def manifest_sync(store: IndexStore) -> int:
+    generation = store.current_generation()
+    assert generation
+    return int(store.storage._manifest(generation).configuration_json["hnsw"]["sync_threshold"])
+
+
+def test_the_manifest_persists_its_placeholder_vectors_often_and_a_build_retunes_an_older_one(
+    tmp_path, corpus
+):
+    older = index_store(tmp_path / "index", DefaultSyncStore(tmp_path / "index"))
+    older.build(corpus, MAX_BYTES)
+    assert manifest_sync(older) == 1000  # Chroma's default: its log keeps every manifest write until then
+
+    (corpus / "new.txt").write_text("A new note about the lighthouse of Zorvex.", encoding="utf-8")
+    store = index_store(tmp_path / "index")
+    assert store.build(corpus, MAX_BYTES).added == ["new.txt"]
+    assert manifest_sync(store) == qa.store.MANIFEST_SYNC
+    assert len(store.manifest().documents) == MANY + 1
+    assert_clean(store)
+
+    fresh = index_store(tmp_path / "fresh")
+    fresh.build(corpus, MAX_BYTES)
+    assert manifest_sync(fresh) == qa.store.MANIFEST_SYNC
