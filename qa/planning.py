@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -98,7 +99,8 @@ def plan_sync(
     digests: dict[str, str] = {}
     parsed: dict[str, Document | Skipped] = {}  # for content the manifest does not hold under that name
     first: dict[str, tuple[bool, str]] = {}  # per digest, the best claim to own it seen so far
-    outside = {} if scope is None else {s: e for s, e in previous.items() if s not in set(scope)}
+    scoped = frozenset(scope or ())
+    outside = {} if scope is None else {s: e for s, e in previous.items() if s not in scoped}
     claims = {s: d for s, e in outside.items() if (d := _listed_digest(s, e, ocr))}  # their content's owners
     for source, digest in claims.items():
         first[digest] = min((False, source), first.get(digest, (False, source)))
@@ -138,9 +140,15 @@ def plan_sync(
         except (ValueError, OSError) as exc:
             parsed[source] = Skipped(source, str(exc))
 
-    owner: dict[str, str] = {}
-    for source in sorted([*digests, *claims], key=lambda s: (s not in reusable, s)):
-        owner.setdefault(digests.get(source) or claims[source], source)
+    # Each content's owner: a name already listed before a new one, then the first name. One pass, not a
+    # sort: a scoped sync looks at every listed document here (the sort took 0.14 s of adding one to 15k).
+    claim: dict[str, tuple[bool, str]] = {}
+    for source, digest in itertools.chain(digests.items(), claims.items()):
+        rank = (source not in reusable, source)
+        held = claim.get(digest)
+        if held is None or rank < held:
+            claim[digest] = rank
+    owner = {digest: rank[1] for digest, rank in claim.items()}
     plan.kept.update(outside)
     plan.unchanged.extend(outside)
 
