@@ -1,6 +1,8 @@
 """How `qa` behaves as the index grows: 10k, 100k and 1M chunks.
 
     python -m bench.scale [--sizes 10000,100000,1000000] [--queries 100] [--pool 3000] [--out FILE]
+                          [--keep DIR]        # work in DIR, keeping the corpus and the last index
+    python -m bench.scale --measure-kept DIR  # measure that index again, without building it
 
 Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr.
 
@@ -127,33 +129,32 @@ def serve(corpus: Path, index: Path, question: str) -> dict[str, Any]:
 
 def build(corpus: Corpus, index: Path, embeddings: Any) -> tuple[float, Any]:
     """A full build through the real path, vectors looked up in the corpus's table."""
-    from qa.index import IndexStore
-    from qa.settings import Settings
-
-    settings = Settings()
     lookup = lookup_embedder(embeddings, corpus.table)
-    builder = IndexStore(index, lookup, settings.chunk_size, settings.chunk_overlap)
+    builder = index_store(index, lookup)
     seconds, report = timed(lambda: builder.build(corpus.folder, MAX_BYTES, full=True))
     log.info("%d chunks: built in %.0f s (%d embedded for real during the build)", report.chunks,
              seconds, lookup.missed)  # fmt: skip
     return seconds, report
 
 
-def open_seconds(index: Path, embeddings: Any) -> float:
-    """One `IndexStore.open()` by a store that has opened nothing yet, as a new reader does."""
+def index_store(index: Path, embeddings: Any) -> Any:
     from qa.index import IndexStore
     from qa.settings import Settings
 
     settings = Settings()
-    store = IndexStore(index, embeddings, settings.chunk_size, settings.chunk_overlap)
-    return timed(store.open)[0]
+    return IndexStore(index, embeddings, settings.chunk_size, settings.chunk_overlap)
 
 
-def in_process(corpus: Corpus, index: Path, queries: list[str], repeat: int) -> dict[str, list[float]]:
+def open_seconds(index: Path, embeddings: Any) -> float:
+    """One `IndexStore.open()` by a store that has opened nothing yet, as a new reader does."""
+    return timed(index_store(index, embeddings).open)[0]
+
+
+def in_process(corpus: Path, index: Path, queries: list[str], repeat: int) -> dict[str, list[float]]:
     """Search, no-op rebuild, add one and remove one, through one warm Assistant."""
     from qa.assistant import Assistant
 
-    assistant = Assistant(corpus_dir=corpus.folder, index_dir=index, answerer=QUOTING)
+    assistant = Assistant(corpus_dir=corpus, index_dir=index, answerer=QUOTING)
     for q in queries[:10]:
         assistant.search(q, k=5)
     searches = [timed(partial(assistant.search, q, k=5))[0] * 1000 for q in queries]
@@ -177,30 +178,38 @@ def measure(
     index = root / "index"
     shutil.rmtree(index, ignore_errors=True)
     build_seconds, report = build(corpus, index, embeddings)
+    result = {"target_chunks": size, "chunks": report.chunks, "documents": len(report.added),
+              "build_seconds": round(build_seconds, 1)}  # fmt: skip
+    result.update(measure_built(corpus.folder, index, queries, repeat, embeddings, size))
+    log.info("%d chunks: %s", report.chunks, result)
+    return result
+
+
+def measure_built(
+    corpus: Path, index: Path, queries: list[str], repeat: int, embeddings: Any, size: int
+) -> dict[str, Any]:
+    """Everything but the build, on the index in `index` over the folder `corpus`."""
     disk = folder_bytes(index)
     opens = [open_seconds(index, embeddings) for _ in range(repeat)]
+    chunks = index_store(index, embeddings).open().keyword.size
 
     ask = ("--answerer", QUOTING, "ask", QUESTION, "--json")
-    qa_process(corpus.folder, index, *ask)  # warms the file cache
-    cold = [qa_process(corpus.folder, index, *ask) for _ in range(repeat)]
+    qa_process(corpus, index, *ask)  # warms the file cache
+    cold = [qa_process(corpus, index, *ask) for _ in range(repeat)]
     warm = in_process(corpus, index, queries, repeat)
     searches, noop, adds, removes = warm["search_ms"], warm["noop"], warm["add"], warm["remove"]
 
-    extra = root / "extra"
-    noop_cli = qa_process(corpus.folder, index, "index", "build")
+    extra = index.parent / "extra"
+    noop_cli = qa_process(corpus, index, "index", "build")
     path = extra / f"wexcombe-ferry-{size}-cli.txt"
     path.write_text(SMALL_DOCUMENT, encoding="utf-8")
-    add_cli = qa_process(corpus.folder, index, "index", "add", str(path))
-    remove_cli = qa_process(corpus.folder, index, "index", "remove", path.name)
+    add_cli = qa_process(corpus, index, "index", "add", str(path))
+    remove_cli = qa_process(corpus, index, "index", "remove", path.name)
 
-    served = serve(corpus.folder, index, QUESTION)
-    result = {
-        "target_chunks": size,
-        "chunks": report.chunks,
-        "documents": len(report.added),
-        "build_seconds": round(build_seconds, 1),
+    served = serve(corpus, index, QUESTION)
+    return {
         "disk_bytes": disk,
-        "disk_bytes_per_chunk": round(disk / max(report.chunks, 1)),
+        "disk_bytes_per_chunk": round(disk / max(chunks, 1)),
         "open_seconds": round(statistics.median(opens), 3),
         "cold_ask_seconds": round(statistics.median(cold), 2),
         "search_ms": {
@@ -215,8 +224,6 @@ def measure(
         "remove_one_cli_seconds": round(remove_cli, 2),
         "serve": served,
     }
-    log.info("%d chunks: %s", report.chunks, result)
-    return result
 
 
 def run(sizes: list[int], queries: int, repeat: int, pool: int, root: Path) -> dict[str, Any]:
@@ -250,6 +257,23 @@ def run(sizes: list[int], queries: int, repeat: int, pool: int, root: Path) -> d
     }
 
 
+def measure_kept(root: Path, queries: int, repeat: int) -> dict[str, Any]:
+    """Measure again the last index a `--keep ROOT` run built (ROOT/index over ROOT/corpus), say
+    after a change to how indexes are opened or updated, without the build (40 minutes at 1M)."""
+    from qa.assistant import Assistant
+    from qa.evaluation import xquad_dataset
+
+    embeddings = Assistant(corpus_dir=root / "corpus", index_dir=root / "index", answerer=QUOTING).embeddings
+    chosen = [case.question for case in xquad_dataset()[0].cases[::3][:queries]]
+    chunks = index_store(root / "index", embeddings).open().keyword.size
+    started = time.perf_counter()
+    result = {"chunks": chunks, "kept_index": True}
+    result.update(measure_built(root / "corpus", root / "index", chosen, repeat, embeddings, chunks))
+    result["seconds_for_this_size"] = round(time.perf_counter() - started, 1)
+    return {"benchmark": "scale", "queries": len(chosen), "repeat": repeat,
+            "embedding_backend": embeddings.backend, "targets_at_1m": TARGETS, "sizes": [result]}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="Comma-separated chunk counts.")
@@ -257,12 +281,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="Repeats of each timed step (medians).")
     parser.add_argument("--pool", type=int, default=3000, help="Filler chunks embedded for real.")
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
+    parser.add_argument("--keep", type=Path, help="Work in this folder and keep the corpus and last index.")
+    parser.add_argument("--measure-kept", type=Path, help="Measure the index a --keep run left here.")
     args = parser.parse_args()
     quiet_logging()
     begun = start_run()
+    if args.measure_kept:
+        emit(measure_kept(args.measure_kept, args.queries, args.repeat), begun, args.out)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="qa-bench-scale-") as tmp:
-        result = run(sizes, args.queries, args.repeat, args.pool, Path(tmp))
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        result = run(sizes, args.queries, args.repeat, args.pool, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="qa-bench-scale-") as tmp:
+            result = run(sizes, args.queries, args.repeat, args.pool, Path(tmp))
     emit(result, begun, args.out)
 
 
