@@ -48,6 +48,7 @@ PRODUCERS = {
     "answers": "python -m bench.answers --out docs/results/answers.json",
     "keyword_index": "python -m bench.keyword_index --out docs/results/keyword_index.json",
     "scale": "python -m bench.scale --out docs/results/scale.json",
+    "scale_kept": "python -m bench.scale --measure-kept DIR --out docs/results/scale_kept.json",
     "calibration": "make calibrate",
     "span_fit": "make calibrate",
     "short_answers": "make calibrate",
@@ -532,6 +533,21 @@ def scale_values(r: Results) -> dict[str, str]:
     }
 
 
+def scale_kept_values(r: Results) -> dict[str, str]:
+    """The largest index of a `--keep` run, measured again by later code (`--measure-kept`)."""
+    s = r["scale_kept"]["sizes"][0]
+    return {
+        "sk_chunks": num(s["chunks"]),
+        "sk_open": f"{num(s['open_seconds'], 2)} s",
+        "sk_cold": f"{num(s['cold_ask_seconds'], 1)} s",
+        "sk_search": f"{num(s['search_ms']['p50'], 1)} / {num(s['search_ms']['p95'], 1)} ms",
+        "sk_add": f"{num(s['add_one_seconds'], 2)} s",
+        "sk_remove": f"{num(s['remove_one_seconds'], 2)} s",
+        "sk_noop": f"{num(s['noop_rebuild_seconds'], 2)} s",
+        "sk_rss": f"{num(s['serve']['peak_rss_mb_after_question'])} MB",
+    }
+
+
 def ocr_values(r: Results) -> dict[str, str]:
     result = r["ocr"]
     scanned, answers = result["scanned"], result["answers"]
@@ -591,6 +607,7 @@ VALUES: tuple[Callable[[Results], dict[str, str]], ...] = (
     cold_ask_values,
     api_latency_values,
     scale_values,
+    scale_kept_values,
     retrieval_values,
     answers_values,
     ocr_values,
