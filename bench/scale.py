@@ -180,18 +180,17 @@ def measure(
     build_seconds, report = build(corpus, index, embeddings)
     result = {"target_chunks": size, "chunks": report.chunks, "documents": len(report.added),
               "build_seconds": round(build_seconds, 1)}  # fmt: skip
-    result.update(measure_built(corpus.folder, index, queries, repeat, embeddings, size))
+    result.update(measure_built(corpus.folder, index, queries, repeat, embeddings, report.chunks))
     log.info("%d chunks: %s", report.chunks, result)
     return result
 
 
 def measure_built(
-    corpus: Path, index: Path, queries: list[str], repeat: int, embeddings: Any, size: int
+    corpus: Path, index: Path, queries: list[str], repeat: int, embeddings: Any, chunks: int
 ) -> dict[str, Any]:
-    """Everything but the build, on the index in `index` over the folder `corpus`."""
+    """Everything but the build, on the index in `index` (of `chunks` chunks) over the folder `corpus`."""
     disk = folder_bytes(index)
     opens = [open_seconds(index, embeddings) for _ in range(repeat)]
-    chunks = index_store(index, embeddings).open().keyword.size
 
     ask = ("--answerer", QUOTING, "ask", QUESTION, "--json")
     qa_process(corpus, index, *ask)  # warms the file cache
@@ -201,7 +200,7 @@ def measure_built(
 
     extra = index.parent / "extra"
     noop_cli = qa_process(corpus, index, "index", "build")
-    path = extra / f"wexcombe-ferry-{size}-cli.txt"
+    path = extra / f"wexcombe-ferry-{chunks}-cli.txt"
     path.write_text(SMALL_DOCUMENT, encoding="utf-8")
     add_cli = qa_process(corpus, index, "index", "add", str(path))
     remove_cli = qa_process(corpus, index, "index", "remove", path.name)

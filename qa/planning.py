@@ -13,7 +13,6 @@ Rules:
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -140,15 +139,9 @@ def plan_sync(
         except (ValueError, OSError) as exc:
             parsed[source] = Skipped(source, str(exc))
 
-    # Each content's owner: a name already listed before a new one, then the first name. One pass, not a
-    # sort: a scoped sync looks at every listed document here (the sort took 0.14 s of adding one to 15k).
-    claim: dict[str, tuple[bool, str]] = {}
-    for source, digest in itertools.chain(digests.items(), claims.items()):
-        rank = (source not in reusable, source)
-        held = claim.get(digest)
-        if held is None or rank < held:
-            claim[digest] = rank
-    owner = {digest: rank[1] for digest, rank in claim.items()}
+    # Each content's owner is its best claim, which `first` already holds: no sort of every listed
+    # document (it took 0.14 s of adding one document to 15k).
+    owner = {digest: rank[1] for digest, rank in first.items()}
     plan.kept.update(outside)
     plan.unchanged.extend(outside)
 

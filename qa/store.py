@@ -58,6 +58,7 @@ READ_BATCH = 5000
 # megabytes each time (0.2-0.3 s per operation at 100k chunks, more at a million; an update makes a
 # dozen). Persisting a placeholder index every two records costs nothing and lets the log be purged.
 MANIFEST_SYNC = 2
+_MANIFEST_INDEX: Any = {"hnsw": {"batch_size": MANIFEST_SYNC, "sync_threshold": MANIFEST_SYNC}}
 RECORD_BATCH = 1000
 WRITER_FILE = "WRITER"  # in an embedded index folder: who wrote last, and if it finished (`begin_write`)
 
@@ -128,7 +129,7 @@ class Store(ABC):
         return self.client(generation).get_or_create_collection(
             self.name(generation, "manifest"),
             embedding_function=None,
-            configuration={"hnsw": {"batch_size": MANIFEST_SYNC, "sync_threshold": MANIFEST_SYNC}},
+            configuration=_MANIFEST_INDEX,
         )
 
     def tune_manifest(self, generation: str) -> None:
@@ -137,9 +138,7 @@ class Store(ABC):
         collection = self._manifest(generation)
         hnsw: Any = (collection.configuration_json or {}).get("hnsw") or {}
         if hnsw.get("sync_threshold") != MANIFEST_SYNC:
-            collection.modify(
-                configuration={"hnsw": {"batch_size": MANIFEST_SYNC, "sync_threshold": MANIFEST_SYNC}}
-            )
+            collection.modify(configuration=_MANIFEST_INDEX)
             self.client(generation, fresh=True)  # a client already open keeps the old setting
             log.info("the manifest of %s now persists its placeholder vectors every %d records",
                      generation, MANIFEST_SYNC)  # fmt: skip
