@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,11 @@ from .models import Chunk
 from .text import terms
 
 log = logging.getLogger(__name__)
+# numpy reads each .npy header with ast.literal_eval, and CPython 3.11's AST constructor keeps its
+# recursion depth in state shared by threads (python/cpython#106905): two threads opening segments at
+# once can fail with "SystemError: AST constructor recursion depth mismatch". The loads are memory
+# maps, so holding one lock across them costs nothing.
+_NPY_LOAD = threading.Lock()
 # Two or more capitalised words, possibly joined by a small word: "Office of Personnel Management".
 # A leading "The"/"A"/"An" is not part of the name.
 _NAME_RUN = re.compile(r"\b(?!(?:The|An?)\b)[A-Z][a-z]+(?:\s+(?:(?:of|and|for|the|on|&)\s+)?[A-Z][a-z]+)+")
@@ -326,11 +332,12 @@ class Segment:
     def read_files(cls, folder: Path, size: int, sources: list[str]) -> Segment:
         """The segment whose files `write_files` put in `folder`, memory-mapped and checked."""
         try:
-            arrays = {name: _load_array(folder / f"{name}.npy") for name in _ARRAYS}
-            try:
-                bm25 = bm25s.BM25.load(str(folder / _BM25), mmap=True, show_progress=False)
-            except ValueError:  # numpy cannot memory-map an empty array: an index without terms
-                bm25 = bm25s.BM25.load(str(folder / _BM25), mmap=False, show_progress=False)
+            with _NPY_LOAD:
+                arrays = {name: _load_array(folder / f"{name}.npy") for name in _ARRAYS}
+                try:
+                    bm25 = bm25s.BM25.load(str(folder / _BM25), mmap=True, show_progress=False)
+                except ValueError:  # numpy cannot memory-map an empty array: an index without terms
+                    bm25 = bm25s.BM25.load(str(folder / _BM25), mmap=False, show_progress=False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeywordIndexUnusable(f"{type(exc).__name__}: {exc}") from exc
         if not all(len(arrays[n]) == size for n in ("ids", "source", "start", "end", "page", "sorted_ids")):
