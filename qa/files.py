@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 CACHE_ENV = "QA_CACHE_DIR"
@@ -28,3 +29,13 @@ def file_sha256(content: bytes | Path) -> str:
         return hashlib.sha256(content).hexdigest()
     with open(content, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file so that readers see either the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

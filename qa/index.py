@@ -40,7 +40,7 @@ from .chunking import CHUNKING_VERSION, chunk_document
 from .embeddings import EmbeddingModel
 from .errors import CorpusError, IndexBusyError, IndexMismatchError
 from .keyword_index import KeywordIndex, KeywordIndexUnusable, Positions
-from .loaders import list_named, scan_corpus
+from .loaders import CorpusFile, list_named, scan_corpus
 from .manifest import (
     MANIFEST_FORMAT,
     BuildSettings,
@@ -58,7 +58,7 @@ from .manifest import (
     superseded,
 )
 from .models import Chunk, Document, JSONObject, Location, locate
-from .planning import Changes, FileStamp, Progress, SyncPlan, plan_sync
+from .planning import Changes, FileStamp, Progress, SyncMemo, SyncPlan, corpus_stamp, plan_sync
 from .settings import DEFAULT_COLLECTION
 from .store import Store, Where, chunks_by_id, chunks_of, open_store
 
@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 
 WRITE_BATCH = 256
 OPEN_ATTEMPTS = 3  # how often a read raced by a commit or a clean-up is tried, at most
+SYNC_MEMO = "SYNCED"  # in the index folder: the last whole-corpus sync's memo (qa/planning.py)
 CHECKPOINT_SHARD = 5000  # documents per checkpoint record: about 1.2 MB of JSON
 MIN_RECORDS = 500  # records since the checkpoint before they are folded into a new one, or
 RECORDS_SHARE = 20  # one for every 20 documents listed, whichever is more
@@ -608,8 +609,20 @@ class IndexStore:
         old: Manifest | None = None
         records = 0  # read besides the checkpoint
         finished = self.storage.begin_write(generation)  # see what is on disk, not a stale in-memory index
+        scanned = scan_corpus(corpus_dir) if only is None or generation is None else None
+        stamp = corpus_stamp(*scanned, corpus_dir, max_bytes, self.ocr) if scanned else None
         if generation:
             self.storage.tune_manifest(generation)
+            memo = self._proven_noop(generation, finished, stamp) if stamp and scanned and not full else None
+            if memo is not None and scanned is not None:
+                changes = memo.changes(scanned[0])
+                report = BuildReport(
+                    unchanged=changes.unchanged, skipped=changes.skipped, duplicates=changes.duplicates,
+                    chunks=memo.chunks, generation=generation, seconds=time.perf_counter() - started,
+                )  # fmt: skip
+                self.storage.end_write(generation, memo.version)
+                log.info("index is up to date (%d documents, as last synced)", len(report.unchanged))
+                return report
             try:
                 state = self._read_state(generation)
             except (IndexMismatchError, CorpusError):
@@ -621,7 +634,10 @@ class IndexStore:
             if old is not None and not full:
                 self.check_compatible(old)
         scope = None if only is None or old is None or full else only  # a first build takes everything
-        files, skipped = scan_corpus(corpus_dir) if scope is None else list_named(corpus_dir, scope)
+        if scope is None:
+            files, skipped = scanned or scan_corpus(corpus_dir)
+        else:
+            files, skipped = list_named(corpus_dir, scope)
         plan = plan_sync(
             files, corpus_dir, old, max_bytes, full, skipped, progress, ocr=self.ocr, scope=scope
         )
@@ -646,10 +662,12 @@ class IndexStore:
             report.chunks = old.chunks
             if not old.digest:
                 self._upgrade(generation, old)
+            self._leave_memo(plan, files, stamp if scope is None else None, generation)
             report.seconds = time.perf_counter() - started
             self.storage.end_write(generation, old.version)
             log.info("index is up to date (%d documents)", len(plan.kept))
             return report
+        self._leave_memo(plan, files, stamp if scope is None else None, report.generation)
         self.storage.end_write(report.generation, self.storage.header_version(report.generation))
         report.seconds = time.perf_counter() - started
         log.info(
@@ -658,6 +676,34 @@ class IndexStore:
             report.chunks, report.embedded, report.seconds,
         )  # fmt: skip
         return report
+
+    def _proven_noop(self, generation: str, finished: tuple[str, int] | None, stamp: str) -> SyncMemo | None:
+        """The last whole-corpus sync's memo, when it proves this sync a no-op: it scanned the same
+        corpus (`stamp`), the version it committed is still the committed one, and the last writer
+        finished cleanly at that version (`finished`: no killed build left anything to clean up). Costs
+        one header read, where comparing the manifest costs every document's entry."""
+        memo = SyncMemo.read(self.index_dir / SYNC_MEMO)
+        if memo is None or memo.stamp != stamp or finished != (generation, memo.version):
+            return None
+        header = self._read_header(generation)
+        if header is None or header.dirty or (header.version, header.digest) != (memo.version, memo.digest):
+            return None
+        self.check_compatible(header)
+        return memo
+
+    def _leave_memo(
+        self, plan: SyncPlan, files: Sequence[CorpusFile], stamp: str | None, generation: str
+    ) -> None:
+        """After a whole-corpus sync (`stamp` set), record what it found for the next one to trust."""
+        if stamp is None:
+            return
+        header = self._read_header(generation)
+        if header is None or not header.digest:
+            return
+        try:
+            SyncMemo.of(plan, files, stamp, header, generation).write(self.index_dir / SYNC_MEMO)
+        except OSError as exc:  # only the next no-op's shortcut is lost
+            log.warning("could not record the sync in %s: %s", self.index_dir / SYNC_MEMO, exc)
 
     def _upgrade(self, generation: str, old: Manifest) -> None:
         """Give an index written before headers summed up their documents, and checkpoint shards named

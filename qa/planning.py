@@ -9,19 +9,26 @@ Rules:
 - A file that cannot be used (size, type, unreadable) is skipped, and its last good version, if any,
   stays in the index.
 - A document in the manifest whose file is gone (or is now a duplicate) is removed.
+
+A whole-corpus sync also leaves a memo (`SyncMemo`): the stamp of the scan it synced and what it
+found. The next sync that scans the same stamp, against the same committed index, knows it is a no-op
+without reading the manifest or comparing 150,000 entries (git's index does the same with its stat
+data).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .files import file_sha256
+from .files import file_sha256, write_atomic
 from .loaders import CorpusFile, Skipped, document_version, load_bytes, size_limit_reason
-from .manifest import DocumentEntry, Manifest
+from .manifest import DocumentEntry, Header, Manifest
 from .models import Document
 
 log = logging.getLogger(__name__)
@@ -204,3 +211,72 @@ def _ocr_progress(progress: Progress | None) -> Callable[[int, int], None] | Non
     if progress is None:
         return None
     return lambda done, total: progress("ocr", done, total)
+
+
+def corpus_stamp(
+    files: Sequence[CorpusFile], skipped: Sequence[Skipped], corpus_dir: Path, max_bytes: int, ocr: bool
+) -> str | None:
+    """A digest of what a scan saw (every file's name, size, modification and change times, the files
+    refused for their type) and of the settings that decide how files are read. None when a file
+    changed within `RACY_NS` of now: a later change in the same clock tick could keep its times."""
+    newest = max((max(f.mtime_ns, f.ctime_ns) for f in files), default=0)
+    if time.time_ns() - newest <= RACY_NS:
+        return None
+    lines = [f"{corpus_dir}\0{max_bytes}\0{ocr}"]
+    lines += [f"{f.source}\0{f.size}\0{f.mtime_ns}\0{f.ctime_ns}" for f in files]
+    lines += [f"{s.source}\0-" for s in skipped]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SyncMemo:
+    """What the last whole-corpus sync of an index found: the scan's `corpus_stamp`, the committed
+    version it left (generation, version, documents digest, chunks), and what it did not index. Valid
+    only while that version is the committed one and no writer has touched the index since."""
+
+    generation: str
+    version: int
+    digest: str
+    chunks: int
+    stamp: str
+    duplicates: dict[str, str]
+    skipped: list[tuple[str, str]]  # (source, reason)
+    unlisted: list[str]  # scanned files the index does not list: duplicates and unusable new files
+
+    def changes(self, files: Sequence[CorpusFile]) -> Changes:
+        """The no-op sync's changes, for `files` that `stamp` describes."""
+        unlisted = set(self.unlisted)
+        return Changes(
+            unchanged=[f.source for f in files if f.source not in unlisted],
+            skipped=[Skipped(source, reason) for source, reason in self.skipped],
+            duplicates=dict(self.duplicates),
+        )
+
+    @classmethod
+    def of(
+        cls, plan: Changes, files: Sequence[CorpusFile], stamp: str, header: Header, generation: str
+    ) -> SyncMemo:
+        """The memo of a whole-corpus sync of `files` (scanned as `stamp`) that ended in `plan`, now
+        committed as `header` of `generation`."""
+        listed = set(plan.added) | set(plan.updated) | set(plan.unchanged)
+        return cls(
+            generation, header.version, header.digest, header.chunk_count, stamp, dict(plan.duplicates),
+            [(s.source, s.reason) for s in plan.skipped], [f.source for f in files if f.source not in listed],
+        )  # fmt: skip
+
+    def write(self, path: Path) -> None:
+        write_atomic(path, json.dumps(asdict(self), ensure_ascii=False))
+
+    @classmethod
+    def read(cls, path: Path) -> SyncMemo | None:
+        """The memo at `path`; None when there is none or it cannot be read (then a sync compares the
+        whole manifest, as without one)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                str(data["generation"]), int(data["version"]), str(data["digest"]), int(data["chunks"]),
+                str(data["stamp"]), {str(k): str(v) for k, v in data["duplicates"].items()},
+                [(str(s), str(r)) for s, r in data["skipped"]], [str(s) for s in data["unlisted"]],
+            )  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None

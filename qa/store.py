@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import QAError
-from .files import cache_root
+from .files import cache_root, write_atomic
 from .manifest import DocumentEntry, DocumentRecord, Header, shard_first_source
 from .models import Chunk
 from .settings import DEFAULT_COLLECTION
@@ -339,7 +338,7 @@ class EmbeddedStore(Store):
             token, state = signature.read_text(encoding="utf-8").split("\n", 1)
         except (OSError, ValueError):
             token, state = "", ""
-        _write_atomic(signature, f"{self._token}\nwriting\n")
+        write_atomic(signature, f"{self._token}\nwriting\n")
         if token != self._token:
             super().begin_write(generation)
         elif generation:
@@ -350,7 +349,7 @@ class EmbeddedStore(Store):
         return None
 
     def end_write(self, generation: str, version: int) -> None:
-        _write_atomic(self.index_dir / WRITER_FILE, f"{self._token}\nclean {generation} {version}\n")
+        write_atomic(self.index_dir / WRITER_FILE, f"{self._token}\nclean {generation} {version}\n")
 
     def client(self, generation: str, fresh: bool = False) -> ClientAPI:
         # Chroma's process-wide cache of embedded systems is a plain dict: two threads opening at
@@ -384,7 +383,7 @@ class EmbeddedStore(Store):
         return name if name and (self.index_dir / name / "chroma").is_dir() else None
 
     def switch(self, generation: str) -> None:
-        _write_atomic(self.index_dir / "CURRENT", generation + "\n")
+        write_atomic(self.index_dir / "CURRENT", generation + "\n")
 
     def drop(self, generation: str) -> None:
         self._clients.pop(generation, None)
@@ -577,13 +576,3 @@ def _wheres(clauses: list[Where], sources: Sequence[str] | None) -> Iterator[Whe
     for batch in batches:
         parts = clauses + ([{"source": {"$in": batch}}] if batch else [])
         yield None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -81,6 +81,7 @@ class CorpusFile(NamedTuple):
     suffix: str  # as pathlib's `suffix` (".pdf"), not lower-cased
     size: int
     mtime_ns: int
+    ctime_ns: int = 0  # the inode's change time: moves with any write, rename or permission change
 
 
 def scan_corpus(corpus_dir: Path) -> tuple[list[CorpusFile], list[Skipped]]:
@@ -102,7 +103,8 @@ def list_corpus(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
 def corpus_file(path: Path, corpus_dir: Path) -> CorpusFile:
     """One file under the corpus folder, looked at now (raises OSError when it cannot be)."""
     stat = path.stat()
-    return CorpusFile(source_name(path, corpus_dir), str(path), path.suffix, stat.st_size, stat.st_mtime_ns)
+    name = source_name(path, corpus_dir)
+    return CorpusFile(name, str(path), path.suffix, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def list_named(corpus_dir: Path, sources: Collection[str]) -> tuple[list[CorpusFile], list[Skipped]]:
@@ -167,7 +169,9 @@ def _scan(folder: str, prefix: str, files: list[CorpusFile], skipped: list[Skipp
         except OSError as exc:
             skipped.append(Skipped(prefix + name, str(exc)))
             continue
-        files.append(CorpusFile(prefix + name, entry.path, suffix, stat.st_size, stat.st_mtime_ns))
+        files.append(
+            CorpusFile(prefix + name, entry.path, suffix, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        )
 
 
 # ---- all formats ---------------------------------------------------------------------------------
