@@ -8,8 +8,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 TORCH  := torch==2.13.0
 # llama-cpp-python has no prebuilt wheel here: it compiles (about 8 minutes on 2 cores) without
-# the parts we do not use.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+# the parts we do not use, and for AVX2 rather than the build machine's own CPU: on Xeons with AMX
+# (Sapphire Rapids and later) a native build runs matrix products on ggml's AMX code, which crashes
+# on the first token with our Q4_K_M model (ggml-org/llama.cpp#20824). Any x86-64 CPU since 2013 runs
+# the AVX2 build.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF \
+	-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: setup dev browser run test lint eval calibrate bench report clean
 
