@@ -545,7 +545,8 @@ def scale_kept_values(r: Results) -> dict[str, str]:
         "sk_remove": f"{num(s['remove_one_seconds'], 2)} s",
         "sk_noop": f"{num(s['noop_rebuild_seconds'], 2)} s",
         "sk_noop_cli": f"{num(s['noop_rebuild_cli_seconds'], 1)} s",
-        "sk_noop_each": " / ".join(f"{num(x, 2)}" for x in s.get("noop_rebuild_each_seconds", [])) or "–",
+        "sk_noop_cli_again": f"{num(s['noop_rebuild_cli_again_seconds'], 1)} s",
+        "sk_noop_each": " / ".join(num(x, 2) for x in s["noop_rebuild_each_seconds"]),
         "sk_rss": f"{num(s['serve']['peak_rss_mb_after_question'])} MB",
     }
 
