@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .files import file_sha256, write_atomic
-from .loaders import CorpusFile, Skipped, document_version, load_bytes, size_limit_reason
+from .loaders import CorpusFile, Skipped, document_version, load_bytes, paused_gc, size_limit_reason
 from .manifest import DocumentEntry, Header, Manifest
 from .models import Document
 
@@ -123,7 +123,7 @@ def plan_sync(
             if listed is not None and trusted:
                 digest = listed.digest  # as listed, and kept below without reading the file
             else:
-                data = Path(file.path).read_bytes()
+                data = (corpus_dir / source).read_bytes()
                 digest = file_sha256(data)
                 plan.stamps[source] = FileStamp(_trusted_mtime(file.mtime_ns), digest)
         except (ValueError, OSError) as exc:
@@ -138,7 +138,7 @@ def plan_sync(
             continue
         if best is not None and best < rank:  # another name has the better claim to this content
             continue
-        path = Path(file.path)
+        path = corpus_dir / source
         try:  # parsed now, while the bytes are at hand; a duplicate's parse is thrown away below
             if data is None:  # cannot happen: a file trusted unread is kept above; read it if it does
                 data = path.read_bytes()
@@ -222,10 +222,11 @@ def corpus_stamp(
     newest = max((max(f.mtime_ns, f.ctime_ns) for f in files), default=0)
     if time.time_ns() - newest <= RACY_NS:
         return None
-    lines = [f"{corpus_dir}\0{max_bytes}\0{ocr}"]
-    lines += [f"{f.source}\0{f.size}\0{f.mtime_ns}\0{f.ctime_ns}" for f in files]
-    lines += [f"{s.source}\0-" for s in skipped]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    with paused_gc():
+        lines = [f"{corpus_dir}\0{max_bytes}\0{ocr}"]
+        lines += [f"{f.source}\0{f.size}\0{f.mtime_ns}\0{f.ctime_ns}" for f in files]
+        lines += [f"{s.source}\0-" for s in skipped]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
