@@ -613,8 +613,8 @@ class IndexStore:
         stamp = corpus_stamp(*scanned, corpus_dir, max_bytes, self.ocr) if scanned else None
         if generation:
             self.storage.tune_manifest(generation)
-            memo = self._proven_noop(generation, finished, stamp) if stamp and scanned and not full else None
-            if memo is not None and scanned is not None:
+            memo = self._proven_noop(generation, finished, stamp) if stamp and not full else None
+            if memo is not None and scanned:
                 changes = memo.changes(scanned[0])
                 report = BuildReport(
                     unchanged=changes.unchanged, skipped=changes.skipped, duplicates=changes.duplicates,
