@@ -14,6 +14,9 @@ TORCH  := torch==2.13.0
 # the AVX2 build.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF \
 	-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# pip reuses a wheel it once built whatever CMAKE_ARGS now says, so llama-cpp-python (pinned in
+# pyproject.toml) is installed without pip's cache and always built with the flags above.
+LLAMA  := $(shell sed -n 's/.*"\(llama-cpp-python==[^"]*\)".*/\1/p' pyproject.toml | head -1)
 
 .PHONY: setup dev browser run test lint eval calibrate bench report clean
 
@@ -22,6 +25,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install $(TORCH)
+	$(PIP) install --no-cache-dir '$(LLAMA)'
 	$(PIP) install -e '.[local]'
 	@touch $@
 
