@@ -829,7 +829,12 @@ class IndexStore:
         held = self.storage.read_records(generation, above=old.checkpoint, at_most=version, sources=touched)
         hidden = superseded(held, version)
         self.storage.delete_records(generation, hidden)
-        deleted = self.storage.delete_chunks_except(generation, _versions(documents), touched)
+        if touched is None:  # a killed build may have left chunks no keyword index lists
+            deleted = self.storage.delete_chunks_except(generation, _versions(documents))
+        else:  # the replaced and removed versions' chunks, as the old version's keyword index lists them
+            fresh = {c.id for c in chunks}
+            stale = [i for i in keyword.chunk_ids_of(touched) if i not in fresh]
+            deleted = self.storage.delete_chunk_ids(generation, stale)
         if deleted:
             log.info("deleted %d chunks no longer in the manifest", deleted)
         if records + len(written) - len(hidden) > max(MIN_RECORDS, len(documents) // RECORDS_SHARE):

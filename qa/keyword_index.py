@@ -275,6 +275,17 @@ class KeywordIndex:
             return mask
         return np.concatenate([mask, self.delta.rows_of(sources)])
 
+    def chunk_ids_of(self, sources: Collection[str]) -> list[str]:
+        """The chunk ids of the named sources' live rows: what a writer deletes when it replaces or
+        removes them, found without asking Chroma to scan every chunk's metadata."""
+        ids: list[str] = []
+        for source in sources:
+            if source not in self.dead:
+                ids += self.base.chunk_ids_of(source)
+            if self.delta is not None:
+                ids += self.delta.chunk_ids_of(source)
+        return ids
+
     def first_row(self, source: str) -> int | None:
         """The row of the source's opening chunk."""
         if self.delta is not None:

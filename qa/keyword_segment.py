@@ -444,6 +444,13 @@ class Segment:
         wanted = [i for i, s in enumerate(self.sources) if s in set(sources)]
         return np.isin(self.source, wanted)
 
+    def chunk_ids_of(self, source: str) -> list[str]:
+        """The chunk ids of the source's rows, found by bisection (its rows are consecutive)."""
+        first = self.first_row(source)
+        if first is None:
+            return []
+        return [self.chunk_id(row) for row in range(first, first + self.count_rows(source))]
+
     def count_rows(self, source: str) -> int:
         """How many rows hold the source (they are consecutive: rows are sorted by source)."""
         first = self.first_row(source)

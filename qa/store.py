@@ -195,9 +195,15 @@ class Store(ABC):
                     for chunk_id, meta in zip(ids, metas, strict=True)
                     if versions.get(meta["source"]) != meta["sha256"]
                 )
-        for i in range(0, len(stale), READ_BATCH):
-            collection.delete(ids=stale[i : i + READ_BATCH])
-        return len(stale)
+        return self.delete_chunk_ids(generation, stale)
+
+    def delete_chunk_ids(self, generation: str, ids: Sequence[str]) -> int:
+        """Delete these stored chunks; how many. By id: a metadata query (`delete_chunks_except` with
+        sources) scans every chunk's metadata, 0.2 s and 88 MB read per query at a million chunks."""
+        collection = self.chunks(generation)
+        for i in range(0, len(ids), READ_BATCH):
+            collection.delete(ids=list(ids[i : i + READ_BATCH]))
+        return len(ids)
 
     # ---- manifest records ------------------------------------------------------------------------
 

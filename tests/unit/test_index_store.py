@@ -317,3 +317,33 @@ def test_strays_of_a_build_that_died_are_counted_and_cleared_and_a_clean_finish_
     monkeypatch.setattr(again.storage, "count_chunks", lambda g: counted.append(g) or count(g))
     assert not again.build(corpus, MAX_BYTES).changed
     assert counted == []  # the last build finished this very version: nothing can be stray
+
+
+def test_a_clean_update_deletes_the_replaced_and_removed_chunks_by_id_without_a_metadata_sweep(
+    tmp_path, corpus, monkeypatch
+):
+    """A metadata query scans every chunk's metadata (0.2 s a query at 1M chunks): a clean update takes
+    the old chunks' ids from the old version's keyword index; only recovery from a killed build sweeps."""
+    (corpus / "three.txt").write_text(
+        "Numbats eat termites. Numbats live in Western Australia.", encoding="utf-8"
+    )
+    store = IndexStore(tmp_path / "index", HashingEmbeddings(), chunk_size=700, chunk_overlap=1)
+    store.build(corpus, MAX_BYTES)
+    generation = store.current_generation()
+    before = store.open().keyword
+    swept: list[object] = []
+    sweep = store.storage.delete_chunks_except
+    monkeypatch.setattr(
+        store.storage, "delete_chunks_except", lambda *a, **k: swept.append(a) or sweep(*a, **k)
+    )
+
+    (corpus / "one.txt").write_text("The first document now talks about bilbies.", encoding="utf-8")
+    (corpus / "three.txt").unlink()
+    report = store.build(corpus, MAX_BYTES)
+    assert report.updated == ["one.txt"] and report.removed == ["three.txt"]
+    assert swept == []
+    stored = set(store.storage.chunks(generation).get(include=[])["ids"])
+    after = store.open().keyword
+    assert stored == {after.chunk_id(r) for r in after.live_rows()}  # exactly the listed chunks remain
+    assert not stored & set(before.chunk_ids_of(["one.txt", "three.txt"]))
+    assert set(before.chunk_ids_of(["two.md"])) <= stored

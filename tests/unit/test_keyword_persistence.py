@@ -201,7 +201,8 @@ def test_incremental_changes_to_a_layered_index_keep_its_base_and_readers_never_
     for n in range(3):
         (corpus / f"note-{n}.txt").write_text(f"Note number {n} mentions lighthouses.", encoding="utf-8")
         store(built).build(corpus, MAX_BYTES)
-    (corpus / "rivers.txt").unlink()
+    (corpus / "note-0.txt").write_text("Note 0 now mentions harbours.", encoding="utf-8")  # in the delta
+    (corpus / "rivers.txt").unlink()  # in the base
     store(built).build(corpus, MAX_BYTES)
     names = [p.name for p in keyword_folders(built)]
     assert base.name in names and [n.split("-")[0] for n in names if n != base.name] == ["v4", "v5"]
@@ -213,3 +214,6 @@ def test_incremental_changes_to_a_layered_index_keep_its_base_and_readers_never_
     assert results(index, "lighthouses number 2")[0][0] == "note-2.txt"
     assert all(p[0] != "rivers.txt" for p in results(index, "river floods"))
     assert {c.source for c in snapshot.chunks} == set(snapshot.manifest.documents)
+    # the replaced and removed chunks were deleted by the ids the layered index gave: none is left over
+    stored = set(index.storage.chunks(snapshot.generation).get(include=[])["ids"])
+    assert stored == {snapshot.keyword.chunk_id(r) for r in snapshot.keyword.live_rows()}
