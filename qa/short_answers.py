@@ -1,13 +1,16 @@
 """Cited sentence + fact question -> the fact itself, as a span of that sentence (`Answer.short`).
 
 "When was the OPM breach made public?" is answered by a 34-word sentence; the fact a reader wants is
-"June 2015". A question that asks for a fact (when, how many, who, where, what, which ...) gets the
-phrase of its best cited sentence that a fitted span model (`SpanModel`) rates most likely to be
-exactly the answer: candidates are dates, numbers, names, noun phrases and short runs of words that
-are not the question's own words, scored by where they stand relative to the words the sentence
-shares with the question, their shape, and their kind against the kind asked for. The phrase is
-stated only when the model is confident enough (`SpanModel.show_at`); an explanation (why, how ...,
-describe) gets none, since no phrase answers it.
+"June 2015". A question that asks for a fact (when, how many, who, where, what, which ..., wherever
+the question word stands) gets the phrase of its best cited sentence that a fitted span model
+(`SpanModel`) rates most likely to be exactly the answer. As in the SQuAD paper's feature-based
+reader, the sentence is parsed (`qa.parsing`) and its candidates are whole phrases: named entities,
+noun chunks, constituents (a word's subtree) and content words, less those that only repeat the
+question. They are scored by where they stand relative to the words the sentence shares with the
+question (in the text and in the dependency tree), by their entity type, part of speech and role in
+the clause against the kind of fact asked for and the question word's own role, and by their
+length and shape. The phrase is stated only when the model is confident enough
+(`SpanModel.show_at`); an explanation (why, how ..., describe) gets none, since no phrase answers it.
 
 The span is always cut from the sentence itself, so `document_text[start:end] == text` holds as for
 any citation; a span a language model proposes is kept only when it is such a substring
@@ -23,12 +26,17 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .models import Citation
+from .parsing import parse
 from .support import regression_fields
-from .text import STOPWORDS, bare, normalise, words
+from .text import bare, normalise, words
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Token
 
 SPAN_MODEL = Path(__file__).with_name("span_model.json")
 
@@ -39,68 +47,23 @@ _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 )
-# A date as a unit: "June 14, 2015", "14 June 2015", "June 2015", "1990s", "2015".
-_DATE = re.compile(
-    rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{3,4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}"
-    rf"(?:,?\s+\d{{3,4}})?|{_MONTH}(?:,?\s+\d{{3,4}})?|\d{{3,4}}s?(?:\s*(?:-|–|to)\s*\d{{2,4}})?"
-    r"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday))\b(?!\s*%)"
-)
-_NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
-    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
-    hundred hundreds thousand thousands million millions billion billions trillion dozen dozens
-    several half""".split()
-)
-_UNITS = frozenset(
-    {"percent", "per", "cent", "%", "km", "miles", "kilometres", "kilometers", "years", "people"}
-)
-_CALENDAR = re.compile(rf"{_MONTH}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day", re.IGNORECASE)
-_TOKEN = re.compile(r"[$£€]?[^\W_]+(?:[.,&'’-][^\W_]+)*%?\.?", re.UNICODE)
-# Words that may join the parts of a name ("Bank of England", "Barack Obama and Xi Jinping" is two).
-_NAME_JOINERS = frozenset({"of", "de", "la", "du", "von", "van", "da", "der", "&"})
-_LOCATIVE = frozenset(
-    "in at on off near from to across along around beside outside inside within throughout".split()
-)
-# Words that open a noun phrase: a phrase after one of them is a thing, not a verb.
-_DETERMINERS = frozenset(
-    """a an the its their his her this that these those our your some any each every another new
-    of for by with about on in at as""".split()
-)
 
 
-@dataclass(frozen=True)
-class Token:
-    start: int
-    end: int
-    text: str
-
-    @property
-    def lower(self) -> str:
-        return self.text.lower()
-
-
-def _tokens(sentence: str) -> list[Token]:
-    out = []
-    for m in _TOKEN.finditer(sentence):
-        text = m.group(0)
-        end = m.end()
-        if text.endswith(".") and not re.fullmatch(r"(?:[A-Z]\.)+", text):  # a full stop, not "U.S."
-            text, end = text[:-1], end - 1
-        if text:
-            out.append(Token(m.start(), end, text))
-    return out
+_WH = frozenset({"who", "whom", "whose", "what", "which", "when", "where", "how", "why"})
 
 
 def asks_for(question: str) -> str | None:
     """The kind of fact a question asks for ("date", "number", "name", "place", "thing"), or None
-    when it asks for an explanation."""
+    when it asks for an explanation. The question word decides, wherever it stands: "In which year
+    ...", "Peyton Manning took how many teams ...?", "... before whose theory?"."""
     plain = [bare(w) for w in re.findall(r"[^\W_]+(?:['’][^\W_]+)?", question)]
-    if not plain:
+    if not plain or plain[0] in _EXPLAIN_FIRST:
         return None
-    first, second = plain[0], plain[1] if len(plain) > 1 else ""
-    if first in {"and", "so", "but", "then"} and len(plain) > 1:  # "And when?"
-        first, second = second, plain[2] if len(plain) > 2 else ""
-    if first in _EXPLAIN_FIRST:
+    at = next((i for i, w in enumerate(plain) if w in _WH), None)
+    if at is None:
+        return "thing" if plain[0] == "name" else None  # "Name the agency that ..."
+    first, second = plain[at], plain[at + 1] if at + 1 < len(plain) else ""
+    if first == "why":
         return None
     if first == "how":
         return "number" if second in _HOW_FACT else None
@@ -112,218 +75,243 @@ def asks_for(question: str) -> str | None:
         return "name"
     if first == "where":
         return "place"
-    if first in {"what", "which", "name", "in", "on", "at", "during", "to", "for", "by", "from"}:
-        return "thing"
-    return None
+    return "thing"
+
+
+_CALENDAR = re.compile(rf"{_MONTH}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day", re.IGNORECASE)
+KINDS = ("date", "number", "name", "place", "thing")
+# spaCy's entity labels, grouped by the kind of fact they state.
+_ENTITY_KIND = {
+    "PERSON": "person", "NORP": "group", "ORG": "organisation", "GPE": "place", "LOC": "place",
+    "FAC": "place", "DATE": "date", "TIME": "date", "CARDINAL": "count", "QUANTITY": "count",
+    "MONEY": "money", "PERCENT": "percent", "ORDINAL": "ordinal", "EVENT": "title",
+    "WORK_OF_ART": "title", "LAW": "title", "PRODUCT": "title", "LANGUAGE": "group",
+}  # fmt: skip
+_ENTITY_KINDS = (*sorted(set(_ENTITY_KIND.values())), "none")
+_DATE_LABELS = frozenset({"DATE", "TIME"})
+_NUMBER_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
+_POS = ("NOUN", "PROPN", "NUM", "VERB", "ADJ", "ADV", "PRON", "other")
+# Dependency labels, grouped by the role a phrase plays in its clause.
+_ROLE = {
+    "nsubj": "subject", "nsubjpass": "subject", "csubj": "subject", "expl": "subject",
+    "dobj": "object", "dative": "object", "pobj": "prep_object", "attr": "attribute",
+    "acomp": "attribute", "oprd": "attribute", "appos": "apposition", "compound": "modifier",
+    "amod": "modifier", "nmod": "modifier", "poss": "modifier", "nummod": "number",
+    "quantmod": "number", "npadvmod": "adverbial", "advmod": "adverbial", "conj": "conjunct",
+    "ROOT": "root", "ccomp": "clause", "xcomp": "clause", "advcl": "clause", "relcl": "clause",
+    "acl": "clause", "pcomp": "clause",
+}  # fmt: skip
+_ROLES = (*sorted(set(_ROLE.values())), "other")
+_QUESTION_ROLES = ("subject", "object", "other")
+_LONGEST = 12  # tokens: longer phrases are clauses, not facts
+
+
+def _role(dep: str) -> str:
+    return _ROLE.get(dep, "other")
 
 
 @dataclass(frozen=True)
-class Candidate:
-    first: int  # token index
-    last: int
-    kind: str
+class Asked:
+    """What the parsed question says about its answer: the part the question word plays in its clause
+    ("Who extended ..." asks for a subject, "What did they publish?" for an object; an answer often
+    plays the same part in the sentence), the noun it names ("which country" -> "country"), and the
+    question's main verb."""
+
+    role: str
+    noun: str | None
+    verb: str | None
 
 
-def _candidates(tokens: list[Token], sentence: str, asked: set[str]) -> list[Candidate]:
-    """Phrases of the sentence that could be an answer, each with the kind of thing it is."""
-    found: list[Candidate] = []
-    index_at = {t.start: i for i, t in enumerate(tokens)}
-    ends = {t.end: i for i, t in enumerate(tokens)}
-    for m in _DATE.finditer(sentence):
-        a, b = index_at.get(m.start()), ends.get(m.end())
-        if a is not None and b is not None:
-            found.append(Candidate(a, b, "date"))
-    i = 0
-    while i < len(tokens):  # numbers, with the number words and unit that go with them
-        t = tokens[i]
-        if any(ch.isdigit() for ch in t.text) or t.lower in _NUMBER_WORDS:
-            j = i
-            while j + 1 < len(tokens) and (
-                any(ch.isdigit() for ch in tokens[j + 1].text)
-                or tokens[j + 1].lower in _NUMBER_WORDS
-                or tokens[j + 1].lower in _UNITS
-            ):
-                j += 1
-            found.append(Candidate(i, j, "number"))
-            i = j + 1
+def _asked(question: Doc) -> Asked:
+    role, noun = "other", None
+    for t in question:
+        if t.tag_ in {"WP", "WP$", "WDT", "WRB"}:
+            word = t.head if t.dep_ in {"det", "poss"} else t
+            if word is not t and word.pos_ in {"NOUN", "PROPN"}:
+                noun = normalise(word.text)
+            role = _role(word.dep_)
+            role = role if role in {"subject", "object"} else "other"
+            break
+    verbs = [t for t in question if t.dep_ == "ROOT" and t.pos_ in {"VERB", "AUX"}]
+    verb = verbs[0].lemma_.lower() if verbs and verbs[0].lemma_.lower() not in {"be", "do", "have"} else None
+    return Asked(role, noun, verb)
+
+
+def _phrases(doc: Doc) -> dict[tuple[int, int], set[str]]:
+    """Every phrase of the parsed sentence that could be an answer, by token range [a, b), with what
+    makes it one: a named entity, a noun chunk, a whole constituent (a word's subtree), a word."""
+    found: dict[tuple[int, int], set[str]] = {}
+
+    def add(a: int, b: int, source: str) -> None:
+        while a < b and (doc[a].is_punct or doc[a].dep_ == "cc"):
+            a += 1
+        while b > a and (doc[b - 1].is_punct or doc[b - 1].dep_ == "cc"):
+            b -= 1
+        if 0 < b - a <= _LONGEST:
+            found.setdefault((a, b), set()).add(source)
+            if doc[a].pos_ in {"DET", "PRON"} and b - a > 1 and doc[a].dep_ in {"det", "poss"}:
+                found.setdefault((a + 1, b), set()).add(source)  # "its new manual" -> "new manual"
+
+    for e in doc.ents:
+        add(e.start, e.end, "entity")
+    for chunk in doc.noun_chunks:
+        add(chunk.start, chunk.end, "noun_chunk")
+    for t in doc:
+        if t.is_punct:
             continue
-        i += 1
-    i = 0
-    while i < len(tokens):  # names: runs of capitalised words, joined by "of", "de", ...
-        if _capitalised(tokens, i):
-            j = i
-            while j + 1 < len(tokens) and (
-                _capitalised(tokens, j + 1)
-                or (
-                    tokens[j + 1].lower in _NAME_JOINERS
-                    and j + 2 < len(tokens)
-                    and _capitalised(tokens, j + 2)
-                )
-            ):
-                j += 1
-            before = tokens[i - 1].lower if i > 0 else ""
-            found.append(Candidate(i, j, "place" if before in _LOCATIVE else "name"))
-            i = j + 1
-            continue
-        i += 1
-    i = 0
-    while i < len(tokens):  # other phrases: runs of content words, "of" inside them
-        if _content(tokens[i], asked):
-            j = i
-            while j + 1 < len(tokens) and (
-                _content(tokens[j + 1], asked)
-                or (tokens[j + 1].lower == "of" and j + 2 < len(tokens) and _content(tokens[j + 2], asked))
-            ):
-                if _gap(sentence, tokens[j], tokens[j + 1]):
-                    break
-                j += 1
-            found.append(Candidate(i, j, "thing"))
-            i = j + 1
-            continue
-        i += 1
+        add(t.left_edge.i, t.right_edge.i + 1, "constituent")
+        if not t.is_stop:
+            add(t.i, t.i + 1, "word")
     return found
 
 
-def _capitalised(tokens: list[Token], i: int) -> bool:
-    """A word written with a capital that is not a function word ("The" opening a sentence is not)
-    nor a month or weekday (those make dates, not names)."""
-    text = tokens[i].text
-    return text[:1].isupper() and text.lower() not in STOPWORDS and not _CALENDAR.fullmatch(text)
+def _tree_distances(doc: Doc, anchors: list[int]) -> list[int]:
+    """Each token's distance in the dependency tree (edges either way) to the nearest anchor."""
+    far = len(doc) + 1
+    distance = [far] * len(doc)
+    frontier = list(anchors)
+    for i in frontier:
+        distance[i] = 0
+    while frontier:
+        nxt = []
+        for i in frontier:
+            t = doc[i]
+            for j in [t.head.i, *(c.i for c in t.children)]:
+                if distance[j] > distance[i] + 1:
+                    distance[j] = distance[i] + 1
+                    nxt.append(j)
+        frontier = nxt
+    return distance
 
 
-def _content(token: Token, asked: set[str]) -> bool:
-    return (
-        token.lower not in STOPWORDS
-        and bare(token.text) not in STOPWORDS
-        and normalise(token.text) not in asked
-    )
+def _governing_verb(token: Token) -> str | None:
+    """The lemma of the nearest verb above `token` in the tree (itself if it is one)."""
+    for _ in range(12):
+        if token.pos_ in {"VERB", "AUX"}:
+            return str(token.lemma_).lower()
+        if token.head.i == token.i:
+            return None
+        token = token.head
+    return None
 
 
-def _gap(sentence: str, a: Token, b: Token) -> bool:
-    """Punctuation between two tokens ends a phrase."""
-    return bool(re.search(r"[,;:()\[\]“”\"—–]", sentence[a.end : b.start]))
+def _entity_kind(doc: Doc, a: int, b: int) -> tuple[str, float]:
+    """The kind of the entity the phrase is (exactly: 1.0) or holds (0.5), else "none"."""
+    for e in doc.ents:
+        if e.start == a and e.end == b:
+            return _ENTITY_KIND.get(e.label_, "title"), 1.0
+    for e in doc.ents:
+        if a <= e.start and e.end <= b:
+            return _ENTITY_KIND.get(e.label_, "title"), 0.5
+    return "none", 0.0
 
 
-def _trim(c: Candidate, tokens: list[Token], asked: set[str]) -> Candidate | None:
-    """The candidate without the question's own words and function words at its edges."""
-    first, last = c.first, c.last
-
-    def drop(t: Token) -> bool:
-        return normalise(t.text) in asked or (t.lower in STOPWORDS and t.lower not in _NUMBER_WORDS)
-
-    while first <= last and drop(tokens[first]):
-        first += 1
-    while last >= first and drop(tokens[last]):
-        last -= 1
-    if first > last:
-        return None
-    return Candidate(first, last, c.kind)
-
-
-# A "when" or "how many" question is answered by a date or a number, never by another phrase.
-_ONLY = {"date": ("date",), "number": ("number",)}
-_COPULAS = frozenset({"is", "was", "are", "were", "be", "been", "called", "named", "as"})
-KINDS = ("date", "number", "name", "place", "thing")
-_CANDIDATE_KINDS = (*KINDS, "words")
-
-
-def _spans(tokens: list[Token], sentence: str, asked: set[str]) -> dict[tuple[int, int], str]:
-    """Every phrase of the sentence that could answer, by (first, last) token, with its kind: the typed
-    candidates (dates, numbers, names, places, noun phrases), trimmed of the question's words, and
-    any run of up to seven words inside a clause that neither opens nor closes on a function word."""
-    found: dict[tuple[int, int], str] = {}
-    for raw in _candidates(tokens, sentence, asked):
-        for c in (raw, _trim(raw, tokens, asked)):
-            if c is not None:
-                found.setdefault((c.first, c.last), c.kind)
-
-    def edge(t: Token) -> bool:
-        return t.lower not in STOPWORDS or t.lower in _NUMBER_WORDS
-
-    for i, first in enumerate(tokens):
-        if not edge(first):
-            continue
-        for j in range(i, min(len(tokens), i + 7)):
-            if j > i and _gap(sentence, tokens[j - 1], tokens[j]):
-                break
-            if edge(tokens[j]):
-                found.setdefault((i, j), "words")
-    return found
+def _fits(kind: str, doc: Doc, a: int, b: int) -> bool:
+    """A "when" question is answered by a date and a "how many" one by a number, never another phrase."""
+    tokens = doc[a:b]
+    if kind == "date":
+        return any(t.ent_type_ in _DATE_LABELS or t.like_num or _CALENDAR.fullmatch(t.text) for t in tokens)
+    if kind == "number":
+        return any(t.ent_type_ in _NUMBER_LABELS or t.like_num for t in tokens)
+    return True
 
 
 def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], list[dict[str, float]]]:
     """The candidate phrases of `sentence` for the fact `question` as (start, end) character spans, each
     with the features `SpanModel` scores: where it stands relative to the words the sentence shares
-    with the question (answers sit beside them), its length, shape and kind against the kind asked
-    for, and the words around it. Nothing about the subject matter, so a fit carries over."""
+    with the question, in the text and in the dependency tree (answers sit beside them); what kind of
+    phrase it is (entity type, part of speech, its role in the clause) against the kind asked for and
+    the question word's own role; its length and shape. Nothing about the subject matter, so a fit
+    carries over."""
     kind = asks_for(question)
-    asked = {normalise(w) for w in words(question)}
-    tokens = _tokens(sentence)
-    if kind is None or not tokens:
+    if kind is None or not sentence.strip():
         return [], []
-    n = len(tokens)
-    anchors = [i for i, t in enumerate(tokens) if t.lower not in STOPWORDS and normalise(t.text) in asked]
+    doc = parse(sentence)
+    n = len(doc)
+    asked = {normalise(w) for w in words(question)}
+    about = _asked(parse(question))
+
+    def in_question(i: int) -> bool:
+        return not doc[i].is_stop and not doc[i].is_punct and normalise(doc[i].text) in asked
+
+    anchors = [i for i in range(n) if in_question(i)]
+    tree = _tree_distances(doc, anchors) if anchors else [n + 1] * n
     spans: list[tuple[int, int]] = []
     rows: list[dict[str, float]] = []
-    for (a, b), c_kind in _spans(tokens, sentence, asked).items():
-        if kind in _ONLY and c_kind not in _ONLY[kind]:
+    for (a, b), sources in _phrases(doc).items():
+        if not _fits(kind, doc, a, b):
             continue
-        inside = sum(
-            normalise(tokens[k].text) in asked and tokens[k].lower not in STOPWORDS for k in range(a, b + 1)
-        )
-        length = b - a + 1
-        if inside == length:
-            continue  # only what the question already says
+        content = [i for i in range(a, b) if not doc[i].is_stop and not doc[i].is_punct]
+        inside = sum(in_question(i) for i in content)
+        if (content and inside == len(content)) or (not content and kind not in {"number", "date"}):
+            continue  # only what the question already says, or only function words
+        length = b - a
         left = [x for x in anchors if x < a]
-        right = [x for x in anchors if x > b]
+        right = [x for x in anchors if x >= b]
         to_left = a - max(left) if left else 30
-        to_right = min(right) - b if right else 30
+        to_right = min(right) - b + 1 if right else 30
         distance = math.log1p(min(to_left, to_right))
-        before = tokens[a - 1].lower if a > 0 else ""
-        capitals = sum(tokens[k].text[:1].isupper() for k in range(a, b + 1)) / length
-        digits = float(any(ch.isdigit() for k in range(a, b + 1) for ch in tokens[k].text))
-        after_determiner = float(before in _DETERMINERS)
+        root = doc[a:b].root
+        entity, entity_exact = _entity_kind(doc, a, b)
+        pos = root.pos_ if root.pos_ in _POS else "other"
+        role = _role(root.dep_)
+        tree_distance = math.log1p(min(tree[root.i], 10))
+        window_left = sum(in_question(i) for i in range(max(0, a - 3), a))
+        window_right = sum(in_question(i) for i in range(b, min(n, b + 3)))
+        capitals = sum(t.text[:1].isupper() for t in doc[a:b]) / length
+        digits = float(any(ch.isdigit() for t in doc[a:b] for ch in t.text))
         f = {
             "distance": distance,
             "adjacent": float(min(to_left, to_right) <= 1),
             "distance_left": math.log1p(to_left),
             "distance_right": math.log1p(to_right),
-            "anchors_near": float(sum(a - 4 <= x <= b + 4 for x in anchors)),
-            "anchors_left": float(min(len(left), 5)),
-            "anchors_right": float(min(len(right), 5)),
+            "anchors_near": float(sum(a - 4 <= x < b + 4 for x in anchors)),
             "between_anchors": float(bool(left and right)),
             "question_found": len(anchors) / max(1, len(asked)),
+            "window_left": float(window_left),
+            "window_right": float(window_right),
+            "tree_distance": tree_distance,
+            "head_is_anchor": float(root.head.i in anchors and root.head.i != root.i),
+            "names_the_noun_asked": float(
+                about.noun is not None
+                and any(normalise(t.text) == about.noun for t in doc[max(0, a - 2) : b + 1])
+            ),
+            "under_the_verb_asked": float(about.verb is not None and _governing_verb(root) == about.verb),
             "length": float(length),
             "one_word": float(length == 1),
             "past_four_words": float(max(0, length - 4)),
-            "question_words_inside": inside / length,
-            "after_determiner": after_determiner,
-            "after_locative": float(before in _LOCATIVE),
-            "after_copula": float(before in _COPULAS),
-            "after_comma": float(
-                a > 0 and bool(re.search(r"[,(]", sentence[tokens[a - 1].end : tokens[a].start]))
+            "question_words_inside": inside / max(1, len(content)),
+            "entity_exact": entity_exact,
+            "cuts_an_entity": float(any(e.start < a < e.end or e.start < b < e.end for e in doc.ents)),
+            "leaves_out_its_own_words": float(  # "a new Law" of "a new Law of War Manual"
+                any(not c.is_punct and not a <= c.i < b for c in root.children)
             ),
-            "before_comma": float(
-                b + 1 < n and bool(re.search(r"[,)]", sentence[tokens[b].end : tokens[b + 1].start]))
-            ),
-            "ends_sentence": float(b == n - 1),
+            "noun_chunk": float("noun_chunk" in sources),
+            "constituent": float("constituent" in sources),
+            "word": float(sources == {"word"}),
+            "opens_with_determiner": float(doc[a].pos_ == "DET"),
+            "after_comma": float(a > 0 and doc[a - 1].text in {",", "("}),
+            "before_comma": float(b < n and doc[b].text in {",", ")"}),
+            "ends_sentence": float(b >= n - 1),
             "opens_sentence": float(a == 0),
             "capitals": capitals,
             "digits": digits,
             "position": a / n,
         }
-        for k in _CANDIDATE_KINDS:
-            f[f"is_{k}"] = float(c_kind == k)
-        for q in KINDS:
-            asked_q = float(kind == q)
-            for k in _CANDIDATE_KINDS:
-                f[f"{q}_asked_{k}_found"] = asked_q * (c_kind == k)
-            f[f"{q}_asked_digits"] = asked_q * digits
-            f[f"{q}_asked_capitals"] = asked_q * capitals
-            f[f"{q}_asked_length"] = asked_q * length
-            f[f"{q}_asked_distance"] = asked_q * distance
-            f[f"{q}_asked_after_determiner"] = asked_q * after_determiner
-        spans.append((tokens[a].start, tokens[b].end))
+        for k in KINDS:
+            asked_k = float(kind == k)
+            for e in _ENTITY_KINDS:
+                f[f"{k}_asked_entity_{e}"] = asked_k * (entity == e)
+            for p in _POS:
+                f[f"{k}_asked_pos_{p}"] = asked_k * (pos == p)
+            f[f"{k}_asked_length"] = asked_k * length
+            f[f"{k}_asked_distance"] = asked_k * distance
+            f[f"{k}_asked_tree_distance"] = asked_k * tree_distance
+            f[f"{k}_asked_capitals"] = asked_k * capitals
+        for q in _QUESTION_ROLES:
+            for r in _ROLES:
+                f[f"question_{q}_phrase_{r}"] = float(q == about.role and r == role)
+        spans.append((doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text)))
         rows.append(f)
     return spans, rows
 
