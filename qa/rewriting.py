@@ -263,7 +263,8 @@ def _resolve_by_rules(question: str, history: list[tuple[str, str]]) -> str:
     elif pronoun not in _PERSONAL and be_subject and not _PRONOUN.search(be_subject):
         replacement = be_subject  # "When was the breach revealed?" -> "it" is the breach
     elif pronoun in {"it", "its"} and asked_for_thing and fact and not _PRONOUN.search(fact):
-        replacement = fact if fact[:1].isupper() else f"the {fact}"
+        determined = fact[:1].isupper() or re.match(r"(?:the|a|an|this|that|these|those)\s", fact, re.I)
+        replacement = fact if determined else f"the {fact}"  # "a new manual" is not "the a new manual"
     else:
         replacement = _subject(previous) or ""
         if not replacement:

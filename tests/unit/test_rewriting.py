@@ -158,3 +158,11 @@ def test_the_recent_one_takes_its_noun_from_the_previous_question():
     assert standalone_question("What did the recent one expand on?", history) == (
         "What did the recent High-Level Dialogue expand on?"
     )
+
+
+@pytest.mark.parametrize(
+    ("fact", "named"), [("a new manual", "a new manual"), ("cyber norms", "the cyber norms")]
+)
+def test_it_after_a_what_question_becomes_the_thing_answered_with_one_article(fact, named):
+    history = [("What did the ministry publish?", f"{fact} [1]. The ministry published {fact}. [1]")]
+    assert standalone_question("What does it advocate?", history) == f"What does {named} advocate?"
