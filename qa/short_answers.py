@@ -206,6 +206,23 @@ def _entity_kind(doc: Doc, a: int, b: int) -> tuple[str, float]:
     return "none", 0.0
 
 
+def _cuts_a_name(doc: Doc, a: int, b: int) -> bool:
+    """The phrase begins or ends inside a name: through an entity, or beside more of a run of proper
+    nouns, "of" and "and" included ("a new Law" of "a new Law of War Manual")."""
+    if any(e.start < a < e.end or e.start < b < e.end for e in doc.ents):
+        return True
+
+    def proper(i: int) -> bool:
+        return 0 <= i < len(doc) and doc[i].pos_ == "PROPN"
+
+    def joined(i: int, step: int) -> bool:  # token i carries a name on, in the direction of step
+        if not 0 <= i < len(doc):
+            return False
+        return proper(i) or (doc[i].lower_ in {"of", "and", "&"} and proper(i + step))
+
+    return (proper(b - 1) and joined(b, 1)) or (proper(a) and joined(a - 1, -1))
+
+
 def _fits(kind: str, doc: Doc, a: int, b: int) -> bool:
     """A "when" question is answered by a date and a "how many" one by a number, never another phrase."""
     tokens = doc[a:b]
@@ -282,7 +299,7 @@ def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], 
             "past_four_words": float(max(0, length - 4)),
             "question_words_inside": inside / max(1, len(content)),
             "entity_exact": entity_exact,
-            "cuts_an_entity": float(any(e.start < a < e.end or e.start < b < e.end for e in doc.ents)),
+            "cuts_a_name": float(_cuts_a_name(doc, a, b)),
             "leaves_out_its_own_words": float(  # "a new Law" of "a new Law of War Manual"
                 any(not c.is_punct and not a <= c.i < b for c in root.children)
             ),
@@ -380,6 +397,8 @@ def short_answer(
     """The fact `question` asks for as a span of the first cited sentence that holds a candidate, when
     the span model gives it at least `show_at` (the fitted one unless set): a bold wrong "fact"
     misleads more than none. None for an explanation. The span keeps its citation's number."""
+    if asks_for(question) is None:
+        return None  # without loading the parser and the model
     model = model or span_model()
     floor = model.show_at if show_at is None else show_at
     for citation in citations:
