@@ -69,7 +69,7 @@ def _import_without_torch(name: str) -> ModuleType:
             del sys.modules["torch"]
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # about 20 KB a sentence
 def parse(text: str) -> Doc:
     """`text` parsed; the same sentence is cited again and again, so parses are kept."""
     nlp = pipeline()
