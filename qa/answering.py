@@ -27,6 +27,7 @@ from .chunking import document_heads as document_heads  # its home moved; import
 from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
 from .models import Passage
+from .short_answers import asks_for
 from .support import SupportModel, load_model
 from .text import STOPWORDS, bare, normalise, terms, words
 
@@ -319,9 +320,11 @@ class EvidenceSelector:
         heads: dict[str, tuple[Span | None, Span | None]] | None = None,
         sources: list[str] | None = None,
         asked: str | None = None,
+        said: str | None = None,
     ) -> Decision:
         """Answer or decline `question` (standalone) from the passages. `asked` is what the user typed,
-        when a follow-up was rewritten: a decline only quotes the user's own words."""
+        when a follow-up was rewritten: a decline only quotes the user's own words. `said` is the
+        previous answer when the question is a follow-up to it."""
         q = analyse(question)
         if q.creative:
             return Decision(False, reason="I answer questions from the documents; I don't write new text.")
@@ -344,6 +347,8 @@ class EvidenceSelector:
                 break
             if other.span.text != best.span.text:
                 chosen.append(other)
+        if said and asks_for(question) is None and _already_said(best.span.text, said):
+            chosen = self._beyond_what_was_said(best, scored, passages, said) or chosen
         # A model may also read the next-best supporting sentences, in document order for readability.
         context = [e for e in scored if e.match >= best.match * CONTEXT_RATIO]
         unique: dict[str, Evidence] = {}  # one copy of a line a document repeats (titles often are)
@@ -450,6 +455,30 @@ class EvidenceSelector:
         }
 
     @staticmethod
+    def _beyond_what_was_said(
+        best: Evidence, scored: list[Evidence], passages: list[Passage], said: str
+    ) -> list[Evidence]:
+        """For "Why?" or "How?" after an answer: the sentence that answer quoted states what is to be
+        explained, so it matches best but explains nothing. The best sentence of the same passage that
+        says something new comes first (reasons stand next to what they explain), the old one after."""
+        passage = next(
+            (p for p in passages if p.source == best.source and p.start <= best.span.start < p.end), None
+        )
+        if passage is None:
+            return []
+        fresh = next(
+            (
+                e
+                for e in scored
+                if e.source == best.source
+                and passage.start <= e.span.start < passage.end
+                and not _already_said(e.span.text, said)
+            ),
+            None,
+        )
+        return [fresh, best] if fresh is not None else []
+
+    @staticmethod
     def absent(q: Question, keyword: KeywordIndex) -> list[str]:
         """The question's words (as written) that no document mentions in any form."""
         return [q.wording.get(t, t) for t in q.terms if not known_word(q.wording.get(t, t), keyword)]
@@ -521,6 +550,12 @@ def _sentences(passages: list[Passage]) -> Iterator[tuple[str, Span, int | None]
             if key not in seen:
                 seen.add(key)
                 yield passage.source, span, passage.page
+
+
+def _already_said(sentence: str, said: str) -> bool:
+    """Is every content term of the sentence already in what was said (so it adds nothing)?"""
+    new = set(terms(sentence))
+    return bool(new) and new <= set(terms(said))
 
 
 def _listing(items: list[str]) -> str:

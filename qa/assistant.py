@@ -37,7 +37,7 @@ from .loaders import IGNORED_NAMES, Skipped, load_file
 from .models import Answer, Citation, DocumentInfo, Excerpt, IndexStatus, Passage
 from .remote_embeddings import remote_embeddings
 from .retrieval import hybrid_search
-from .rewriting import standalone_question
+from .rewriting import leans_on_history, standalone_question
 from .settings import DEFAULT_COLLECTION, Settings, collection_name, get_settings
 from .support import load_model
 
@@ -360,7 +360,8 @@ class Assistant:
         model = self.chat_model()
         query = standalone_question(question, history, model)
         snapshot = self._snapshot()
-        decision, passages = self._decide(snapshot, query, sources, asked=question)
+        said = history[-1][1] if history and leans_on_history(question) else None
+        decision, passages = self._decide(snapshot, query, sources, asked=question, said=said)
         if not decision.answerable:  # declined before any model is called; nothing can overturn it
             yield _with_pages(decline(query, decision, nearest=passages[:NEAREST]), snapshot)
             return
@@ -374,7 +375,12 @@ class Assistant:
         return decision
 
     def _decide(
-        self, snapshot: Snapshot, query: str, sources: list[str] | None, asked: str | None = None
+        self,
+        snapshot: Snapshot,
+        query: str,
+        sources: list[str] | None,
+        asked: str | None = None,
+        said: str | None = None,
     ) -> tuple[Decision, list[Passage]]:
         passages = hybrid_search(
             snapshot, self.embeddings, query, self.settings.top_k, sources, openings=asks_about_opening(query)
@@ -386,7 +392,7 @@ class Assistant:
             overview = self._overview(snapshot, request, passages, heads, sources)
             if overview is not None:
                 return overview, passages
-        return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked), passages
+        return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked, said), passages
 
     def _overview(
         self,

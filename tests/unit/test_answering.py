@@ -478,3 +478,24 @@ def test_a_broken_or_foreign_support_model_is_refused_in_one_line(tmp_path, cont
     with pytest.raises(QAError, match=message) as caught:
         load_model(path)
     assert "\n" not in str(caught.value) and "bench.calibrate" in str(caught.value)
+
+
+def test_a_why_follow_up_puts_a_new_sentence_before_the_one_already_quoted(passages, keyword):
+    selector = EvidenceSelector(HashingEmbeddings(), ANSWER_ALL)
+    claim = "Obama extended a national emergency over cyber-enabled threats."
+    question = "Why did Obama extend a national emergency over cyber-enabled threats?"
+    plain = selector.decide(question, passages, keyword)
+    assert plain.evidence[0].span.text == claim
+    follow_up = selector.decide(question, passages, keyword, said=f"{claim} [1]")
+    first, second = follow_up.evidence
+    assert second.span.text == claim and first.span.text != claim
+    within = [p for p in passages if p.start <= second.span.start < p.end]
+    assert any(p.start <= first.span.start < p.end for p in within)  # from the passage of the claim
+
+
+def test_a_fact_follow_up_may_quote_the_sentence_already_quoted(passages, keyword):
+    selector = EvidenceSelector(HashingEmbeddings(), ANSWER_ALL)
+    sentence = "The second round of the cybercrime dialogue was held on June 14 in Beijing."
+    question = "When was the second round of the cybercrime dialogue held?"
+    decision = selector.decide(question, passages, keyword, said=f"Beijing [1]. {sentence} [1]")
+    assert decision.evidence[0].span.text == sentence
