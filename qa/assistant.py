@@ -30,7 +30,7 @@ from .answering import (
     named_document,
 )
 from .chunking import Span, split_sentences
-from .embeddings import EmbeddingModel, PackagedMiniLM
+from .embeddings import EmbeddingModel, packaged_minilm
 from .errors import CollectionError, CorpusError, DocumentNotFoundError, QAError, QuestionError
 from .index import BuildReport, IndexStore, Progress, Snapshot
 from .loaders import IGNORED_NAMES, Skipped, load_file
@@ -87,7 +87,7 @@ class Assistant:
         self.corpus_dir = Path(self.settings.corpus_dir)
         self.index_dir = Path(self.settings.index_dir)
         remote = remote_embeddings(self.settings)
-        self._use_embeddings(remote or PackagedMiniLM(backend=self.settings.embedding_backend))
+        self._use_embeddings(remote or packaged_minilm(self.settings.embedding_backend))
         self._backend_checked = remote is not None or self.settings.embedding_backend != "auto"
         self.writer: Answerer = resolve(self.settings.answerer, self.settings)(self.settings)
         self._build_lock = threading.Lock()
@@ -154,7 +154,7 @@ class Assistant:
         built = header.embedding_backend if header else None
         if built in ("torch", "onnx-int8") and built != self.embeddings.backend:
             log.info("the index was built with the %s embedding backend; using it", built)
-            self._use_embeddings(PackagedMiniLM(backend="torch" if built == "torch" else "onnx"))
+            self._use_embeddings(packaged_minilm("torch" if built == "torch" else "onnx"))
 
     # ---- the index ---------------------------------------------------------------------------
 

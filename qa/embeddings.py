@@ -23,6 +23,7 @@ in the manifest as `embedding_backend`) and is refused by the other.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -176,3 +177,14 @@ class PackagedMiniLM(EmbeddingModel):
             convert_to_numpy=True,
             show_progress_bar=False,
         )
+
+
+def packaged_minilm(backend: str = "auto") -> PackagedMiniLM:
+    """One packaged model per backend for the whole process: the assistant and the span model's
+    phrase likeness (`qa.short_answers`) share it instead of loading it twice."""
+    return _shared(resolve_backend(backend))
+
+
+@functools.cache
+def _shared(backend: str) -> PackagedMiniLM:
+    return PackagedMiniLM(backend=backend)

@@ -67,7 +67,7 @@ def test_a_registered_answerer_is_chosen_by_name_used_by_the_assistant_and_descr
     registered, tmp_path: Path, monkeypatch
 ):
     shutil.copytree(CORPUS_DIR, tmp_path / "corpus")
-    monkeypatch.setattr("qa.assistant.PackagedMiniLM", MiniLMStandIn)
+    monkeypatch.setattr("qa.assistant.packaged_minilm", lambda backend="auto": MiniLMStandIn(backend=backend))
     assistant = Assistant(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", answerer="shouting")
     assistant.selector.model = STRICT_MODEL  # the fitted model's features assume the real MiniLM
     answer = assistant.ask("Where was the second round of the cybercrime dialogue held?")

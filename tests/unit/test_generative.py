@@ -302,7 +302,7 @@ def hashed_article(tmp_path_factory) -> tuple[Path, Path]:
 
 def _assistant(corpus_dir: Path, index_dir: Path) -> Assistant:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("qa.assistant.PackagedMiniLM", MiniLMStandIn)
+        patch.setattr("qa.assistant.packaged_minilm", lambda backend="auto": MiniLMStandIn(backend=backend))
         assistant = Assistant(corpus_dir=corpus_dir, index_dir=index_dir, answerer="extractive")
     assistant.selector.model = STRICT_MODEL  # the fitted model's features assume the real MiniLM
     return assistant

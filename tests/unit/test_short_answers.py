@@ -10,7 +10,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from qa.errors import QAError
 from qa.generative import propose_short
 from qa.models import Citation
-from qa.short_answers import asks_for, find_span, short_answer, span_model, verbatim_span
+from qa.short_answers import asks_for, find_span, short_answer, span_features, span_model, verbatim_span
 
 OPM = (
     "First, we have not seen the disclosure of a likely Chinese state-sponsored cyber operation akin to "
@@ -168,3 +168,21 @@ def test_a_who_question_states_the_person_first():
     cited = Citation(1, "a.txt", 0, len(OBAMA), OBAMA)
     short = short_answer("Who extended the national state of emergency over cyberattacks?", [cited])
     assert short is not None and short.text in OBAMAS
+
+
+NETS = "The Nets moved from New Jersey to Brooklyn, a borough of New York City, in 2012."
+
+
+def test_a_phrase_like_the_noun_the_question_names_is_marked_so():
+    spans, rows = span_features("Which borough did the Nets move to?", NETS)
+    likeness = {NETS[a:b]: row["noun_likeness"] for (a, b), row in zip(spans, rows, strict=True)}
+    assert likeness["Brooklyn"] > likeness["New Jersey"] > likeness["2012"]
+    assert sum(row["most_like_the_noun"] for row in rows) == 1.0
+    assert max(row["noun_likeness_gap"] for row in rows) == 0.0
+
+
+def test_a_question_naming_no_noun_gives_no_likeness_and_the_phrases_share_one_probability():
+    spans, rows = span_features("When did the Nets move to Brooklyn?", NETS)
+    assert spans and all(row["noun_likeness"] == row["most_like_the_noun"] == 0.0 for row in rows)
+    probabilities = span_model().probabilities(rows)
+    assert probabilities.sum() == pytest.approx(1.0) and NETS[slice(*spans[probabilities.argmax()])] == "2012"
