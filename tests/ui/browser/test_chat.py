@@ -146,18 +146,25 @@ def test_a_fact_is_stated_first_in_bold_and_a_whole_document_question_is_answere
 ) -> None:
     page.goto(served_app.url)
     chat = page.locator("#qa-chat")
-    ask(page, "When was the OPM data breach revealed?")
-    evidence = wait_for_turn(page, 1)
+    ask(page, "Who extended the national state of emergency over cyberattacks?")
+    wait_for_turn(page, 1)
     answer = chat.locator('[data-testid="bot"]').last
-    expect(answer.locator("strong").first).to_have_text("June 2015")  # the fact, then its sentence
-    expect(answer).to_contain_text("Office of Personnel Management")
-    expect(evidence.locator("mark strong.qa-short")).to_have_text("June 2015")  # inside the highlight
+    expect(answer.locator("strong").first).to_contain_text("Barack Obama")  # the fact, then its sentence
+    expect(answer).to_contain_text("critical information infrastructure")
+
+    ask(page, "When?")  # a bare question word leans on the previous question and its answer
+    evidence = wait_for_turn(page, 2)
+    answer = chat.locator('[data-testid="bot"]').last
+    expect(answer).to_contain_text("Searched for: When did")
+    expect(answer).to_contain_text("Barack Obama extend")
+    expect(answer.locator("strong").first).to_have_text("April 2015")
+    expect(evidence.locator("mark strong.qa-short")).to_have_text("April 2015")  # inside the highlight
     shot(page, "chat-fact-first")
 
     ask(page, "What is the article about?")
-    overview = wait_for_turn(page, 2)
+    overview = wait_for_turn(page, 3)
     expect(chat.locator('[data-testid="bot"]').last).to_contain_text("[1]")
-    expect(overview.locator("#qa-ev-2-1 mark")).to_contain_text("While some progress has been made")
+    expect(overview.locator("#qa-ev-3-1 mark")).to_contain_text("While some progress has been made")
     assert chat.locator('[data-testid="bot"]').last.locator("strong").count() == 0  # no "fact" to bold
     shot(page, "chat-whole-document")
     assert not page_log.page_errors, page_log.page_errors
