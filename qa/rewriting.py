@@ -36,6 +36,13 @@ _ELLIPSIS = re.compile(
     rf"^\s*(?:(?:and|so|but|ok(?:ay)?|then)\W+)*(?P<wh>{_WH})(?:\s+(?:exactly|then|precisely))?\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
+# A phrase that opens with its own determiner, quantifier or possessive takes no "the" before it:
+# "a new manual", "both China and the United States", "its new rules", "two plants".
+_DETERMINED = re.compile(
+    r"(?:the|a|an|this|that|these|those|both|all|each|every|some|any|no|many|several|few|its|their|his|"
+    r"her|our|my|your|one|two|three|four|five|six|seven|eight|nine|ten|\d[\d,.]*)\s",
+    re.IGNORECASE,
+)
 # An act named only by "do that" or "that happen": it stands for the previous question's act.
 _VAGUE_ACT = re.compile(r"\b(?:do|does|did)\s+(?:that|this|it|so)\b", re.IGNORECASE)
 _AUX = frozenset(
@@ -263,7 +270,7 @@ def _resolve_by_rules(question: str, history: list[tuple[str, str]]) -> str:
     elif pronoun not in _PERSONAL and be_subject and not _PRONOUN.search(be_subject):
         replacement = be_subject  # "When was the breach revealed?" -> "it" is the breach
     elif pronoun in {"it", "its"} and asked_for_thing and fact and not _PRONOUN.search(fact):
-        determined = fact[:1].isupper() or re.match(r"(?:the|a|an|this|that|these|those)\s", fact, re.I)
+        determined = fact[:1].isupper() or _DETERMINED.match(fact)
         replacement = fact if determined else f"the {fact}"  # "a new manual" is not "the a new manual"
     else:
         replacement = _subject(previous) or ""

@@ -354,7 +354,6 @@ def _add_likeness(rows: list[dict[str, float]], phrases: list[str], noun: str | 
         row["noun_likeness_gap"] = named * float(likeness[i] - likeness.max())
 
 
-@functools.cache
 def phrase_encoder() -> EmbeddingModel:
     """The packaged MiniLM, whatever embeds the index: the span model was fitted on its cosines. The
     assistant's own instance when it uses that model (`qa.embeddings.packaged_minilm`), else one more."""

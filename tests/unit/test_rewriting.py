@@ -161,7 +161,13 @@ def test_the_recent_one_takes_its_noun_from_the_previous_question():
 
 
 @pytest.mark.parametrize(
-    ("fact", "named"), [("a new manual", "a new manual"), ("cyber norms", "the cyber norms")]
+    ("fact", "named"),
+    [
+        ("a new manual", "a new manual"),
+        ("cyber norms", "the cyber norms"),
+        ("both new rules", "both new rules"),
+        ("two new rules", "two new rules"),
+    ],
 )
 def test_it_after_a_what_question_becomes_the_thing_answered_with_one_article(fact, named):
     history = [("What did the ministry publish?", f"{fact} [1]. The ministry published {fact}. [1]")]
