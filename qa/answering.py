@@ -421,9 +421,7 @@ class EvidenceSelector:
         """The `qa.support.FEATURES` of the question and its best sentence."""
         weights = {t: keyword.idf(t) for t in q.terms}
         total = sum(weights.values()) or 1.0
-        passage = next(
-            (p for p in passages if p.source == best.source and p.start <= best.span.start < p.end), None
-        )
+        passage = _passage_of(best, passages)
         context = passage.text if passage else best.span.text
         context_terms = set(terms(context))
         missing = [t for t in q.terms if t not in context_terms]
@@ -461,20 +459,11 @@ class EvidenceSelector:
         """For "Why?" or "How?" after an answer: the sentence that answer quoted states what is to be
         explained, so it matches best but explains nothing. The best sentence of the same passage that
         says something new comes first (reasons stand next to what they explain), the old one after."""
-        passage = next(
-            (p for p in passages if p.source == best.source and p.start <= best.span.start < p.end), None
-        )
+        passage = _passage_of(best, passages)
         if passage is None:
             return []
         fresh = next(
-            (
-                e
-                for e in scored
-                if e.source == best.source
-                and passage.start <= e.span.start < passage.end
-                and not _already_said(e.span.text, said)
-            ),
-            None,
+            (e for e in scored if _passage_of(e, [passage]) and not _already_said(e.span.text, said)), None
         )
         return [fresh, best] if fresh is not None else []
 
@@ -550,6 +539,14 @@ def _sentences(passages: list[Passage]) -> Iterator[tuple[str, Span, int | None]
             if key not in seen:
                 seen.add(key)
                 yield passage.source, span, passage.page
+
+
+def _passage_of(evidence: Evidence, passages: list[Passage]) -> Passage | None:
+    """The passage the sentence was cut from."""
+    return next(
+        (p for p in passages if p.source == evidence.source and p.start <= evidence.span.start < p.end),
+        None,
+    )
 
 
 def _already_said(sentence: str, said: str) -> bool:

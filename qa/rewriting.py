@@ -36,11 +36,12 @@ _ELLIPSIS = re.compile(
     rf"^\s*(?:(?:and|so|but|ok(?:ay)?|then)\W+)*(?P<wh>{_WH})(?:\s+(?:exactly|then|precisely))?\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
-# A phrase that opens with its own determiner, quantifier or possessive takes no "the" before it:
-# "a new manual", "both China and the United States", "its new rules", "two plants".
+# A phrase that opens with its own determiner, quantifier or number takes no "the" before it: "a new
+# manual", "both China and the United States", "two plants". (A fact opening with "its" or "their" is
+# never put in place of "it": it holds a pronoun of its own.)
 _DETERMINED = re.compile(
-    r"(?:the|a|an|this|that|these|those|both|all|each|every|some|any|no|many|several|few|its|their|his|"
-    r"her|our|my|your|one|two|three|four|five|six|seven|eight|nine|ten|\d[\d,.]*)\s",
+    r"(?:the|a|an|this|that|these|those|both|all|each|every|some|any|no|many|several|few|our|my|your|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|\d[\d,.]*)\s",
     re.IGNORECASE,
 )
 # An act named only by "do that" or "that happen": it stands for the previous question's act.
