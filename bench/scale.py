@@ -3,6 +3,7 @@
     python -m bench.scale [--sizes 10000,100000,1000000] [--queries 100] [--pool 3000] [--out FILE]
                           [--keep DIR]        # work in DIR, keeping the corpus and the last index
     python -m bench.scale --measure-kept DIR  # measure that index again, without building it
+    python -m bench.scale --measure-kept-server DIR  # the same index served by `chroma run`
 
 Prints one JSON object on stdout (and writes it to `--out`); logs go to stderr.
 
@@ -30,6 +31,11 @@ that real index. At each size:
   the in-process add and remove, so it compares the manifest; `noop_rebuild_cli_again_seconds`, the next
   one, with the memo the first left);
 - `disk_bytes_per_chunk`: the index folder's size over its chunks.
+
+With `--measure-kept-server`, the same steps run against a Chroma server on this machine serving a
+copy of that index (`chroma_server`): every `qa` process then connects to a server that has the
+vectors loaded, and the server's own load (`server_first_search_seconds`) and memory
+(`chroma_server_rss_mb`) are reported apart from `qa serve`'s.
 """
 
 from __future__ import annotations
@@ -78,9 +84,15 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
-def qa_process(corpus: Path, index: Path, *args: str) -> float:
-    """Wall time of a fresh `python -m qa.cli` process over this corpus and index."""
+def qa_env(chroma_url: str | None) -> dict[str, str]:
+    """This environment without QA_* settings, plus the Chroma server's URL when there is one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    return env | ({"QA_CHROMA_URL": chroma_url} if chroma_url else {})
+
+
+def qa_process(corpus: Path, index: Path, *args: str, chroma_url: str | None = None) -> float:
+    """Wall time of a fresh `python -m qa.cli` process over this corpus and index."""
+    env = qa_env(chroma_url)
     command = [sys.executable, "-m", "qa.cli", "--corpus", str(corpus), "--index", str(index), *args]
     started = time.perf_counter()
     done = subprocess.run(
@@ -101,11 +113,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def serve(corpus: Path, index: Path, question: str) -> dict[str, Any]:
+def serve(corpus: Path, index: Path, question: str, chroma_url: str | None = None) -> dict[str, Any]:
     """Start `qa serve`, wait for the page, ask once through it, and read its peak memory."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env = qa_env(chroma_url)
     command = [sys.executable, "-m", "qa.cli", "--corpus", str(corpus), "--index", str(index),
                "--answerer", QUOTING, "serve", "--port", str(port)]  # fmt: skip
     started = time.perf_counter()
@@ -140,30 +152,32 @@ def build(corpus: Corpus, index: Path, embeddings: Any) -> tuple[float, Any]:
     return seconds, report
 
 
-def index_store(index: Path, embeddings: Any) -> Any:
+def index_store(index: Path, embeddings: Any, chroma_url: str | None = None) -> Any:
     from qa.index import IndexStore
     from qa.settings import Settings
 
     settings = Settings()
-    return IndexStore(index, embeddings, settings.chunk_size, settings.chunk_overlap)
+    return IndexStore(index, embeddings, settings.chunk_size, settings.chunk_overlap, chroma_url=chroma_url)
 
 
-def open_seconds(index: Path, embeddings: Any) -> float:
+def open_seconds(index: Path, embeddings: Any, chroma_url: str | None = None) -> float:
     """One `IndexStore.open()` by a store that has opened nothing yet, as a new reader does."""
-    return timed(index_store(index, embeddings).open)[0]
+    return timed(index_store(index, embeddings, chroma_url).open)[0]
 
 
-def in_process(corpus: Path, index: Path, queries: list[str], repeat: int) -> dict[str, list[float]]:
+def in_process(
+    corpus: Path, index: Path, queries: list[str], repeat: int, chroma_url: str | None = None
+) -> dict[str, list[float]]:
     """Search, no-op rebuild, add one and remove one, through one warm Assistant."""
     from qa.assistant import Assistant
 
-    assistant = Assistant(corpus_dir=corpus, index_dir=index, answerer=QUOTING)
+    assistant = Assistant(corpus_dir=corpus, index_dir=index, answerer=QUOTING, chroma_url=chroma_url)
     for q in queries[:10]:
         assistant.search(q, k=5)
     searches = [timed(partial(assistant.search, q, k=5))[0] * 1000 for q in queries]
 
     noop = [timed(assistant.rebuild)[0] for _ in range(repeat)]
-    extra = index.parent / "extra"
+    extra = corpus.parent / "extra"
     extra.mkdir(exist_ok=True)
     adds, removes = [], []
     for i in range(repeat):
@@ -189,26 +203,36 @@ def measure(
 
 
 def measure_built(
-    corpus: Path, index: Path, queries: list[str], repeat: int, embeddings: Any, chunks: int
+    corpus: Path,
+    index: Path,
+    queries: list[str],
+    repeat: int,
+    embeddings: Any,
+    chunks: int,
+    chroma_url: str | None = None,
+    disk: int | None = None,
 ) -> dict[str, Any]:
-    """Everything but the build, on the index in `index` (of `chunks` chunks) over the folder `corpus`."""
-    disk = folder_bytes(index)
-    opens = [open_seconds(index, embeddings) for _ in range(repeat)]
+    """Everything but the build, on the index in `index` (of `chunks` chunks) over the folder `corpus`;
+    with `chroma_url`, on the Chroma server there (`index` then holds only the writer's lock and
+    memo, and `disk` is the server's folder size)."""
+    disk = folder_bytes(index) if disk is None else disk
+    process = partial(qa_process, corpus, index, chroma_url=chroma_url)
+    opens = [open_seconds(index, embeddings, chroma_url) for _ in range(repeat)]
 
     ask = ("--answerer", QUOTING, "ask", QUESTION, "--json")
-    qa_process(corpus, index, *ask)  # warms the file cache
-    cold = [qa_process(corpus, index, *ask) for _ in range(repeat)]
-    warm = in_process(corpus, index, queries, repeat)
+    process(*ask)  # warms the file cache
+    cold = [process(*ask) for _ in range(repeat)]
+    warm = in_process(corpus, index, queries, repeat, chroma_url)
     searches, noop, adds, removes = warm["search_ms"], warm["noop"], warm["add"], warm["remove"]
 
-    extra = index.parent / "extra"
-    noop_cli = [qa_process(corpus, index, "index", "build") for _ in range(2)]  # the second has a memo
+    extra = corpus.parent / "extra"
+    noop_cli = [process("index", "build") for _ in range(2)]  # the second has a memo
     path = extra / f"wexcombe-ferry-{chunks}-cli.txt"
     path.write_text(SMALL_DOCUMENT, encoding="utf-8")
-    add_cli = qa_process(corpus, index, "index", "add", str(path))
-    remove_cli = qa_process(corpus, index, "index", "remove", path.name)
+    add_cli = process("index", "add", str(path))
+    remove_cli = process("index", "remove", path.name)
 
-    served = serve(corpus, index, QUESTION)
+    served = serve(corpus, index, QUESTION, chroma_url)
     return {
         "disk_bytes": disk,
         "disk_bytes_per_chunk": round(disk / max(chunks, 1)),
@@ -278,6 +302,78 @@ def measure_kept(root: Path, queries: int, repeat: int) -> dict[str, Any]:
             "embedding_backend": embeddings.backend, "targets_at_1m": TARGETS, "sizes": [result]}  # fmt: skip
 
 
+def chroma_server(root: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """A `chroma run` server over a copy of the kept index's live generation (ROOT/server/GEN), its
+    collections renamed as `ServerStore` names them and its pointer set; the first call makes the
+    copy (a minute per 7 GB here). The saved keyword index is copied into this client's cache,
+    where a client of a server keeps the one it builds from the stored texts, so the first run
+    skips downloading a million texts. Returns the server, its URL and its folder."""
+    from chromadb import HttpClient
+
+    from qa.store import PREFIX, ServerStore
+
+    generation = (root / "index" / "CURRENT").read_text(encoding="utf-8").strip()
+    folder = root / "server" / generation
+    if not folder.is_dir():
+        staging = folder.with_name(folder.name + ".copying")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(root / "index" / generation / "chroma", staging)
+        staging.rename(folder)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(folder),
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = None
+    for _ in range(600):
+        try:
+            client = HttpClient(host="127.0.0.1", port=port)  # connects, or raises
+            break
+        except ValueError:  # not listening yet
+            time.sleep(0.5)
+    if client is None:
+        server.terminate()
+        raise RuntimeError(f"`chroma run` did not listen on port {port} within 5 minutes")
+    names = {c.name for c in client.list_collections()}
+    for kind in ("chunks", "manifest"):
+        if f"{PREFIX}-{kind}" in names:
+            client.get_collection(f"{PREFIX}-{kind}").modify(name=f"{PREFIX}-{kind}-{generation}")
+    store = ServerStore(url)
+    store.switch(generation)
+    keywords = store.keyword_dir(generation)
+    if not keywords.is_dir():
+        shutil.copytree(root / "index" / generation / "keywords", keywords)
+    return server, url, folder
+
+
+def measure_kept_server(root: Path, queries: int, repeat: int) -> dict[str, Any]:
+    """`measure_kept` with the index served by a Chroma server on this machine (`chroma run`), the
+    setup the README's Scaling section recommends past about 100k chunks: the server loads the
+    vectors once, and each `qa` process only connects to it."""
+    from qa.assistant import Assistant
+    from qa.evaluation import xquad_dataset
+
+    embeddings = Assistant(corpus_dir=root / "corpus", index_dir=root / "unused", answerer=QUOTING).embeddings
+    chosen = [case.question for case in xquad_dataset()[0].cases[::3][:queries]]
+    server, url, folder = chroma_server(root)
+    try:
+        writer = root / "server-writer"  # the writer's lock and sync memo stay on the client
+        loaded, snapshot = timed(index_store(writer, embeddings, url).open)
+        first_search, _ = timed(lambda: snapshot.nearest(embeddings.embed_query(QUESTION), 5))
+        started = time.perf_counter()
+        result = {"chunks": snapshot.keyword.size, "kept_index": True, "chroma_server": True,
+                  "server_first_search_seconds": round(loaded + first_search, 2)}  # fmt: skip
+        chunks, disk = snapshot.keyword.size, folder_bytes(folder)
+        result.update(measure_built(root / "corpus", writer, chosen, repeat, embeddings, chunks, url, disk))
+        result["chroma_server_rss_mb"] = status_mb(server.pid)
+        result["seconds_for_this_size"] = round(time.perf_counter() - started, 1)
+    finally:
+        server.terminate()
+        server.wait(timeout=120)
+    return {"benchmark": "scale", "queries": len(chosen), "repeat": repeat,
+            "embedding_backend": embeddings.backend, "targets_at_1m": TARGETS, "sizes": [result]}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="Comma-separated chunk counts.")
@@ -287,11 +383,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="Also write the JSON to this file.")
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep the corpus and last index.")
     parser.add_argument("--measure-kept", type=Path, help="Measure the index a --keep run left here.")
+    parser.add_argument(
+        "--measure-kept-server", type=Path, help="The same, served by a Chroma server over a copy of it."
+    )
     args = parser.parse_args()
     quiet_logging()
     begun = start_run()
     if args.measure_kept:
         emit(measure_kept(args.measure_kept, args.queries, args.repeat), begun, args.out)
+        return
+    if args.measure_kept_server:
+        emit(measure_kept_server(args.measure_kept_server, args.queries, args.repeat), begun, args.out)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.keep:
