@@ -49,6 +49,7 @@ PRODUCERS = {
     "keyword_index": "python -m bench.keyword_index --out docs/results/keyword_index.json",
     "scale": "python -m bench.scale --out docs/results/scale.json",
     "scale_kept": "python -m bench.scale --measure-kept DIR --out docs/results/scale_kept.json",
+    "scale_server": "python -m bench.scale --measure-kept-server DIR --out docs/results/scale_server.json",
     "calibration": "make calibrate",
     "span_fit": "make calibrate",
     "short_answers": "make calibrate",
@@ -533,22 +534,38 @@ def scale_values(r: Results) -> dict[str, str]:
     }
 
 
-def scale_kept_values(r: Results) -> dict[str, str]:
-    """The largest index of a `--keep` run, measured again by later code (`--measure-kept`)."""
-    s = r["scale_kept"]["sizes"][0]
-    return {
-        "sk_chunks": num(s["chunks"]),
-        "sk_open": f"{num(s['open_seconds'], 2)} s",
-        "sk_cold": f"{num(s['cold_ask_seconds'], 1)} s",
-        "sk_search": f"{num(s['search_ms']['p50'], 1)} / {num(s['search_ms']['p95'], 1)} ms",
-        "sk_add": f"{num(s['add_one_seconds'], 2)} s",
-        "sk_remove": f"{num(s['remove_one_seconds'], 2)} s",
-        "sk_noop": f"{num(s['noop_rebuild_seconds'], 2)} s",
-        "sk_noop_cli": f"{num(s['noop_rebuild_cli_seconds'], 1)} s",
-        "sk_noop_cli_again": f"{num(s['noop_rebuild_cli_again_seconds'], 1)} s",
-        "sk_noop_each": " / ".join(num(x, 2) for x in s["noop_rebuild_each_seconds"]),
-        "sk_rss": f"{num(s['serve']['peak_rss_mb_after_question'])} MB",
+def kept_values(s: Json, prefix: str) -> dict[str, str]:
+    """One kept index's figures (`bench.scale --measure-kept` or `--measure-kept-server`)."""
+    figures = {
+        "chunks": num(s["chunks"]),
+        "open": f"{num(s['open_seconds'], 2)} s",
+        "cold": f"{num(s['cold_ask_seconds'], 1)} s",
+        "search": f"{num(s['search_ms']['p50'], 1)} / {num(s['search_ms']['p95'], 1)} ms",
+        "add": f"{num(s['add_one_seconds'], 2)} s",
+        "remove": f"{num(s['remove_one_seconds'], 2)} s",
+        "add_cli": f"{num(s['add_one_cli_seconds'], 1)} s",
+        "remove_cli": f"{num(s['remove_one_cli_seconds'], 1)} s",
+        "noop": f"{num(s['noop_rebuild_seconds'], 2)} s",
+        "noop_cli": f"{num(s['noop_rebuild_cli_seconds'], 1)} s",
+        "noop_cli_again": f"{num(s['noop_rebuild_cli_again_seconds'], 1)} s",
+        "noop_each": " / ".join(num(x, 2) for x in s["noop_rebuild_each_seconds"]),
+        "rss": f"{num(s['serve']['peak_rss_mb_after_question'])} MB",
     }
+    return {f"{prefix}_{key}": value for key, value in figures.items()}
+
+
+def scale_kept_values(r: Results) -> dict[str, str]:
+    """The largest index of a `--keep` run, measured again by later code (`--measure-kept`), and
+    served by a Chroma server (`--measure-kept-server`)."""
+    server = r["scale_server"]["sizes"][0]
+    return (
+        kept_values(r["scale_kept"]["sizes"][0], "sk")
+        | kept_values(server, "sv")
+        | {
+            "sv_server_first": f"{num(server['server_first_search_seconds'], 1)} s",
+            "sv_server_rss": f"{num(server['chroma_server_rss_mb']['VmHWM'])} MB",
+        }
+    )
 
 
 def ocr_values(r: Results) -> dict[str, str]:
