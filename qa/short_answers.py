@@ -147,9 +147,9 @@ def _phrases(doc: Doc) -> dict[tuple[int, int], set[str]]:
     found: dict[tuple[int, int], set[str]] = {}
 
     def add(a: int, b: int, source: str) -> None:
-        while a < b and (doc[a].is_punct or doc[a].dep_ == "cc"):
+        while a < b and (doc[a].is_punct or doc[a].is_space or doc[a].dep_ == "cc"):
             a += 1
-        while b > a and (doc[b - 1].is_punct or doc[b - 1].dep_ == "cc"):
+        while b > a and (doc[b - 1].is_punct or doc[b - 1].is_space or doc[b - 1].dep_ == "cc"):
             b -= 1
         if 0 < b - a <= _LONGEST:
             found.setdefault((a, b), set()).add(source)
@@ -161,7 +161,7 @@ def _phrases(doc: Doc) -> dict[tuple[int, int], set[str]]:
     for chunk in doc.noun_chunks:
         add(chunk.start, chunk.end, "noun_chunk")
     for t in doc:
-        if t.is_punct:
+        if t.is_punct or t.is_space:
             continue
         add(t.left_edge.i, t.right_edge.i + 1, "constituent")
         if not t.is_stop:
@@ -227,13 +227,17 @@ def _cuts_a_name(doc: Doc, a: int, b: int) -> bool:
     return (proper(b - 1) and joined(b, 1)) or (proper(a) and joined(a - 1, -1))
 
 
-def _fits(kind: str, doc: Doc, a: int, b: int) -> bool:
-    """A "when" question is answered by a date and a "how many" one by a number, never another phrase."""
+def _fits(kind: str, doc: Doc, a: int, b: int, counts: bool = False) -> bool:
+    """A "when" question is answered by a date and a "how many" one by a number, never another phrase;
+    a `counts` question ("how many", "how long") never by a rank alone ("first", "third")."""
     tokens = doc[a:b]
     if kind == "date":
         return any(t.ent_type_ in _DATE_LABELS or t.like_num or _CALENDAR.fullmatch(t.text) for t in tokens)
     if kind == "number":
-        return any(t.ent_type_ in _NUMBER_LABELS or t.like_num for t in tokens)
+        return any(
+            (t.ent_type_ in _NUMBER_LABELS or t.like_num) and not (counts and t.ent_type_ == "ORDINAL")
+            for t in tokens
+        )
     return True
 
 
@@ -249,7 +253,8 @@ def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], 
         return [], []
     doc = parse(sentence)
     n = len(doc)
-    asked = {normalise(w) for w in words(question)}
+    # the parser splits "state-sponsored" where `words` keeps it whole: its parts are asked too
+    asked = {normalise(p) for w in words(question) for p in {w, *re.split(r"[-/]", w)} if p}
     about = _asked(parse(question))
 
     def in_question(i: int) -> bool:
@@ -259,10 +264,11 @@ def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], 
     tree = _tree_distances(doc, anchors) if anchors else [n + 1] * n
     spans: list[tuple[int, int]] = []
     rows: list[dict[str, float]] = []
+    counts = kind == "number" and re.search(r"\bhow\b", question, re.IGNORECASE) is not None
     for (a, b), sources in _phrases(doc).items():
-        if not _fits(kind, doc, a, b):
+        if not _fits(kind, doc, a, b, counts):
             continue
-        content = [i for i in range(a, b) if not doc[i].is_stop and not doc[i].is_punct]
+        content = [i for i in range(a, b) if not (doc[i].is_stop or doc[i].is_punct or doc[i].is_space)]
         inside = sum(in_question(i) for i in content)
         if (content and inside == len(content)) or (not content and kind not in {"number", "date"}):
             continue  # only what the question already says, or only function words

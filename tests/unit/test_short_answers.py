@@ -74,6 +74,23 @@ def test_a_date_question_gets_none_from_a_sentence_without_a_date():
     assert span("When was the manual published?", MANUAL) is None
 
 
+def test_no_candidate_repeats_only_the_question_even_across_a_hyphen_or_a_non_breaking_space():
+    sentence = "In a letter,\xa0Obama wrote that Chinese state-sponsored attacks fell by a third in 2015."
+    spans, _ = span_features("According to Obama's letter, what did state-sponsored attacks do?", sentence)
+    phrases = {sentence[a:b] for a, b in spans}
+    assert {"Obama", "\xa0Obama", "state-sponsored", "state", "sponsored"}.isdisjoint(phrases)
+    assert "2015" in phrases  # what the question does not say stays
+    assert not any(p != p.strip() for p in phrases)  # no phrase starts or ends with a space
+
+
+def test_a_how_many_question_is_never_answered_by_a_rank():
+    assert span("How many people attended the meeting?", "It was their first meeting in Beijing.") is None
+    assert span("How many people attended the meeting?", "Five people attended its first meeting.") == "Five"
+    sentence = "The team finished third in 2015."
+    spans, _ = span_features("What number did the team finish?", sentence)
+    assert "third" in {sentence[a:b] for a, b in spans}  # a rank can be the number asked for
+
+
 def test_the_short_answer_is_the_exact_span_of_the_document_with_its_citation_number():
     document = "Intro line.\n\n" + OPM + " More text."
     start = document.index(OPM)
