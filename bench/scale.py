@@ -302,12 +302,13 @@ def measure_kept(root: Path, queries: int, repeat: int) -> dict[str, Any]:
             "embedding_backend": embeddings.backend, "targets_at_1m": TARGETS, "sizes": [result]}  # fmt: skip
 
 
-def chroma_server(root: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def chroma_server(root: Path) -> tuple[subprocess.Popen[bytes], str, Path, Path]:
     """A `chroma run` server over a copy of the kept index's live generation (ROOT/server/GEN), its
     collections renamed as `ServerStore` names them and its pointer set; the first call makes the
     copy (a minute per 7 GB here). The saved keyword index is copied into this client's cache,
     where a client of a server keeps the one it builds from the stored texts, so the first run
-    skips downloading a million texts. Returns the server, its URL and its folder."""
+    skips downloading a million texts. Returns the server, its URL, its folder and that cache folder
+    (keyed by the URL, whose port changes from run to run: the caller removes it)."""
     from chromadb import HttpClient
 
     from qa.store import PREFIX, ServerStore
@@ -343,7 +344,7 @@ def chroma_server(root: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     keywords = store.keyword_dir(generation)
     if not keywords.is_dir():
         shutil.copytree(root / "index" / generation / "keywords", keywords)
-    return server, url, folder
+    return server, url, folder, keywords
 
 
 def measure_kept_server(root: Path, queries: int, repeat: int) -> dict[str, Any]:
@@ -355,7 +356,7 @@ def measure_kept_server(root: Path, queries: int, repeat: int) -> dict[str, Any]
 
     embeddings = Assistant(corpus_dir=root / "corpus", index_dir=root / "unused", answerer=QUOTING).embeddings
     chosen = [case.question for case in xquad_dataset()[0].cases[::3][:queries]]
-    server, url, folder = chroma_server(root)
+    server, url, folder, keywords = chroma_server(root)
     try:
         writer = root / "server-writer"  # the writer's lock and sync memo stay on the client
         loaded, snapshot = timed(index_store(writer, embeddings, url).open)
@@ -370,6 +371,7 @@ def measure_kept_server(root: Path, queries: int, repeat: int) -> dict[str, Any]
     finally:
         server.terminate()
         server.wait(timeout=120)
+        shutil.rmtree(keywords.parent, ignore_errors=True)  # this URL's cache: no later run reuses it
     return {"benchmark": "scale", "queries": len(chosen), "repeat": repeat,
             "embedding_backend": embeddings.backend, "targets_at_1m": TARGETS, "sizes": [result]}  # fmt: skip
 
