@@ -64,6 +64,8 @@ _ALIASES = {
     "chinese": "china",
     "prc": "china",
 }
+# The adjective of a place name: its stem plus -ian, -ean, -an, -ese, -ish or -i ("Australian").
+_DEMONYM = re.compile(r"([a-z]{4,}?)(?:ian|ean|an|n|ese|ish|i)")
 # What each kind of expected answer is called in a decline.
 _KIND = {"date": "date or time", "number": "number", "name": "name", "place": "place"}
 # A place is named after a locative preposition: "in Beijing", "at the Pentagon".
@@ -254,12 +256,49 @@ def asks_about_opening(question: str) -> bool:
 
 def known_word(word: str, keyword: KeywordIndex) -> bool:
     """Does any document mention this word: itself, a part of it when hyphenated, another name for it,
-    or, for an acronym, the words it abbreviates ("OPM" for "Office of Personnel Management")?"""
+    the number in an ordinal or a decade ("3rd", "1600s"), or, for an acronym, the words it abbreviates
+    ("OPM" for "Office of Personnel Management")? A name may also be misspelt by one letter ("Manhatten"),
+    written as one word where the documents write two ("Superbowl"), or be the adjective of a place they
+    name ("Russian", "Russia"): absence is evidence only when no such reading finds it."""
+    frequency = keyword.document_frequency
+
+    def known(w: str) -> bool:
+        return frequency.get(normalise(w), 0) > 0
+
     lower = bare(word)
-    for candidate in (word, _ALIASES.get(lower, word), *word.split("-")):
-        if candidate and keyword.document_frequency.get(normalise(candidate), 0) > 0:
-            return True
-    return 2 <= len(word) <= 6 and word.isupper() and word.isalpha() and lower in keyword.acronyms
+    digits = re.fullmatch(r"'?(\d+)(?:'?s|st|nd|rd|th)", lower)
+    if any(
+        known(c)
+        for c in (word, _ALIASES.get(lower, word), *word.split("-"), digits[1] if digits else "")
+        if c
+    ):
+        return True
+    acronym = lower.isalpha() and word[: len(lower)].isupper()
+    if acronym and 2 <= len(lower) <= 6 and lower in keyword.acronyms:
+        return True
+    if len(lower) < 5 or not lower.isalpha() or not word[:1].isupper():
+        return False  # common words and short names: one letter off is another word
+    if any(known(lower[:i]) and known(lower[i:]) for i in range(4, len(lower) - 3)):
+        return True
+    place = _DEMONYM.fullmatch(lower)
+    if place and any(known(place[1] + end) for end in ("", "a", "e", "y", "land")):
+        return True
+    return any(known(variant) for variant in _one_letter_off(lower))
+
+
+def _one_letter_off(word: str) -> Iterator[str]:
+    """Every spelling one edit away (a letter dropped, added, changed or two swapped), as typed names are."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for i in range(len(word) + 1):
+        head, tail = word[:i], word[i:]
+        if tail:
+            yield head + tail[1:]
+            if len(tail) > 1:
+                yield head + tail[1] + tail[0] + tail[2:]
+        for ch in letters:
+            yield head + ch + tail
+            if tail:
+                yield head + ch + tail[1:]
 
 
 def _looks_like_name(word: str, question: str) -> bool:
@@ -338,7 +377,7 @@ class EvidenceSelector:
         best = scored[0]
         features = self.features(q, best, scored, passages, keyword)
         support = self.model.probability(features)
-        if support < self.threshold:
+        if support < self.threshold or self.model.vetoed(features):
             reason = self._reason(q, features, keyword, asked or question)
             return Decision(False, scored[:3], reason, support=support, features=features)
         chosen = [best]

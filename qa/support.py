@@ -49,7 +49,10 @@ class SupportModel:
     """A logistic regression over standardised `FEATURES`, with its decision thresholds.
 
     `threshold`: below it a question is declined. `confident`: from it up an answer is stated
-    plainly; between the two it is offered as "the closest the documents come"."""
+    plainly; between the two it is offered as "the closest the documents come". `vetoes`: features
+    that decline a question by themselves when non-zero, whatever the rest of the match (a name no
+    document mentions); such a question's support is `veto_support`, the share of those questions the
+    fit saw whose answer would still have been right."""
 
     features: tuple[str, ...]
     mean: tuple[float, ...]
@@ -58,6 +61,8 @@ class SupportModel:
     bias: float
     threshold: float = 0.5
     confident: float = 0.7
+    vetoes: tuple[str, ...] = ()
+    veto_support: float = 0.0
     folds: dict[str, SupportModel] = field(default_factory=dict)  # per held-out article, for eval
     about: dict[str, object] = field(default_factory=dict)  # how and on what it was fitted
 
@@ -66,7 +71,12 @@ class SupportModel:
         z = (x - np.array(self.mean)) / np.array(self.scale)
         return float(z @ np.array(self.weights) + self.bias)
 
+    def vetoed(self, values: dict[str, float]) -> bool:
+        return any(values[name] for name in self.vetoes)
+
     def probability(self, values: dict[str, float]) -> float:
+        if self.vetoed(values):
+            return self.veto_support
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, self.logit(values)))))
 
     def contributions(self, values: dict[str, float]) -> dict[str, float]:
@@ -93,11 +103,15 @@ class SupportModel:
             **regression_fields(data),
             threshold=float(data.get("threshold", 0.5)),
             confident=float(data.get("confident", 0.7)),
+            vetoes=tuple(str(v) for v in data.get("vetoes") or ()),
+            veto_support=float(data.get("veto_support", 0.0)),
             folds={str(k): cls.from_json(v) for k, v in dict(data.get("folds") or {}).items()},
             about=dict(data.get("about") or {}),
         )
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.weights):
             raise ValueError("features, mean, scale and weights differ in length")
+        if not set(model.vetoes) <= set(model.features):
+            raise ValueError("a veto is not one of the features")
         return model
 
 

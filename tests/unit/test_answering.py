@@ -185,6 +185,15 @@ def test_an_acronym_is_known_only_when_a_document_spells_out_those_initials():
     assert not known_word("Opm", keyword)  # only capitals read as initials
 
 
+def test_a_name_is_known_however_a_user_types_it_but_not_when_the_documents_lack_it():
+    text = "In the 1600s, trade secrets reached Manhattan from Russia; the Super Bowl is in New York City."
+    keyword = KeywordIndex([Chunk("1", "n.txt", 0, len(text), text)])
+    for typed in ("Manhatten", "Superbowl", "Russian", "1600s", "NYC's", "Russia's"):
+        assert known_word(typed, keyword), typed
+    for absent in ("Secretary", "Prussian", "Boston", "1700s", "Seattle"):
+        assert not known_word(absent, keyword), absent
+
+
 def test_a_chinese_alias_is_known_when_a_document_says_china():
     chunks = [Chunk("1", "c.txt", 0, 26, "China held talks in June.")]
     assert known_word("Chinese", KeywordIndex(chunks))
@@ -210,6 +219,22 @@ def test_a_question_naming_something_never_mentioned_is_declined_and_the_reason_
     assert not decision.answerable
     assert decision.features["absent_names"] == 1.0 and decision.features["absent_words"] == 0.0
     assert decision.reason == "no passage mentions “Australia”."
+
+
+def test_a_veto_declines_a_question_naming_something_absent_however_well_the_rest_matches(passages, keyword):
+    from dataclasses import replace
+
+    vetoing = EvidenceSelector(
+        HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
+    )
+    decision = vetoing.decide("What did Russia say about the cybercrime dialogue?", passages, keyword)
+    assert not decision.answerable and decision.support == 0.3
+    assert decision.reason == "no passage mentions “Russia”."
+    answered = vetoing.decide("What did the Russian government say about the dialogue?", passages, keyword)
+    assert (
+        answered.features["absent_names"] == 1.0 and not answered.answerable
+    )  # "Russian": Russia is absent too
+    assert vetoing.decide("Where was the cybercrime dialogue held?", passages, keyword).answerable
 
 
 def test_the_reason_never_names_a_question_word(selector, passages, keyword):
@@ -455,6 +480,7 @@ def test_the_packaged_support_model_loads_with_a_fold_per_held_out_article():
 
     packaged = load_model()
     assert packaged.features == FEATURES and 0.0 < packaged.threshold < 1.0
+    assert packaged.vetoes == ("absent_names",) and packaged.veto_support < packaged.threshold
     assert len(packaged.folds) > 10
     zelda = packaged.fold("The_Legend_of_Zelda:_Twilight_Princess")
     assert zelda is not packaged and zelda.features == FEATURES
@@ -467,6 +493,10 @@ def test_the_packaged_support_model_loads_with_a_fold_per_held_out_article():
         ("not json", "cannot read the support model"),
         ('{"features": ["x"], "mean": [0], "scale": [1], "weights": [], "bias": 0}', "cannot read"),
         ('{"features": ["x"], "mean": [0], "scale": [1], "weights": [1], "bias": 0}', "other features"),
+        (
+            '{"features": ["x"], "mean": [0], "scale": [1], "weights": [1], "bias": 0, "vetoes": ["y"]}',
+            "a veto",
+        ),
     ],
 )
 def test_a_broken_or_foreign_support_model_is_refused_in_one_line(tmp_path, content, message):
