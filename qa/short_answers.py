@@ -82,6 +82,7 @@ def asks_for(question: str) -> str | None:
 
 
 _CALENDAR = re.compile(rf"{_MONTH}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day", re.IGNORECASE)
+_YEAR = re.compile(r"(?:1[5-9]|20)\d\d")
 KINDS = ("date", "number", "name", "place", "thing")
 # spaCy's entity labels, grouped by the kind of fact they state.
 _ENTITY_KIND = {
@@ -229,16 +230,28 @@ def _cuts_a_name(doc: Doc, a: int, b: int) -> bool:
 
 def _fits(kind: str, doc: Doc, a: int, b: int, counts: bool = False) -> bool:
     """A "when" question is answered by a date and a "how many" one by a number, never another phrase;
-    a `counts` question ("how many", "how long") never by a rank alone ("first", "third")."""
+    a `counts` question ("how many", "how long") never by a rank alone ("first", "third") nor by a
+    calendar date ("April 2015"), though a length of time may answer it ("three years")."""
     tokens = doc[a:b]
     if kind == "date":
         return any(t.ent_type_ in _DATE_LABELS or t.like_num or _CALENDAR.fullmatch(t.text) for t in tokens)
     if kind == "number":
         return any(
-            (t.ent_type_ in _NUMBER_LABELS or t.like_num) and not (counts and t.ent_type_ == "ORDINAL")
+            (t.ent_type_ in _NUMBER_LABELS or t.like_num)
+            and not (counts and (t.ent_type_ == "ORDINAL" or _in_calendar_date(t)))
             for t in tokens
         )
     return True
+
+
+def _in_calendar_date(token: Token) -> bool:
+    """Is the token a year or a day of a named month ("2015", "14" in "June 14"), inside a date?"""
+    if token.ent_type_ not in _DATE_LABELS:
+        return False
+    if _YEAR.fullmatch(token.text):
+        return True
+    entity = next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
+    return entity is not None and any(_CALENDAR.fullmatch(t.text) for t in entity)
 
 
 def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], list[dict[str, float]]]:

@@ -91,6 +91,12 @@ def test_a_how_many_question_is_never_answered_by_a_rank():
     assert "third" in {sentence[a:b] for a, b in spans}  # a rank can be the number asked for
 
 
+def test_a_how_many_question_is_never_answered_by_a_calendar_date_but_may_be_by_a_length_of_time():
+    assert span("How many attacks did China launch in 2015?", "The attacks slowed in April 2015.") is None
+    assert span("How many attacks were there?", "The attacks stopped on June 14.") is None
+    assert span("How many years did the talks last?", "The talks lasted three years.") == "three"
+
+
 def test_the_short_answer_is_the_exact_span_of_the_document_with_its_citation_number():
     document = "Intro line.\n\n" + OPM + " More text."
     start = document.index(OPM)
