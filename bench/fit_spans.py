@@ -15,6 +15,12 @@
    F1 on training articles left out one at a time (F1 alone favours soft targets that teach that
    "War Manual" is two thirds of "Law of War Manual"; in bold, a cut name is simply wrong); every
    power's figures are saved.
+   Among the features are the readings of three token probes (`qa.short_answers.TokenProbes`):
+   logistic regressions on the packaged MiniLM's token states of (question, sentence) that score
+   each token as the gold answer's first token, last token, or inside it. A training article's
+   readings come from probes fitted on the other articles, so the choice model learns how much a
+   probe is worth on unseen text; the shipped probes are fitted on all of them. The figures
+   without them are saved too.
 3. `show_at`, the probability from which the phrase is stated, is chosen leaving one training article
    out at a time: the lowest probability at which the phrases shown on held-out articles have a
    mean token F1 of at least `MIN_SHOWN_F1` (a bold fact is more right than wrong).
@@ -31,7 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +45,22 @@ import numpy as np
 from bench.common import RESULTS, emit, quiet_logging, start_run
 from qa.chunking import split_sentences
 from qa.evaluation import SQUAD2_DEV, SQUAD2_TRAIN, XQUAD_FILE, short_scores
-from qa.short_answers import SPAN_MODEL, SpanModel, asks_for, span_features
+from qa.short_answers import (
+    SPAN_MODEL,
+    TOKEN_FEATURES,
+    SpanModel,
+    TokenProbes,
+    asks_for,
+    phrase_encoder,
+    span_features,
+    token_features,
+)
 from qa.support import fit_logistic
 
 log = logging.getLogger("bench.fit_spans")
 MIN_SHOWN_F1 = 0.5
 L2 = 1.0
+PROBE_L2 = 1.0
 SHARPNESS = (4.0, 8.0, 16.0)  # powers of F1 tried as the target's shares
 PROBABILITIES = [round(0.05 * k, 2) for k in range(1, 16)]
 
@@ -60,6 +76,39 @@ class Question:
     x: np.ndarray  # their features, in `names` order
     exact: np.ndarray  # 1 where a phrase is a gold answer
     f1: np.ndarray
+    at: list[tuple[int, int]]  # the candidates' characters in the sentence
+    offsets: np.ndarray  # the sentence's tokens' characters, read after the question
+    states: np.ndarray  # their MiniLM states
+    labels: np.ndarray  # (tokens, 3): the gold answer's first token, last token, inside it
+
+    def with_probes(self, probes: TokenProbes) -> Question:
+        """This question with the token probes' readings appended to `x` (in `TOKEN_FEATURES` order)."""
+        extra = token_features(self.at, self.offsets, probes.scores(self.states))
+        tokens = np.array([[row[n] for n in TOKEN_FEATURES] for row in extra])
+        return replace(self, x=np.hstack([self.x, tokens]))
+
+
+def token_labels(offsets: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Which tokens (by their character offsets) are the first, the last and inside the answer at
+    characters start:end."""
+    labels = np.zeros((len(offsets), 3))
+    inside = [k for k, (x, y) in enumerate(offsets) if y > start and x < end]
+    if inside:
+        labels[inside[0], 0] = labels[inside[-1], 1] = 1.0
+        labels[inside, 2] = 1.0
+    return labels
+
+
+def fit_probes(train: list[Question]) -> TokenProbes:
+    """The three token probes, logistic regressions on the token states of the training questions."""
+    states = np.vstack([q.states for q in train])
+    labels = np.vstack([q.labels for q in train])
+    weights, bias = [], []
+    for column in range(3):
+        mean, scale, w, b = fit_logistic(states, labels[:, column], l2=PROBE_L2)
+        weights.append(tuple(float(v) for v in w / scale))  # on the raw states, as they are read
+        bias.append(float(b - (w / scale) @ mean))
+    return TokenProbes(tuple(weights), tuple(bias))
 
 
 def questions(path: Path, names: list[str] | None = None) -> tuple[list[Question], int, list[str]]:
@@ -90,6 +139,8 @@ def questions(path: Path, names: list[str] | None = None) -> tuple[list[Question
                 golds = [a["text"] for a in qa["answers"]]
                 phrases = [sentence.text[a:b] for a, b in spans]
                 scored = [short_scores(p, golds) for p in phrases]
+                offsets, states = phrase_encoder().token_states(qa["question"], sentence.text)
+                start = at - sentence.start
                 out.append(
                     Question(
                         article=article["title"],
@@ -99,6 +150,10 @@ def questions(path: Path, names: list[str] | None = None) -> tuple[list[Question
                         x=np.array([[row[n] for n in names] for row in rows]),
                         exact=np.array([e for e, _ in scored]),
                         f1=np.array([f for _, f in scored]),
+                        at=spans,
+                        offsets=offsets,
+                        states=states,
+                        labels=token_labels(offsets, start, start + len(first["text"])),
                     )
                 )
     return out, answerable, names or []
@@ -165,9 +220,21 @@ def main() -> None:
     args = parser.parse_args()
     quiet_logging()
     begun = start_run()
-    train, train_answerable, names = questions(SQUAD2_TRAIN)
-    articles = sorted({q.article for q in train})
+    plain, train_answerable, plain_names = questions(SQUAD2_TRAIN)
+    articles = sorted({q.article for q in plain})
+    # Each article's token readings come from probes fitted on the other articles, so the choice
+    # model learns how far to trust a probe on text it has not seen (stacking).
+    read: dict[int, Question] = {}
+    for article in articles:
+        probes = fit_probes([q for q in plain if q.article != article])
+        read.update({i: q.with_probes(probes) for i, q in enumerate(plain) if q.article == article})
+    train = [read[i] for i in range(len(plain))]
+    names = [*plain_names, *TOKEN_FEATURES]
     log.info("%d training questions from %d articles, %d features", len(train), len(articles), len(names))
+    without_probes = []
+    for article in articles:
+        model = fit([q for q in plain if q.article != article], plain_names, SHARPNESS[1])
+        without_probes += [best(model, q) for q in plain if q.article == article]
     tried: dict[float, list[tuple[float, float, float]]] = {}
     for sharpness in SHARPNESS:
         tried[sharpness] = []
@@ -200,8 +267,9 @@ def main() -> None:
     stated_well = [p for p in PROBABILITIES if (curve[str(p)]["f1_of_what_is_stated"] or 0.0) >= MIN_SHOWN_F1]
     show_at = stated_well[0] if stated_well else PROBABILITIES[-1]
     model = fit(train, names, sharpness, show_at)
+    probes = fit_probes(plain)
     model = SpanModel(
-        model.features, model.mean, model.scale, model.weights, model.bias, show_at,
+        model.features, model.mean, model.scale, model.weights, model.bias, show_at, probes,
         about={
             "fitted_by": "python -m bench.fit_spans",
             "fitted_on": f"{len(train)} fact questions, {len(articles)} SQuAD 2.0 training articles (eval/)",
@@ -211,8 +279,8 @@ def main() -> None:
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     held_out: dict[str, object] = {}
     for name, path in {"xquad": XQUAD_FILE, "squad2-dev": SQUAD2_DEV}.items():
-        rows, answerable, _ = questions(path, names)
-        held_out[name] = figures([best(model, q) for q in rows], answerable, show_at)
+        rows, answerable, _ = questions(path, plain_names)
+        held_out[name] = figures([best(model, q.with_probes(probes)) for q in rows], answerable, show_at)
     result = {
         "show_at": show_at,
         "features": len(names),
@@ -221,6 +289,9 @@ def main() -> None:
         "training_articles_left_out": figures(held, train_answerable, show_at),
         "training_articles_left_out_by_sharpness": by_sharpness,
         "training_articles_left_out_logistic_per_phrase": figures(per_phrase, train_answerable, 0.0),
+        f"training_articles_left_out_without_token_probes_sharpness_{SHARPNESS[1]}": figures(
+            without_probes, train_answerable, 0.0
+        ),
         "curve_on_training_articles_left_out": curve,
         "held_out_with_the_packaged_model": held_out,
     }

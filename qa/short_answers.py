@@ -9,8 +9,10 @@ noun chunks, constituents (a word's subtree) and content words, less those that 
 question. They are scored by where they stand relative to the words the sentence shares with the
 question (in the text and in the dependency tree), by their entity type, part of speech and role in
 the clause against the kind of fact asked for and the question word's own role, by how much they are
-like the noun the question names ("which borough": the packaged MiniLM's cosine), and by their
-length and shape. The phrase is stated only when the model is confident enough
+like the noun the question names ("which borough": the packaged MiniLM's cosine), by their
+length and shape, and by what three token probes read in the packaged MiniLM's states of the
+question and sentence read together (`TokenProbes`: is this token where the answer starts, ends, or
+inside it). The phrase is stated only when the model is confident enough
 (`SpanModel.show_at`); an explanation (why, how ..., describe) gets none, since no phrase answers it.
 
 The span is always cut from the sentence itself, so `document_text[start:end] == text` holds as for
@@ -39,7 +41,7 @@ from .text import bare, normalise, words
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
 
-    from .embeddings import EmbeddingModel
+    from .embeddings import PackagedMiniLM
 
 SPAN_MODEL = Path(__file__).with_name("span_model.json")
 
@@ -254,13 +256,15 @@ def _in_calendar_date(token: Token) -> bool:
     return entity is not None and any(_CALENDAR.fullmatch(t.text) for t in entity)
 
 
-def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], list[dict[str, float]]]:
+def span_features(
+    question: str, sentence: str, probes: TokenProbes | None = None
+) -> tuple[list[tuple[int, int]], list[dict[str, float]]]:
     """The candidate phrases of `sentence` for the fact `question` as (start, end) character spans, each
     with the features `SpanModel` scores: where it stands relative to the words the sentence shares
     with the question, in the text and in the dependency tree (answers sit beside them); what kind of
     phrase it is (entity type, part of speech, its role in the clause) against the kind asked for and
-    the question word's own role; its length and shape. Nothing about the subject matter, so a fit
-    carries over."""
+    the question word's own role; its length and shape; and, given `probes`, what the token probes
+    read at its edges (`token_features`). Nothing about the subject matter, so a fit carries over."""
     kind = asks_for(question)
     if kind is None or not sentence.strip():
         return [], []
@@ -354,7 +358,60 @@ def span_features(question: str, sentence: str) -> tuple[list[tuple[int, int]], 
         spans.append((doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text)))
         rows.append(f)
     _add_likeness(rows, [sentence[x:y] for x, y in spans], about.noun_as_written)
+    if probes is not None and spans:
+        offsets, states = phrase_encoder().token_states(question, sentence)
+        for row, extra in zip(rows, token_features(spans, offsets, probes.scores(states)), strict=True):
+            row.update(extra)
     return spans, rows
+
+
+# What the token probes say about a phrase: how likely its first token starts the answer and its last
+# ends it, how answer-like its tokens are on average and at the least, and the most answer-like token
+# just outside it (a phrase that stops short of the answer has one).
+TOKEN_FEATURES = ("token_start", "token_end", "token_inside_mean", "token_inside_least", "token_beside_most")
+
+
+@dataclass(frozen=True)
+class TokenProbes:
+    """Three linear probes on the packaged MiniLM's last-layer token states of the pair (question,
+    sentence) (`PackagedMiniLM.token_states`): the score (a log-odds) of each token of the sentence
+    being the answer's first token, its last token, and inside it. The encoder reads the question and
+    the sentence together, so a token's state says how it relates to what is asked, which phrase type
+    and position cannot: the reader's half of a trained extractive-QA model, with a fitted linear
+    head instead of a fine-tuned one (nothing but the packaged model exists offline)."""
+
+    weights: tuple[tuple[float, ...], ...]  # start, end, inside: one row of the state's width each
+    bias: tuple[float, ...]
+
+    def scores(self, states: np.ndarray) -> np.ndarray:
+        """(tokens, 3) log-odds: start, end, inside."""
+        return np.asarray(states, dtype=np.float64) @ np.array(self.weights).T + np.array(self.bias)
+
+
+def token_features(
+    spans: list[tuple[int, int]], offsets: np.ndarray, scores: np.ndarray
+) -> list[dict[str, float]]:
+    """`TOKEN_FEATURES` of each (start, end) character span, from the per-token `scores` of
+    `TokenProbes` and the tokens' character `offsets` in the same sentence."""
+    out = []
+    outside = -10.0  # beyond the sentence: no answer there
+    for a, b in spans:
+        inside = [k for k, (x, y) in enumerate(offsets) if y > a and x < b]
+        if not inside:
+            out.append(dict.fromkeys(TOKEN_FEATURES, outside))
+            continue
+        first, last = inside[0], inside[-1]
+        beside = [scores[k, 2] for k in (first - 1, last + 1) if 0 <= k < len(offsets)]
+        out.append(
+            {
+                "token_start": float(scores[first, 0]),
+                "token_end": float(scores[last, 1]),
+                "token_inside_mean": float(scores[inside, 2].mean()),
+                "token_inside_least": float(scores[inside, 2].min()),
+                "token_beside_most": float(max(beside, default=outside)),
+            }
+        )
+    return out
 
 
 def _add_likeness(rows: list[dict[str, float]], phrases: list[str], noun: str | None) -> None:
@@ -373,7 +430,7 @@ def _add_likeness(rows: list[dict[str, float]], phrases: list[str], noun: str | 
         row["noun_likeness_gap"] = named * float(likeness[i] - likeness.max())
 
 
-def phrase_encoder() -> EmbeddingModel:
+def phrase_encoder() -> PackagedMiniLM:
     """The packaged MiniLM, whatever embeds the index: the span model was fitted on its cosines. The
     assistant's own instance when it uses that model (`qa.embeddings.packaged_minilm`), else one more."""
     from .embeddings import packaged_minilm
@@ -386,8 +443,9 @@ class SpanModel:
     """A choice model over `span_features` (a conditional logit): the phrases of one sentence compete,
     and each gets the probability that it, and not one of the others, is the answer. A phrase is judged
     against its rivals rather than against every phrase of every sentence, which is how a reader
-    picks (on training articles left out one at a time, phrase F1 0.562 and exact match 0.444, against
-    0.548 and 0.439 for a logistic regression per phrase on the same features; `docs/results/span_fit.json`).
+    picks (on training articles left out one at a time, phrase F1 0.593 and exact match 0.476, against
+    0.564 and 0.459 for a logistic regression per phrase on the same features, and 0.569 and 0.447
+    without the token probes; `docs/results/span_fit.json`).
     Fitted by `python -m bench.fit_spans` on SQuAD training articles (never on the articles reported)
     and shipped as `span_model.json`; `show_at` is the probability from which the phrase is stated."""
 
@@ -397,6 +455,7 @@ class SpanModel:
     weights: tuple[float, ...]
     bias: float
     show_at: float
+    probes: TokenProbes | None = None  # the token probes whose readings are among `features`
     about: dict[str, object] = field(default_factory=dict)
 
     def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
@@ -417,9 +476,16 @@ def span_model(path: Path = SPAN_MODEL) -> SpanModel:
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        probes = data.get("probes")
         model = SpanModel(
             **regression_fields(data),
             show_at=float(data["show_at"]),
+            probes=None
+            if probes is None
+            else TokenProbes(
+                weights=tuple(tuple(float(v) for v in row) for row in probes["weights"]),
+                bias=tuple(float(v) for v in probes["bias"]),
+            ),
             about=dict(data.get("about") or {}),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -427,7 +493,8 @@ def span_model(path: Path = SPAN_MODEL) -> SpanModel:
             f"cannot read the span model {path} ({exc}); refit it with `python -m bench.fit_spans`"
         ) from exc
     probe = span_features("What is it?", "It is a probe sentence.")[1]
-    if not probe or set(model.features) != set(probe[0]):
+    read = set(TOKEN_FEATURES) if model.probes is not None else set()
+    if not probe or set(model.features) != set(probe[0]) | read:
         raise QAError(
             f"the span model {path} was fitted on other features; refit it with `python -m bench.fit_spans`"
         )
@@ -437,10 +504,11 @@ def span_model(path: Path = SPAN_MODEL) -> SpanModel:
 def find_span(question: str, sentence: str, model: SpanModel | None = None) -> tuple[int, int, float] | None:
     """The (start, end) of the phrase of `sentence` most likely to be the fact `question` asks for, with
     that probability; None when the question asks for an explanation or no phrase fits."""
-    spans, rows = span_features(question, sentence)
+    model = model or span_model()
+    spans, rows = span_features(question, sentence, model.probes)
     if not spans:
         return None
-    p = (model or span_model()).probabilities(rows)
+    p = model.probabilities(rows)
     best = int(np.argmax(p))
     return spans[best][0], spans[best][1], float(p[best])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage
@@ -10,7 +11,17 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from qa.errors import QAError
 from qa.generative import propose_short
 from qa.models import Citation
-from qa.short_answers import asks_for, find_span, short_answer, span_features, span_model, verbatim_span
+from qa.short_answers import (
+    TOKEN_FEATURES,
+    asks_for,
+    find_span,
+    phrase_encoder,
+    short_answer,
+    span_features,
+    span_model,
+    token_features,
+    verbatim_span,
+)
 
 OPM = (
     "First, we have not seen the disclosure of a likely Chinese state-sponsored cyber operation akin to "
@@ -205,7 +216,34 @@ def test_a_phrase_like_the_noun_the_question_names_is_marked_so():
 
 
 def test_a_question_naming_no_noun_gives_no_likeness_and_the_phrases_share_one_probability():
-    spans, rows = span_features("When did the Nets move to Brooklyn?", NETS)
+    spans, rows = span_features("When did the Nets move to Brooklyn?", NETS, span_model().probes)
     assert spans and all(row["noun_likeness"] == row["most_like_the_noun"] == 0.0 for row in rows)
     probabilities = span_model().probabilities(rows)
     assert probabilities.sum() == pytest.approx(1.0) and NETS[slice(*spans[probabilities.argmax()])] == "2012"
+
+
+def test_the_token_probes_read_the_answer_where_it_stands_in_the_sentence():
+    question = "When did the Nets move to Brooklyn?"
+    offsets, states = phrase_encoder().token_states(question, NETS)
+    assert [NETS[a:b] for a, b in offsets][:3] == ["The", "Nets", "moved"]  # the sentence's own tokens
+    probes = span_model().probes
+    assert probes is not None
+    scores = probes.scores(states)
+    assert scores.shape == (len(offsets), 3)
+    assert NETS[slice(*offsets[scores[:, 0].argmax()])] == "2012"  # where the answer starts
+    assert NETS[slice(*offsets[scores[:, 1].argmax()])] == "2012"  # and ends
+
+
+def test_a_phrase_is_read_at_its_first_and_last_token_and_beside_its_edges():
+    offsets = np.array([[0, 3], [4, 9], [10, 12], [13, 18]])
+    scores = np.array([[0.0, 0.0, -3.0], [2.0, -1.0, 1.0], [-1.0, 3.0, 2.0], [0.0, 0.0, -2.0]])
+    whole, cut, none = token_features([(4, 12), (4, 9), (20, 25)], offsets, scores)
+    assert whole == {
+        "token_start": 2.0,
+        "token_end": 3.0,
+        "token_inside_mean": 1.5,
+        "token_inside_least": 1.0,
+        "token_beside_most": -2.0,
+    }
+    assert cut["token_end"] == -1.0 and cut["token_beside_most"] == 2.0  # stops short of the answer
+    assert set(none) == set(TOKEN_FEATURES) and max(none.values()) < -5
