@@ -431,8 +431,9 @@ def _add_likeness(rows: list[dict[str, float]], phrases: list[str], noun: str | 
 
 
 def phrase_encoder() -> PackagedMiniLM:
-    """The packaged MiniLM, whatever embeds the index: the span model was fitted on its cosines. The
-    assistant's own instance when it uses that model (`qa.embeddings.packaged_minilm`), else one more."""
+    """The packaged MiniLM, whatever embeds the index: the span model was fitted on its cosines and
+    token states. The assistant's own instance when it uses that model
+    (`qa.embeddings.packaged_minilm`), else one more."""
     from .embeddings import packaged_minilm
 
     return packaged_minilm()
