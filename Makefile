@@ -108,7 +108,7 @@ calibrate: dev
 	$(PY) -m bench.calibrate --results $(RESULTS)/calibration.json
 	$(PY) -m bench.evidence_choice --results $(RESULTS)/evidence_choice.json
 	$(PY) -m bench.fit_spans --results $(RESULTS)/span_fit.json
-	$(PY) -m bench.short_answers --local-sample 40 --out $(RESULTS)/short_answers.json
+	$(PY) -m bench.short_answers --local-sample 120 --out $(RESULTS)/short_answers.json
 	$(PY) -m bench.report
 
 report: setup

@@ -16,7 +16,9 @@ without it). The short answer is then cut from the answer's cited sentences by e
 - `nearest`: the candidate phrase nearest to the question's words, its kind ignored (a baseline);
 - `local` (with `--local-sample N`): the packaged language model asked to copy the shortest phrase
   of the cited sentence that answers, kept only when it is a verbatim substring (`verbatim_span`),
-  on the first N answered fact questions of each dataset (the model is slow here).
+  on the first N answered fact questions of each dataset (the model is slow here);
+  `span_model_on_local_sample` is the span model on those same questions, and
+  `local_else_span_model` the copied phrase falling back to the span model's when it is not verbatim.
 
 Figures per dataset and method: over answerable questions that were answered (`answered_*`), and
 SQuAD's protocol over all questions (`squad_*`: an unanswerable question scores 1 only when
@@ -200,7 +202,16 @@ def main() -> None:
         if args.local_sample:
             sample, predicted = local_predictions(rows, args.local_sample)
             figures["local"] = summarise(sample, predicted)
-            figures["span_model_on_local_sample"] = summarise(sample, predict(sample))
+            spans = predict(sample)
+            figures["span_model_on_local_sample"] = summarise(sample, spans)
+            # what the local answerer states: the copied phrase, else (not verbatim) the span model's
+            figures["local_else_span_model"] = summarise(
+                sample,
+                [
+                    copied if copied is not None else span
+                    for copied, span in zip(predicted, spans, strict=True)
+                ],
+            )
         result[name] = figures
     emit(result, begun, args.out)
 
