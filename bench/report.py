@@ -208,6 +208,8 @@ def short_answer_values(r: Results) -> dict[str, str]:
         "sa_local_s": num(s["local"]["answered_f1"], 2),
         "sa_local_span_x": num(x["span_model_on_local_sample"]["answered_f1"], 2),
         "sa_local_span_s": num(s["span_model_on_local_sample"]["answered_f1"], 2),
+        "sa_local_both_x": num(x["local_else_span_model"]["answered_f1"], 2),
+        "sa_local_both_s": num(s["local_else_span_model"]["answered_f1"], 2),
     }
 
 

@@ -113,9 +113,10 @@ class ModelAnswerer(Answerer):
 
     def _copied_short(self, query: str, citations: list[Citation]) -> Citation | None:
         """The phrase the model copies from the first cited sentence as the fact asked for, kept only
-        when it is verbatim in a cited sentence. `python -m bench.short_answers` measured it well
-        ahead of the span model on held-out questions of every kind, "what" questions included, for
-        one more short model call (no call for an explanation)."""
+        when it is verbatim in a cited sentence; the caller falls back to the span model's. On 120
+        answered fact questions per held-out set (`python -m bench.short_answers`), that pair scores
+        token F1 0.49 (XQuAD) and 0.47 (SQuAD 2.0), against 0.52 and 0.35 for the span model alone:
+        ahead on the two pooled, for one more short model call (no call for an explanation)."""
         from ..generative import propose_short
         from ..short_answers import asks_for, verbatim_span
 
