@@ -54,6 +54,7 @@ from qa.short_answers import (
     phrase_encoder,
     span_features,
     token_features,
+    tokens_within,
 )
 from qa.support import fit_logistic
 
@@ -92,7 +93,7 @@ def token_labels(offsets: np.ndarray, start: int, end: int) -> np.ndarray:
     """Which tokens (by their character offsets) are the first, the last and inside the answer at
     characters start:end."""
     labels = np.zeros((len(offsets), 3))
-    inside = [k for k, (x, y) in enumerate(offsets) if y > start and x < end]
+    inside = tokens_within(offsets, start, end)
     if inside:
         labels[inside[0], 0] = labels[inside[-1], 1] = 1.0
         labels[inside, 2] = 1.0

@@ -388,6 +388,12 @@ class TokenProbes:
         return np.asarray(states, dtype=np.float64) @ np.array(self.weights).T + np.array(self.bias)
 
 
+def tokens_within(offsets: np.ndarray, start: int, end: int) -> list[int]:
+    """The tokens (by their character `offsets`) that overlap characters start:end. One rule for the
+    probes' training labels (`bench.fit_spans`) and their readings here, so the two cannot drift."""
+    return [k for k, (x, y) in enumerate(offsets) if y > start and x < end]
+
+
 def token_features(
     spans: list[tuple[int, int]], offsets: np.ndarray, scores: np.ndarray
 ) -> list[dict[str, float]]:
@@ -396,7 +402,7 @@ def token_features(
     out = []
     outside = -10.0  # beyond the sentence: no answer there
     for a, b in spans:
-        inside = [k for k, (x, y) in enumerate(offsets) if y > a and x < b]
+        inside = tokens_within(offsets, a, b)
         if not inside:
             out.append(dict.fromkeys(TOKEN_FEATURES, outside))
             continue
