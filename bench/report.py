@@ -51,7 +51,7 @@ PRODUCERS = {
     "scale_kept": "python -m bench.scale --measure-kept DIR --out docs/results/scale_kept.json",
     "scale_server": "python -m bench.scale --measure-kept-server DIR --out docs/results/scale_server.json",
     "calibration": "make calibrate",
-    "span_fit": "make calibrate",
+    "reader_fit": "make calibrate",
     "short_answers": "make calibrate",
     "evidence_choice": "make calibrate",
 }
@@ -193,23 +193,21 @@ def eval_values(r: Results) -> dict[str, str]:
 
 
 def short_answer_values(r: Results) -> dict[str, str]:
-    fit = r["span_fit"]["held_out_with_the_packaged_model"]["xquad"]
+    fit = r["reader_fit"]["held_out"]
     ends = r["short_answers"]
     x, s = ends["xquad"], ends["squad2-dev"]
     return {
-        "sa_fit_best": num(fit["best_phrase_f1"], 2),
-        "sa_fit_stated": num(fit["f1_of_what_is_stated"], 2),
-        "sa_fit_share": pct(fit["stated"]),
-        "sa_x_f1": num(x["span-model"]["squad_f1"], 2),
-        "sa_s_f1": num(s["span-model"]["squad_f1"], 2),
-        "sa_x_every": num(x["span-model-every-answer"]["squad_f1"], 2),
+        "sa_fit_x": num(fit["xquad"]["fact_f1"], 2),
+        "sa_fit_s": num(fit["squad2_dev"]["fact_f1"], 2),
+        "sa_x_f1": num(x["reader"]["squad_f1"], 2),
+        "sa_s_f1": num(s["reader"]["squad_f1"], 2),
         "sa_local_n": num(x["local"]["answered"]),
         "sa_local_x": num(x["local"]["answered_f1"], 2),
         "sa_local_s": num(s["local"]["answered_f1"], 2),
-        "sa_local_span_x": num(x["span_model_on_local_sample"]["answered_f1"], 2),
-        "sa_local_span_s": num(s["span_model_on_local_sample"]["answered_f1"], 2),
-        "sa_local_both_x": num(x["local_else_span_model"]["answered_f1"], 2),
-        "sa_local_both_s": num(s["local_else_span_model"]["answered_f1"], 2),
+        "sa_local_span_x": num(x["reader_on_local_sample"]["answered_f1"], 2),
+        "sa_local_span_s": num(s["reader_on_local_sample"]["answered_f1"], 2),
+        "sa_local_both_x": num(x["local_else_reader"]["answered_f1"], 2),
+        "sa_local_both_s": num(s["local_else_reader"]["answered_f1"], 2),
     }
 
 

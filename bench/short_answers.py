@@ -7,18 +7,16 @@ Every question of the SQuAD 2.0 development article and of the XQuAD development
 through the real pipeline (extractive answerer; each article decided by the support model fitted
 without it). The short answer is then cut from the answer's cited sentences by each method:
 
-- `span-model`: `qa.short_answers` as packaged: the phrase the fitted span model (`python -m
-  bench.fit_spans`, fitted on SQuAD training articles, none of these) rates most likely, stated
-  when its probability reaches `show_at`: what `Answer.short` is;
-- `span-model-every-answer`: the same phrase stated whatever its probability;
-- `by_kind`: `span-model-every-answer`'s exact match and F1 per kind of question (answered
-  answerable questions that got a span);
-- `nearest`: the candidate phrase nearest to the question's words, its kind ignored (a baseline);
+- `reader`: `qa.short_answers` as packaged: the span of the first cited sentence that the reader
+  (`python -m bench.fit_reader`, fitted on SQuAD training articles, none of these) rates most likely:
+  what `Answer.short` is;
+- `by_kind`: `reader`'s exact match and F1 per kind of question (answered answerable questions that
+  got a span);
 - `local` (with `--local-sample N`): the packaged language model asked to copy the shortest phrase
   of the cited sentence that answers, kept only when it is a verbatim substring (`verbatim_span`),
   on the first N answered fact questions of each dataset (the model is slow here);
-  `span_model_on_local_sample` is the span model on those same questions, and
-  `local_else_span_model` the copied phrase falling back to the span model's when it is not verbatim.
+  `reader_on_local_sample` is the reader on those same questions, and `local_else_reader` the
+  copied phrase falling back to the reader's when it is not verbatim.
 
 Figures per dataset and method: over answerable questions that were answered (`answered_*`), and
 SQuAD's protocol over all questions (`squad_*`: an unanswerable question scores 1 only when
@@ -39,7 +37,7 @@ from bench.common import emit, quiet_logging, start_run
 from qa.evaluation import SQUAD2_DEV, Dataset, indexed, squad2_datasets, squad_normalise, xquad_dataset
 from qa.evaluation import short_scores as scores
 from qa.models import Citation
-from qa.short_answers import asks_for, short_answer, span_features, span_model, verbatim_span
+from qa.short_answers import asks_for, short_answer, verbatim_span
 
 log = logging.getLogger("bench.short_answers")
 FIRST_WORDS = 12
@@ -103,10 +101,10 @@ def summarise(rows: list[Asked], predictions: list[str | None]) -> dict[str, flo
     }
 
 
-def predict(rows: list[Asked], show_at: float | None = None) -> list[str | None]:
+def predict(rows: list[Asked]) -> list[str | None]:
     out = []
     for r in rows:
-        short = short_answer(r.question, r.citations, show_at=show_at) if not r.declined else None
+        short = short_answer(r.question, r.citations) if not r.declined else None
         out.append(short.text if short else None)
     return out
 
@@ -125,24 +123,6 @@ def by_kind(rows: list[Asked], predictions: list[str | None]) -> dict[str, dict[
         }
         for kind, found in sorted(kinds.items(), key=lambda kv: -len(kv[1]))
     }
-
-
-def nearest_any(rows: list[Asked]) -> list[str | None]:
-    """The baseline: a fact question's candidate nearest to the question's words, its kind ignored
-    (the shorter on a tie), from the first cited sentence that has one."""
-    out: list[str | None] = []
-    for r in rows:
-        phrase = None
-        if not r.declined:
-            as_thing = "What " + r.question.split(maxsplit=1)[-1] if asks_for(r.question) else r.question
-            for citation in r.citations:
-                spans, rows_ = span_features(as_thing, citation.text)
-                if spans:
-                    k = min(range(len(spans)), key=lambda i: (rows_[i]["distance"], rows_[i]["length"]))
-                    phrase = citation.text[spans[k][0] : spans[k][1]]
-                    break
-        out.append(phrase)
-    return out
 
 
 def local_predictions(rows: list[Asked], sample: int) -> tuple[list[Asked], list[str | None]]:
@@ -189,27 +169,26 @@ def main() -> None:
     for name, dataset in datasets.items():
         log.info("asking %d questions of %s", len(dataset.cases), name)
         asked[name] = ask_all(dataset)
-    result: dict[str, object] = {"show_at": span_model().show_at}
+    result: dict[str, object] = {}
     for name, rows in asked.items():
+        spans = predict(rows)
         figures: dict[str, object] = {
             "questions": len(rows),
-            "span-model": summarise(rows, predict(rows)),
-            "span-model-every-answer": summarise(rows, predict(rows, show_at=0.0)),
-            "by_kind": by_kind(rows, predict(rows, show_at=0.0)),
-            "nearest": summarise(rows, nearest_any(rows)),
+            "reader": summarise(rows, spans),
+            "by_kind": by_kind(rows, spans),
             **answer_length(rows),
         }
         if args.local_sample:
             sample, predicted = local_predictions(rows, args.local_sample)
             figures["local"] = summarise(sample, predicted)
-            spans = predict(sample)
-            figures["span_model_on_local_sample"] = summarise(sample, spans)
-            # what the local answerer states: the copied phrase, else (not verbatim) the span model's
-            figures["local_else_span_model"] = summarise(
+            read = predict(sample)
+            figures["reader_on_local_sample"] = summarise(sample, read)
+            # what the local answerer states: the copied phrase, else (not verbatim) the reader's
+            figures["local_else_reader"] = summarise(
                 sample,
                 [
                     copied if copied is not None else span
-                    for copied, span in zip(predicted, spans, strict=True)
+                    for copied, span in zip(predicted, read, strict=True)
                 ],
             )
         result[name] = figures

@@ -129,7 +129,6 @@ class PackagedMiniLM(EmbeddingModel):
         self.threads = threads or os.cpu_count() or 1
         self.backend = resolve_backend(backend)
         self._model: Any = None
-        self._pair_tokenizer: Any = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -179,35 +178,9 @@ class PackagedMiniLM(EmbeddingModel):
             show_progress_bar=False,
         )
 
-    def token_states(self, first: str, second: str) -> tuple[np.ndarray, np.ndarray]:
-        """The last layer's state of each token of `second`, read after `first` in one input (a
-        question, then a sentence: each token's state then says how it relates to the question),
-        with each token's (start, end) characters in `second`. What the span model's token probes
-        read (`qa.short_answers`); both backends tokenise alike, with the model's own tokenizer."""
-        model = self._load()
-        if self.backend == "onnx-int8":
-            return model.token_states(first, second)
-        import numpy as np
-        import torch
-
-        from .onnx_backend import load_tokenizer, second_segment
-
-        if self._pair_tokenizer is None:
-            self._pair_tokenizer = load_tokenizer(model_dir(), int(model.max_seq_length))
-        encoding = self._pair_tokenizer.encode(first, second)
-        feed = {
-            "input_ids": torch.tensor([encoding.ids]),
-            "attention_mask": torch.tensor([encoding.attention_mask]),
-            "token_type_ids": torch.tensor([encoding.type_ids]),
-        }
-        with torch.no_grad():
-            hidden = model[0].auto_model(**feed).last_hidden_state[0].numpy()
-        return second_segment(encoding, hidden.astype(np.float32))
-
 
 def packaged_minilm(backend: str = "auto") -> PackagedMiniLM:
-    """One packaged model per backend for the whole process: the assistant and the span model's
-    phrase likeness (`qa.short_answers`) share it instead of loading it twice."""
+    """One packaged model per backend for the whole process, shared instead of loaded twice."""
     return _shared(resolve_backend(backend))
 
 

@@ -368,14 +368,6 @@ def pad_batch(encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return ids, mask, types
 
 
-def second_segment(encoding: Any, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of `hidden` (one per token of a text pair's `encoding`) that belong to the pair's
-    second text, with each token's (start, end) characters in that text."""
-    keep = [i for i, s in enumerate(encoding.sequence_ids) if s == 1]
-    offsets = np.array([encoding.offsets[i] for i in keep], dtype=np.int64).reshape(-1, 2)
-    return offsets, hidden[keep]
-
-
 class OnnxEncoder:
     """Sentence embeddings from an ONNX transformer: tokenizers + onnxruntime + numpy, no torch."""
 
@@ -412,12 +404,3 @@ class OnnxEncoder:
             pooled = mean_pool(hidden, mask)
             out[rows] = l2_normalize(pooled) if self.pipeline.normalize else pooled
         return out
-
-    def token_states(self, first: str, second: str) -> tuple[np.ndarray, np.ndarray]:
-        """The last layer's state of each token of `second`, read as the pair (`first`, `second`),
-        with the tokens' character offsets in `second` (`PackagedMiniLM.token_states`)."""
-        encoding = self.tokenizer.encode(first, second)
-        ids, mask, types = pad_batch([encoding])
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        hidden = self.session.run([OUTPUT_NAME], {name: feed[name] for name in self.inputs})[0][0]
-        return second_segment(encoding, hidden.astype(np.float32))

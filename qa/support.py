@@ -116,8 +116,8 @@ class SupportModel:
 
 
 def regression_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """The fitted logistic regression of a parsed model file (this module's and the span model's):
-    features, mean, scale, weights and bias. KeyError, TypeError or ValueError when it has none."""
+    """The fitted logistic regression of a parsed model file: features, mean, scale, weights and
+    bias. KeyError, TypeError or ValueError when it has none."""
     return {
         "features": tuple(str(f) for f in data["features"]),
         "mean": tuple(float(v) for v in data["mean"]),

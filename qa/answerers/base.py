@@ -87,7 +87,7 @@ class ModelAnswerer(Answerer):
             text, citations = compose(sentences, evidence)
             # The fact first, once the answer is complete (so that no streamed update states a fact
             # the final answer replaces): the phrase the model copies from a sentence it cited,
-            # else the span model's cut from one.
+            # else the reader's cut from one.
             short = None
             if final and decision.kind == "match":
                 short = self._copied_short(query, citations) or short_answer(query, citations)

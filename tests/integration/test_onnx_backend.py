@@ -66,18 +66,6 @@ def test_onnx_int8_embeddings_agree_with_torch_on_article_sentences(use_cache, t
     assert cosines.min() > 0.98, cosines
 
 
-def test_both_backends_read_a_question_and_sentence_pair_token_by_token_alike(use_cache, torch_model):
-    question, sentence = "Where was the dialogue held?", article_sentences(2)[1]
-    onnx_offsets, onnx_states = PackagedMiniLM(backend="onnx").token_states(question, sentence)
-    offsets, states = torch_model.token_states(question, sentence)
-    assert np.array_equal(onnx_offsets, offsets) and states.shape == (len(offsets), 384)
-    assert all(sentence[a:b].strip() == sentence[a:b] != "" for a, b in offsets)  # tokens of the sentence
-    cosines = (onnx_states * states).sum(axis=1) / (
-        np.linalg.norm(onnx_states, axis=1) * np.linalg.norm(states, axis=1)
-    )
-    assert cosines.min() > 0.95, cosines
-
-
 def test_the_onnx_tokens_are_the_ones_sentence_transformers_feeds_the_model(torch_model):
     texts = [*article_sentences(3), read_document(ARTICLE_PATH)]  # the whole article: truncated at 256
     expected = torch_model._load().preprocess(texts)

@@ -419,7 +419,7 @@ def test_a_short_answer_the_model_invents_is_never_stated(with_model, article_te
     answer = with_model(model).ask(BEIJING)
     assert answer.answerable and answer.mode == "local"
     assert "Shanghai" not in answer.text
-    if answer.short is not None:  # the span model's phrase instead, cut from the cited sentence
+    if answer.short is not None:  # the reader's phrase instead, cut from the cited sentence
         assert article_text[answer.short.start : answer.short.end] == answer.short.text
         assert answer.short.text in answer.citations[0].text
 

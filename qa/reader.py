@@ -1,0 +1,208 @@
+"""Question + sentence -> the phrase of the sentence that answers it: the packaged MiniLM fine-tuned
+as an extractive reader.
+
+The packaged MiniLM was trained to embed sentences, not to read them. Fine-tuned as a SQuAD reader
+(a score for each token of the sentence being where the answer starts, and one for where it ends,
+both read with the question in the same input) on the SQuAD 2.0 training articles in `eval/`, it
+finds the answering phrase of the right sentence far more often than a fitted choice among parsed
+phrases over the frozen model's states did (`bench.fit_reader` reports both on articles it never saw:
+`docs/results/reader_fit.json`).
+
+A second 90 MB model is not shipped for that: the fine-tuning changes each weight matrix of the
+packaged model by a low-rank update (LoRA), and only those updates, the biases, the layer norms and the
+two-score head are stored (`reader.npz`, about 1.4 MB). The packaged weights are read from the
+installed model's safetensors, merged with the updates once, and the reader runs in numpy: no torch
+at answer time, a few milliseconds per sentence. `python -m bench.fit_reader` refits it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import QAError
+
+log = logging.getLogger(__name__)
+
+READER = Path(__file__).with_name("reader.npz")
+LONGEST = 15  # wordpieces (about 12 words): a longer span is a clause, not a fact
+_HEADS = 12
+_EPS = 1e-12
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """The error function (Abramowitz and Stegun 7.1.26, error < 1.5e-7): numpy has none, and BERT's
+    GELU is the exact one the reader was fine-tuned with."""
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + _EPS) * weight + bias
+
+
+def merge(packaged: dict[str, np.ndarray], tuned: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The fine-tuned weights: each packaged matrix plus its low-rank update (`NAME.lora_b @ NAME.lora_a`),
+    and every bias, layer norm and head tensor the file stores in place of the packaged one."""
+    weights = {name: value.astype(np.float32) for name, value in packaged.items()}
+    for name, value in tuned.items():
+        if name.endswith(".lora_a"):
+            base = name[: -len(".lora_a")]
+            update = tuned[base + ".lora_b"].astype(np.float32) @ value.astype(np.float32)
+            weights[base] = weights[base] + update
+        elif not name.endswith(".lora_b"):
+            weights[name] = value.astype(np.float32)
+    return weights
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The fine-tuned MiniLM (merged weights) and its tokenizer: `scores` reads a (question, sentence)
+    pair, `find` picks the answering span. Build it with `Reader.of`."""
+
+    weights: dict[str, np.ndarray]  # each layer's matrices transposed, (in, out), as they multiply
+    tokenizer: Any
+
+    @classmethod
+    def of(cls, weights: dict[str, np.ndarray], tokenizer: Any) -> Reader:
+        """A reader of `weights` as stored ((out, in) matrices): the layers' matrices are transposed
+        once here, which halves the time of each product against multiplying by a transposed view."""
+        ready = {
+            name: np.ascontiguousarray(value.T) if name.startswith("encoder.") and value.ndim == 2 else value
+            for name, value in weights.items()
+        }
+        return cls(ready, tokenizer)
+
+    def _encoder(self, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
+        w = self.weights
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][np.arange(len(ids))]
+            + w["embeddings.token_type_embeddings.weight"][types]
+        )
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        layer = 0
+        while f"encoder.layer.{layer}.attention.self.query.weight" in w:
+            p = f"encoder.layer.{layer}."
+
+            def linear(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
+                return v @ w[p + name + ".weight"] + w[p + name + ".bias"]
+
+            tokens, width = x.shape
+            size = width // _HEADS
+
+            def heads(v: np.ndarray, size: int = size, tokens: int = tokens) -> np.ndarray:
+                return v.reshape(tokens, _HEADS, size).transpose(1, 0, 2)
+
+            q = heads(linear(x, "attention.self.query"))
+            k = heads(linear(x, "attention.self.key"))
+            v = heads(linear(x, "attention.self.value"))
+            att = q @ k.transpose(0, 2, 1) / math.sqrt(size)
+            att = np.exp(att - att.max(-1, keepdims=True))
+            att /= att.sum(-1, keepdims=True)
+            context = (att @ v).transpose(1, 0, 2).reshape(tokens, width)
+            x = _layer_norm(
+                x + linear(context, "attention.output.dense"),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+            )
+            inner = _gelu(linear(x, "intermediate.dense"))
+            x = _layer_norm(
+                x + linear(inner, "output.dense"),
+                w[p + "output.LayerNorm.weight"],
+                w[p + "output.LayerNorm.bias"],
+            )
+            layer += 1
+        return x
+
+    def scores(self, question: str, sentence: str) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, 2) start and end scores of the sentence's tokens, read after the question, with
+        each token's (start, end) characters in the sentence."""
+        encoding = self.tokenizer.encode(question, sentence)
+        hidden = self._encoder(np.array(encoding.ids), np.array(encoding.type_ids))
+        logits = hidden @ self.weights["head.weight"].T + self.weights["head.bias"]
+        keep = [i for i, s in enumerate(encoding.sequence_ids) if s == 1]
+        offsets = np.array([encoding.offsets[i] for i in keep], dtype=np.int64).reshape(-1, 2)
+        return logits[keep], offsets
+
+    def find(self, question: str, sentence: str) -> tuple[int, int, float] | None:
+        """The (start, end) characters of the span of `sentence` the reader rates most likely to answer
+        `question` (at most `LONGEST` wordpieces, tidied to whole words by `_tidy`), with that probability."""
+        logits, offsets = self.scores(question, sentence)
+        if not len(offsets):
+            return None
+        start = _log_softmax(logits[:, 0])
+        end = _log_softmax(logits[:, 1])
+        pairs = start[:, None] + end[None, :]
+        n = len(offsets)
+        allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), LONGEST)
+        pairs = np.where(allowed, pairs, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
+        first, last = _tidy(sentence, int(offsets[a][0]), int(offsets[b][1]))
+        return first, last, float(np.exp(pairs[a, b]))
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max()
+    return x - np.log(np.exp(x).sum())
+
+
+def _tidy(text: str, start: int, end: int) -> tuple[int, int]:
+    """start:end widened so that it neither starts nor ends inside a word (a wordpiece span can), less
+    the commas, colons and semicolons at its ends, which are the sentence's, not the fact's."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    while end > start + 1 and text[end - 1] in ",;:":
+        end -= 1
+    while start < end - 1 and text[start] in ",;:":
+        start += 1
+    return start, end
+
+
+def load_reader(path: Path = READER) -> Reader:
+    """The packaged MiniLM merged with the fine-tuning in `path`; a missing or damaged file is refused
+    with the command that refits it."""
+    from safetensors.numpy import load_file
+
+    from .embeddings import model_dir
+    from .onnx_backend import load_tokenizer
+
+    try:
+        with np.load(path) as stored:
+            tuned = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError) as exc:
+        raise QAError(
+            f"cannot read the reader {path} ({exc}); refit it with `python -m bench.fit_reader`"
+        ) from exc
+    packaged = load_file(str(model_dir() / "model.safetensors"))
+    unknown = [n for n in tuned if n.removesuffix(".lora_a").removesuffix(".lora_b") not in packaged]
+    if set(unknown) != {"head.weight", "head.bias"}:
+        raise QAError(
+            f"the reader {path} does not fit the packaged MiniLM ({len(unknown)} unknown tensors); "
+            "refit it with `python -m bench.fit_reader`"
+        )
+    log.debug("reader: %d fine-tuned tensors merged into the packaged MiniLM", len(tuned))
+    return Reader.of(merge(packaged, tuned), load_tokenizer(model_dir(), 256))
+
+
+@functools.cache
+def reader() -> Reader:
+    """The packaged reader, loaded once per process."""
+    return load_reader()
