@@ -13,10 +13,11 @@ without it). The short answer is then cut from the answer's cited sentences by e
 - `by_kind`: `reader`'s exact match and F1 per kind of question (answered answerable questions that
   got a span);
 - `local` (with `--local-sample N`): the packaged language model asked to copy the shortest phrase
-  of the cited sentence that answers, kept only when it is a verbatim substring (`verbatim_span`),
-  on the first N answered fact questions of each dataset (the model is slow here);
-  `reader_on_local_sample` is the reader on those same questions, and `local_else_reader` the
-  copied phrase falling back to the reader's when it is not verbatim.
+  of the cited sentence that answers (`propose_short`), kept only when it is a verbatim substring
+  (`verbatim_span`), on the first N answered fact questions of each dataset (the model is slow
+  here); `reader_on_local_sample` is the reader on those same questions, and `local_else_reader` the
+  copied phrase falling back to the reader's when it is not verbatim: the alternatives to the reader
+  that the model answerers were measured against.
 
 Figures per dataset and method: over answerable questions that were answered (`answered_*`), and
 SQuAD's protocol over all questions (`squad_*`: an unanswerable question scores 1 only when
@@ -29,15 +30,19 @@ from __future__ import annotations
 import argparse
 import collections
 import logging
+import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from bench.common import emit, quiet_logging, start_run
 from qa.evaluation import SQUAD2_DEV, Dataset, indexed, squad2_datasets, squad_normalise, xquad_dataset
 from qa.evaluation import short_scores as scores
 from qa.models import Citation
-from qa.short_answers import asks_for, short_answer, verbatim_span
+from qa.short_answers import asks_for, short_answer
 
 log = logging.getLogger("bench.short_answers")
 FIRST_WORDS = 12
@@ -125,9 +130,53 @@ def by_kind(rows: list[Asked], predictions: list[str | None]) -> dict[str, dict[
     }
 
 
+SHORT_PROMPT = (
+    "Copy, word for word, the shortest phrase of the passage that answers the question: a name, a "
+    "date, a number or a few words. Reply with that phrase only."
+)
+
+
+def propose_short(chat_model: Any, question: str, citations: list[Citation]) -> str | None:
+    """The phrase a language model copies from the first cited sentence as the answer; the caller
+    keeps it only when it is verbatim in a cited sentence (`verbatim_span`)."""
+    if not citations:
+        return None
+    passage = " ".join(citations[0].text.split())
+    try:
+        reply = chat_model.invoke(
+            [
+                SystemMessage(content=SHORT_PROMPT),
+                HumanMessage(content=f"Passage: {passage}\nQuestion: {question}\nPhrase:"),
+            ]
+        )
+    except Exception as exc:  # the extractive span still stands
+        log.warning("could not ask the model for a short answer (%s)", type(exc).__name__)
+        return None
+    text = " ".join(str(reply.content).split())
+    return text or None
+
+
+def verbatim_span(proposed: str, citations: list[Citation]) -> Citation | None:
+    """A phrase a language model proposed, as a span of a cited sentence when it occurs there verbatim
+    (ignoring case and surrounding punctuation); None when it does not, so it is never shown."""
+    phrase = proposed.strip().strip(" \"'“”.,;:[]()")
+    phrase = re.sub(r"\s*\[\d+\]\s*$", "", phrase)
+    if not phrase or len(phrase) > 120:
+        return None
+    for citation in citations:
+        at = citation.text.lower().find(phrase.lower())
+        if at >= 0:
+            return replace(
+                citation,
+                start=citation.start + at,
+                end=citation.start + at + len(phrase),
+                text=citation.text[at : at + len(phrase)],
+            )
+    return None
+
+
 def local_predictions(rows: list[Asked], sample: int) -> tuple[list[Asked], list[str | None]]:
     """The language model's copied phrase for the first `sample` answered fact questions."""
-    from qa.generative import propose_short
     from qa.llm import LocalChatModel, local_model_file
 
     model = LocalChatModel(model_path=str(local_model_file()))
@@ -141,7 +190,6 @@ def local_predictions(rows: list[Asked], sample: int) -> tuple[list[Asked], list
 
 
 def answer_length(rows: list[Asked]) -> dict[str, float | None]:
-    import re
 
     answered = [r for r in rows if not r.declined]
     facts = [r for r in answered if r.answerable and asks_for(r.question) and r.short is not None]

@@ -164,29 +164,3 @@ def compose(sentences: list[Checked], evidence: list[Evidence]) -> tuple[str, li
         e = evidence[original - 1]
         citations.append(Citation(n, e.source, e.span.start, e.span.end, e.span.text, e.page))
     return text.strip(), citations
-
-
-SHORT_PROMPT = (
-    "Copy, word for word, the shortest phrase of the passage that answers the question: a name, a "
-    "date, a number or a few words. Reply with that phrase only."
-)
-
-
-def propose_short(chat_model: Any, question: str, citations: list[Citation]) -> str | None:
-    """The phrase a language model copies from the first cited sentence as the answer; the caller
-    keeps it only when it is verbatim in a cited sentence (`qa.short_answers.verbatim_span`)."""
-    if not citations:
-        return None
-    passage = " ".join(citations[0].text.split())
-    try:
-        reply = chat_model.invoke(
-            [
-                SystemMessage(content=SHORT_PROMPT),
-                HumanMessage(content=f"Passage: {passage}\nQuestion: {question}\nPhrase:"),
-            ]
-        )
-    except Exception as exc:  # the extractive span still stands
-        log.warning("could not ask the model for a short answer (%s)", type(exc).__name__)
-        return None
-    text = " ".join(str(reply.content).split())
-    return text or None

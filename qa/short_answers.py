@@ -7,9 +7,9 @@ the question word stands: `asks_for`) gets the span of its first cited sentence 
 it. An explanation (why, how ..., describe) gets none, since no phrase answers it.
 
 The span is always cut from the sentence itself, so `document_text[start:end] == text` holds as for
-any citation; a span a language model proposes is kept only when it is such a substring
-(`verbatim_span`). `python -m bench.fit_reader` fits the reader; `python -m bench.short_answers`
-measures the methods end to end on held-out SQuAD and XQuAD questions.
+any citation. `python -m bench.fit_reader` fits the reader; `python -m bench.short_answers`
+measures it end to end on held-out SQuAD and XQuAD questions, beside asking the language model to
+copy the phrase.
 """
 
 from __future__ import annotations
@@ -74,17 +74,3 @@ def _within(citation: Citation, a: int, b: int) -> Citation:
     """Characters a:b of a cited sentence as a citation of their own: its number, page, section and
     OCR mark are the sentence's."""
     return replace(citation, start=citation.start + a, end=citation.start + b, text=citation.text[a:b])
-
-
-def verbatim_span(proposed: str, citations: list[Citation]) -> Citation | None:
-    """A phrase a language model proposed, as a span of a cited sentence when it occurs there verbatim
-    (ignoring case and surrounding punctuation); None when it does not, so it is never shown."""
-    phrase = proposed.strip().strip(" \"'“”.,;:[]()")
-    phrase = re.sub(r"\s*\[\d+\]\s*$", "", phrase)
-    if not phrase or len(phrase) > 120:
-        return None
-    for citation in citations:
-        at = citation.text.lower().find(phrase.lower())
-        if at >= 0:
-            return _within(citation, at, at + len(phrase))
-    return None

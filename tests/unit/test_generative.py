@@ -31,7 +31,6 @@ from qa.answering import MODEL_PASSAGES, Evidence
 from qa.chunking import Span, split_sentences
 from qa.embeddings import PackagedMiniLM
 from qa.generative import (
-    SHORT_PROMPT,
     SYSTEM_PROMPT,
     Checked,
     SentenceChecker,
@@ -374,10 +373,8 @@ def test_the_model_sees_the_numbered_evidence_and_the_question_and_nothing_else_
 ):
     model = ScriptedChatModel(reply=quoting("Beijing"))
     answer = with_model(model).ask(BEIJING)
-    # Two prompts: the answer, then (a fact question) the phrase to state first, from its first citation.
-    assert len(model.calls) == 2
-    assert model.calls[1][0].content == SHORT_PROMPT
-    assert model.calls[1][1].content.startswith(f"Passage: {' '.join(answer.citations[0].text.split())}\n")
+    # One prompt, the answer's: the fact stated first is the reader's, cut from the first citation.
+    assert len(model.calls) == 1
     system, human = model.calls[0]
     assert isinstance(system, SystemMessage) and system.content == SYSTEM_PROMPT
     assert isinstance(human, HumanMessage)
@@ -395,13 +392,8 @@ def test_the_model_sees_the_numbered_evidence_and_the_question_and_nothing_else_
     assert {" ".join(c.text.split()) for c in answer.citations} <= set(passages)
 
 
-def copies(phrase: str, answer: str) -> Callable[[list[BaseMessage]], str]:
-    """A reply that copies `phrase` when asked for the short answer, and is `answer` otherwise."""
-    return lambda messages: phrase if messages[0].content == SHORT_PROMPT else answer
-
-
 def test_a_supported_reply_is_the_answer_written_by_the_model_with_exact_citations(with_model, article_text):
-    model = ScriptedChatModel(reply=copies("Beijing.", f"{PARAPHRASE[:-1]}. [1]"))
+    model = ScriptedChatModel(reply=f"{PARAPHRASE[:-1]}. [1]")
     answer = with_model(model).ask(BEIJING)
     assert answer.answerable and answer.final
     assert answer.mode == "local"
@@ -412,16 +404,6 @@ def test_a_supported_reply_is_the_answer_written_by_the_model_with_exact_citatio
         assert c.source == ARTICLE_SOURCE
         assert article_text[c.start : c.end] == c.text
         assert "Beijing" in c.text
-
-
-def test_a_short_answer_the_model_invents_is_never_stated(with_model, article_text):
-    model = ScriptedChatModel(reply=copies("Shanghai", f"{PARAPHRASE[:-1]}. [1]"))
-    answer = with_model(model).ask(BEIJING)
-    assert answer.answerable and answer.mode == "local"
-    assert "Shanghai" not in answer.text
-    if answer.short is not None:  # the reader's phrase instead, cut from the cited sentence
-        assert article_text[answer.short.start : answer.short.end] == answer.short.text
-        assert answer.short.text in answer.citations[0].text
 
 
 def test_when_every_sentence_fails_the_check_the_extractive_answer_is_given(with_model, extractive):
