@@ -58,36 +58,34 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
 
 
 def merge(packaged: dict[str, np.ndarray], tuned: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The fine-tuned weights: each packaged matrix plus its low-rank update (`NAME.lora_b @ NAME.lora_a`),
-    and every bias, layer norm and head tensor the file stores in place of the packaged one."""
-    weights = {name: value.astype(np.float32) for name, value in packaged.items()}
-    for name, value in tuned.items():
-        if name.endswith(".lora_a"):
-            base = name[: -len(".lora_a")]
-            update = tuned[base + ".lora_b"].astype(np.float32) @ value.astype(np.float32)
-            weights[base] = weights[base] + update
-        elif not name.endswith(".lora_b"):
-            weights[name] = value.astype(np.float32)
+    """The fine-tuned weights, ready to multiply: each layer's matrix plus its low-rank update
+    (`NAME.lora_b @ NAME.lora_a`), transposed once here to (in, out) (a product with a transposed view
+    takes twice as long), and every bias, layer norm and head tensor the file stores in place of the
+    packaged one. Other packaged float32 tensors are used as they are, not copied."""
+    weights = {name: np.asarray(value, dtype=np.float32) for name, value in packaged.items()}
+    weights |= {
+        name: np.asarray(value, dtype=np.float32)
+        for name, value in tuned.items()
+        if not name.endswith((".lora_a", ".lora_b"))
+    }
+    for name, value in weights.items():
+        if name.startswith("encoder.") and value.ndim == 2:
+            matrix = np.ascontiguousarray(value.T)
+            if name + ".lora_a" in tuned:
+                a = tuned[name + ".lora_a"].astype(np.float32)
+                b = tuned[name + ".lora_b"].astype(np.float32)
+                matrix += a.T @ b.T
+            weights[name] = matrix
     return weights
 
 
 @dataclass(frozen=True)
 class Reader:
-    """The fine-tuned MiniLM (merged weights) and its tokenizer: `scores` reads a (question, sentence)
-    pair, `find` picks the answering span. Build it with `Reader.of`."""
+    """The fine-tuned MiniLM (`merge`d weights) and its tokenizer: `scores` reads a (question,
+    sentence) pair, `find` picks the answering span."""
 
     weights: dict[str, np.ndarray]  # each layer's matrices transposed, (in, out), as they multiply
     tokenizer: Any
-
-    @classmethod
-    def of(cls, weights: dict[str, np.ndarray], tokenizer: Any) -> Reader:
-        """A reader of `weights` as stored ((out, in) matrices): the layers' matrices are transposed
-        once here, which halves the time of each product against multiplying by a transposed view."""
-        ready = {
-            name: np.ascontiguousarray(value.T) if name.startswith("encoder.") and value.ndim == 2 else value
-            for name, value in weights.items()
-        }
-        return cls(ready, tokenizer)
 
     def _encoder(self, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
         w = self.weights
@@ -200,7 +198,7 @@ def load_reader(path: Path = READER) -> Reader:
             "refit it with `python -m bench.fit_reader`"
         )
     log.debug("reader: %d fine-tuned tensors merged into the packaged MiniLM", len(tuned))
-    return Reader.of(merge(packaged, tuned), load_tokenizer(model_dir(), 256))
+    return Reader(merge(packaged, tuned), load_tokenizer(model_dir(), 256))
 
 
 @functools.cache

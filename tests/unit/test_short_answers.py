@@ -145,7 +145,7 @@ def test_the_numpy_reader_computes_what_the_packaged_model_computes_in_torch():
     from qa.reader import Reader, merge
 
     packaged = load_file(str(model_dir() / "model.safetensors"))
-    plain = Reader.of(merge(packaged, {}), reader().tokenizer)  # no fine-tuning: the packaged MiniLM itself
+    plain = Reader(merge(packaged, {}), reader().tokenizer)  # no fine-tuning: the packaged MiniLM itself
     encoding = plain.tokenizer.encode("When did the Nets move?", NETS)
     ours = plain._encoder(np.array(encoding.ids), np.array(encoding.type_ids))
     with torch.no_grad():
