@@ -141,7 +141,7 @@ class Reader:
 
     def find(self, question: str, sentence: str) -> tuple[int, int, float] | None:
         """The (start, end) characters of the span of `sentence` the reader rates most likely to answer
-        `question` (at most `LONGEST` wordpieces, tidied to whole words by `_tidy`), with that probability."""
+        `question` (at most `LONGEST` wordpieces; `tidy_span`), with that probability."""
         logits, offsets = self.scores(question, sentence)
         if not len(offsets):
             return None
@@ -152,7 +152,7 @@ class Reader:
         allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), LONGEST)
         pairs = np.where(allowed, pairs, -np.inf)
         a, b = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
-        first, last = _tidy(sentence, int(offsets[a][0]), int(offsets[b][1]))
+        first, last = tidy_span(sentence, int(offsets[a][0]), int(offsets[b][1]))
         return first, last, float(np.exp(pairs[a, b]))
 
 
@@ -161,9 +161,10 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum())
 
 
-def _tidy(text: str, start: int, end: int) -> tuple[int, int]:
+def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
     """start:end widened so that it neither starts nor ends inside a word (a wordpiece span can), less
-    the commas, colons and semicolons at its ends, which are the sentence's, not the fact's."""
+    what belongs to the sentence rather than the fact: commas, colons and semicolons at its ends, and
+    the sentence's closing full stop (not an abbreviation's, as in "U.S.")."""
     while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
         start -= 1
     while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
@@ -172,6 +173,10 @@ def _tidy(text: str, start: int, end: int) -> tuple[int, int]:
         end -= 1
     while start < end - 1 and text[start] in ",;:":
         start += 1
+    last_word = text[start : end - 1].rsplit(maxsplit=1)[-1] if end - 1 > start else ""
+    closes = not text[end:].strip(" \"'”’)")
+    if text[end - 1 : end] == "." and closes and len(last_word) > 1 and "." not in last_word:
+        end -= 1
     return start, end
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from qa.errors import QAError
 from qa.models import Citation
-from qa.reader import load_reader, reader
+from qa.reader import load_reader, reader, tidy_span
 from qa.short_answers import asks_for, short_answer
 
 OPM = (
@@ -153,3 +153,17 @@ def test_the_numpy_reader_computes_what_the_packaged_model_computes_in_torch():
             input_ids=torch.tensor([encoding.ids]), token_type_ids=torch.tensor([encoding.type_ids])
         ).last_hidden_state[0]
     assert np.allclose(ours, theirs.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "start", "end", "tidied"),
+    [
+        ("The army reached the Seven Years' War.", 21, 38, "Seven Years' War"),  # the sentence's stop
+        ("The talks were held in the U.S.", 27, 31, "U.S."),  # an abbreviation keeps its own
+        ("It was signed in Vien", 17, 19, "Vien"),  # never half a word
+        ("In 2012, the Nets moved.", 3, 8, "2012"),  # nor the sentence's comma
+    ],
+)
+def test_a_span_is_tidied_to_whole_words_without_the_sentence_s_punctuation(sentence, start, end, tidied):
+    a, b = tidy_span(sentence, start, end)
+    assert sentence[a:b] == tidied
