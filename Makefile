@@ -48,8 +48,8 @@ lint: dev
 # so they are held-out figures; the article sets were never fitted on.
 EVAL_GATE := --min-citation-precision 1.0 --min-refusals 0.6 --max-wrong-refusals 0 --min-facts 0.9 --min-hit-at-4 1.0
 GATE_PARAPHRASED := --max-has-declined 0.1 --min-refusals 0.3 --min-facts 0.8 --min-citation-precision 1.0
-GATE_XQUAD_NOANS := --min-accuracy 0.82 --max-has-declined 0.03 --min-refusals 0.6 --min-short-f1 0.51
-GATE_SQUAD2 := --min-accuracy 0.44 --max-has-declined 0.08 --min-refusals 0.12 --min-short-f1 0.30
+GATE_XQUAD_NOANS := --min-accuracy 0.82 --max-has-declined 0.03 --min-refusals 0.6 --min-short-f1 0.50
+GATE_SQUAD2 := --min-accuracy 0.44 --max-has-declined 0.08 --min-refusals 0.12 --min-short-f1 0.28
 
 # The browser tests (tests/ui/browser) drive Debian's Chromium through Playwright, which cannot
 # download its own browsers here. Installed when missing and we are root; otherwise say so.
