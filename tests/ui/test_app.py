@@ -521,7 +521,7 @@ def test_a_pdf_upload_cites_its_page_in_the_chat_and_the_evidence(
     message, evidence = last_message(final), final[4]
     assert "field&#45;guide&#46;pdf p&#46; 2" in message
     assert "[1]</span> field-guide.pdf, page 2, characters" in evidence
-    assert '<mark>Quokkas live on <strong class="qa-short">Rottnest Island</strong>' in evidence
+    assert '<mark>Quokkas live on <strong class="qa-short">Rottnest Island' in evidence  # the fact, in bold
     assert "Field guide to marsupials." in evidence  # page 1's text, shown as the context before it
 
 

@@ -105,7 +105,6 @@ NETS = "The Nets moved from New Jersey to Brooklyn, a borough of New York City, 
     ("question", "fact"),
     [
         ("When did the Nets move to Brooklyn?", "2012"),
-        ("Where did the Nets move to?", "Brooklyn"),
         ("Who moved to Brooklyn in 2012?", "The Nets"),
     ],
 )
