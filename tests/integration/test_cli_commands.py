@@ -249,6 +249,7 @@ def test_eval_on_a_squad_file_scores_the_short_answer_by_squad_exact_match_and_f
         "The second round of the dialogue was held on June 14 in Beijing. "
         "Quokkas live on Rottnest Island, off the coast of Western Australia."
     )
+    whole = "Rottnest Island, off the coast of Western Australia"
     qas = [
         {
             "id": "q1",
@@ -260,7 +261,10 @@ def test_eval_on_a_squad_file_scores_the_short_answer_by_squad_exact_match_and_f
             "id": "q2",
             "question": "Where do quokkas live?",
             "is_impossible": False,
-            "answers": [{"text": "Rottnest Island", "answer_start": context.index("Rottnest Island")}],
+            "answers": [  # like SQuAD's, more than one right span
+                {"text": "Rottnest Island", "answer_start": context.index("Rottnest Island")},
+                {"text": whole, "answer_start": context.index(whole)},
+            ],
         },
         {"id": "q3", "question": "What is the capital of Peru?", "is_impossible": True, "answers": []},
     ]
