@@ -66,9 +66,8 @@ class Pair:
     answer: tuple[int, int]  # the first gold answer's characters in the sentence
 
 
-def pairs(path: Path) -> tuple[list[Pair], int]:
-    """The answerable questions of a SQuAD-format file whose first gold answer lies inside one sentence;
-    also their count (the protocol's denominator)."""
+def pairs(path: Path) -> list[Pair]:
+    """The answerable questions of a SQuAD-format file whose first gold answer lies inside one sentence."""
     data = json.loads(path.read_text(encoding="utf-8"))
     out = []
     for article in data["data"]:
@@ -86,7 +85,7 @@ def pairs(path: Path) -> tuple[list[Pair], int]:
                 golds = [a["text"] for a in qa["answers"]]
                 answer = (start, start + len(first["text"]))
                 out.append(Pair(article["title"], qa["question"], sentence.text, golds, answer))
-    return out, len(out)
+    return out
 
 
 def low_rank(linear: Any, rank: int) -> Any:
@@ -209,7 +208,7 @@ def fit(train: list[Pair]) -> dict[str, np.ndarray]:
 def held_out(path: Path, reader_path: Path) -> dict[str, float]:
     """Exact match and F1 of the reader's phrase given the right sentence, on a set never fitted on."""
     reader = load_reader(reader_path)
-    rows, answerable = pairs(path)
+    rows = pairs(path)
     fact, protocol = [], []
     for pair in rows:
         found = reader.find(pair.question, pair.sentence)
@@ -224,7 +223,7 @@ def held_out(path: Path, reader_path: Path) -> dict[str, float]:
         "fact_questions": len(fact),
         "fact_exact_match": round(float(np.mean([e for e, _ in fact])), 3),
         "fact_f1": round(float(np.mean([f for _, f in fact])), 3),
-        "answerable_in_one_sentence": answerable,
+        "answerable_in_one_sentence": len(rows),
         "squad_protocol_exact_match": round(float(np.mean([e for e, _ in protocol])), 3),
         "squad_protocol_f1": round(float(np.mean([f for _, f in protocol])), 3),
     }
@@ -237,7 +236,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_logging()
     run = start_run()
-    train = [p for p in pairs(SQUAD2_TRAIN)[0] if p.article not in SQUAD2_WITH_UNANSWERABLE]
+    train = [p for p in pairs(SQUAD2_TRAIN) if p.article not in SQUAD2_WITH_UNANSWERABLE]
     stored = fit(train)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("wb") as handle:
