@@ -1,22 +1,25 @@
 """Fit the reader (`qa/reader.npz`): the packaged MiniLM fine-tuned to find the phrase that answers
-a question in a sentence.
+a question in a sentence, or to say that the sentence holds none.
 
     .venv/bin/python -m bench.fit_reader [--out qa/reader.npz] [--results docs/results/reader_fit.json]
 
 1. Training pairs: every answerable question of the SQuAD 2.0 training articles in `eval/` whose
    gold answer lies inside one sentence (`qa.chunking.split_sentences`), read as (question, sentence);
-   the labels are the sentence's tokens where the answer starts and ends. The two training articles
-   with unanswerable questions (`SQUAD2_WITH_UNANSWERABLE`) are left out with the XQuAD development
-   half and the SQuAD 2.0 development article: `qa eval --dataset squad2` reports short answers on
-   them, so every short-answer figure comes from articles the reader never saw.
+   the labels are the sentence's tokens where the answer starts and ends. Each is joined by a pair
+   with no answer, labelled [CLS] for both (`with_negatives`, `bench.near_misses`): the question
+   edited into a near miss of its sentence, or asked of another sentence of its paragraph. The two
+   training articles with unanswerable questions (`SQUAD2_WITH_UNANSWERABLE`) are left out with the
+   XQuAD development half and the SQuAD 2.0 development article: `qa eval --dataset squad2` reports
+   on them, so every figure of the reader's spans and of the decision it feeds comes from articles
+   the reader never saw. The no-span pairs were added once, at half the pairs, and not tuned.
 2. The fine-tuning: a low-rank update (LoRA, rank `RANK`) of every weight matrix of the packaged
    MiniLM's six layers, with its biases and layer norms, and a new head scoring each token as the
-   answer's start and end; cross-entropy of both over the sentence's tokens; AdamW with a warm-up
-   and a linear decay, `EPOCHS` epochs, a fixed seed. Rank 16, two epochs and the learning rate were set
-   once, as usual LoRA values, and never tuned. LoRA itself was chosen on the held-out figures, over
-   fine-tuning only the top one or two layers on the frozen ones' states (F1 0.34 and 0.50 on XQuAD
-   under SQuAD's protocol, against 0.60): the frozen model's last layers are made for pooling, and
-   a whole fine-tuned copy (90 MB) could not be shipped.
+   answer's start and end; cross-entropy of both over [CLS] and the sentence's tokens; AdamW with a
+   warm-up and a linear decay, `EPOCHS` epochs, a fixed seed. Rank 16, two epochs and the learning
+   rate were set once, as usual LoRA values, and never tuned. LoRA itself was chosen on the held-out
+   figures, over fine-tuning only the top one or two layers on the frozen ones' states (F1 0.34
+   and 0.50 on XQuAD under SQuAD's protocol, against 0.60): the frozen model's last layers are made
+   for pooling, and a whole fine-tuned copy (90 MB) could not be shipped.
 3. Stored: the low-rank factors (float16) and the biases, layer norms and head (float32), about 1.4 MB;
    `qa.reader` merges them into the installed packaged weights at load.
 4. Figures, read through `qa.reader` from the stored file (what answers use), on the held-out sets:
@@ -34,13 +37,14 @@ import json
 import logging
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.common import RESULTS, emit, quiet_logging, start_run
+from bench.near_misses import ArticleWords, edited, embedding_neighbours, nearest_other
 from qa.chunking import split_sentences
 from qa.evaluation import SQUAD2_DEV, SQUAD2_TRAIN, SQUAD2_WITH_UNANSWERABLE, XQUAD_FILE, short_scores
 from qa.reader import READER, load_reader
@@ -53,17 +57,20 @@ LEARNING_RATE = 5e-4
 BATCH = 16
 WARM_UP = 0.1  # share of the steps
 SEED = 0
+NEAR_MISS_SHARE = 0.5  # of the negatives; the rest pair a question with another sentence
 
 
 @dataclass
 class Pair:
-    """One answerable question with the sentence holding its gold answer."""
+    """A question with a sentence: the one holding its gold answer, or (`answer` None) one that does
+    not answer it."""
 
     article: str
     question: str
     sentence: str
     golds: list[str]
-    answer: tuple[int, int]  # the first gold answer's characters in the sentence
+    answer: tuple[int, int] | None  # the first gold answer's characters in the sentence
+    others: list[str] = field(default_factory=list)  # the paragraph's other sentences without it
 
 
 def pairs(path: Path) -> list[Pair]:
@@ -84,7 +91,32 @@ def pairs(path: Path) -> list[Pair]:
                 start = at - sentence.start
                 golds = [a["text"] for a in qa["answers"]]
                 answer = (start, start + len(first["text"]))
-                out.append(Pair(article["title"], qa["question"], sentence.text, golds, answer))
+                others = [
+                    s.text for s in sentences if s is not sentence and not any(g in s.text for g in golds)
+                ]
+                out.append(Pair(article["title"], qa["question"], sentence.text, golds, answer, others))
+    return out
+
+
+def with_negatives(path: Path, positives: list[Pair], seed: int = SEED) -> list[Pair]:
+    """`positives` and, for each, one pair the reader must answer with no span (`bench.near_misses`):
+    half of them the question edited into a near miss of its sentence, half the question with the
+    paragraph's other sentence closest to it."""
+    rng = random.Random(seed)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    articles = {a["title"]: ArticleWords.of([p["context"] for p in a["paragraphs"]]) for a in data["data"]}
+    neighbours = embedding_neighbours()
+    out = []
+    for pair in positives:
+        out.append(pair)
+        if rng.random() < NEAR_MISS_SHARE:
+            question = edited(pair.question, pair.sentence, articles[pair.article], neighbours, rng)
+            if question:
+                out.append(Pair(pair.article, question, pair.sentence, [], None))
+        else:
+            other = nearest_other(pair.question, pair.others, rng)
+            if other:
+                out.append(Pair(pair.article, pair.question, other, [], None))
     return out
 
 
@@ -146,6 +178,9 @@ def fit(train: list[Pair]) -> dict[str, np.ndarray]:
     examples = []
     for pair in train:
         encoding = tokenizer.encode(pair.question, pair.sentence)
+        if pair.answer is None:
+            examples.append((encoding, 0, 0))  # no span: both point at [CLS]
+            continue
         inside = [
             i
             for i, (s, (x, y)) in enumerate(zip(encoding.sequence_ids, encoding.offsets, strict=True))
@@ -164,7 +199,9 @@ def fit(train: list[Pair]) -> dict[str, np.ndarray]:
             mask[i, : len(e.ids)] = 1
             types[i, : len(e.ids)] = torch.tensor(e.type_ids)
         logits = head(encoder(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state)
-        return logits.masked_fill(((types == 0) | (mask == 0)).unsqueeze(-1), -1e4)  # sentence tokens only
+        allowed = (types == 1) & (mask == 1)  # the sentence's tokens, and [CLS] for "no span"
+        allowed[:, 0] = True
+        return logits.masked_fill(~allowed.unsqueeze(-1), -1e4)
 
     trainable = [p for p in encoder.parameters() if p.requires_grad] + list(head.parameters())
     optimiser = torch.optim.AdamW(trainable, lr=LEARNING_RATE, weight_decay=0.0)
@@ -237,6 +274,7 @@ def main() -> None:
     quiet_logging()
     run = start_run()
     train = [p for p in pairs(SQUAD2_TRAIN) if p.article not in SQUAD2_WITH_UNANSWERABLE]
+    train = with_negatives(SQUAD2_TRAIN, train)
     stored = fit(train)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("wb") as handle:
@@ -247,6 +285,7 @@ def main() -> None:
         "epochs": EPOCHS,
         "learning_rate": LEARNING_RATE,
         "training_pairs": len(train),
+        "pairs_without_answer": sum(p.answer is None for p in train),
         "stored_bytes": args.out.stat().st_size,
         "left_out_training_articles": sorted(SQUAD2_WITH_UNANSWERABLE),
         "held_out": {"xquad": held_out(XQUAD_FILE, args.out), "squad2_dev": held_out(SQUAD2_DEV, args.out)},

@@ -1,14 +1,18 @@
-"""Question + sentence -> the phrase of the sentence that answers it: the packaged MiniLM fine-tuned
-as an extractive reader.
+"""Question + sentence -> the phrase of the sentence that answers it, and whether there is one: the
+packaged MiniLM fine-tuned as an extractive reader.
 
-The packaged MiniLM was trained to embed sentences, not to read them. Fine-tuned as a SQuAD reader
-(a score for each token of the sentence being where the answer starts, and one for where it ends,
-both read with the question in the same input) on eight SQuAD 2.0 training articles in `eval/`, it
-finds the answering phrase of the right sentence more often than the fitted choice among spaCy's
-phrases over the frozen model's states that it replaced: given the right sentence, on articles
-neither saw, token F1 0.595 against 0.554 on XQuAD and 0.581 against 0.456 on the SQuAD 2.0
-development article (SQuAD's protocol; `docs/results/reader_fit.json`, and `span_fit.json` at commit
-d2ec575).
+The packaged MiniLM was trained to embed sentences, not to read them. Fine-tuned as a SQuAD 2.0-style
+reader (a score for each token of the sentence being where the answer starts, one for where it ends,
+and a "no span" score on [CLS], all read with the question in the same input) on eight SQuAD 2.0
+training articles in `eval/`, with as many pairs it must answer with no span (near-miss edits of
+their questions, and their questions asked of another sentence: `bench.near_misses`), it does two jobs:
+
+- it finds the answering phrase of the right sentence: token F1 0.625 on XQuAD and 0.568 on the
+  SQuAD 2.0 development article under SQuAD's protocol, articles it never saw
+  (`docs/results/reader_fit.json`; 0.554 and 0.456 for the span model over spaCy's phrases it
+  replaced, `span_fit.json` at commit d2ec575);
+- its best span's score over "no span" (`margin`) is a feature of the decision to answer
+  (`qa.support`): a question asking for a number of a sentence that holds none scores far below 0.
 
 A second 90 MB model is not shipped for that: the fine-tuning changes each weight matrix of the
 packaged model by a low-rank update (LoRA), and only those updates, the biases, the layer norms and the
@@ -22,7 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 
 READER = Path(__file__).with_name("reader.npz")
 LONGEST = 15  # wordpieces (about 12 words): a longer span is a clause, not a fact
+RECENT = 64  # (question, sentence) readings kept
 _HEADS = 12
 _EPS = 1e-12
 
@@ -82,11 +87,14 @@ def merge(packaged: dict[str, np.ndarray], tuned: dict[str, np.ndarray]) -> dict
 
 @dataclass(frozen=True)
 class Reader:
-    """The fine-tuned MiniLM (`merge`d weights) and its tokenizer: `scores` reads a (question,
-    sentence) pair, `find` picks the answering span."""
+    """The fine-tuned MiniLM (`merge`d weights) and its tokenizer: `read` reads a (question,
+    sentence) pair, `find` picks the answering span, `margin` says how sure it is there is one."""
 
     weights: dict[str, np.ndarray]  # each layer's matrices transposed, (in, out), as they multiply
     tokenizer: Any
+    recent: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def _encoder(self, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
         w = self.weights
@@ -130,15 +138,38 @@ class Reader:
             layer += 1
         return x
 
-    def scores(self, question: str, sentence: str) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, question: str, sentence: str) -> tuple[np.ndarray, np.ndarray, float]:
         """(tokens, 2) start and end scores of the sentence's tokens, read after the question, with
-        each token's (start, end) characters in the sentence."""
+        each token's (start, end) characters in the sentence, and the score of "no span" ([CLS] as
+        start and end). The last few pairs are kept: the decision and the short answer read the same
+        sentence."""
+        key = (question, sentence)
+        if key in self.recent:
+            return self.recent[key]
         encoding = self.tokenizer.encode(question, sentence)
         hidden = self._encoder(np.array(encoding.ids), np.array(encoding.type_ids))
         logits = hidden @ self.weights["head.weight"].T + self.weights["head.bias"]
         keep = [i for i, s in enumerate(encoding.sequence_ids) if s == 1]
         offsets = np.array([encoding.offsets[i] for i in keep], dtype=np.int64).reshape(-1, 2)
-        return logits[keep], offsets
+        found = (logits[keep], offsets, float(logits[0, 0] + logits[0, 1]))
+        if len(self.recent) >= RECENT:
+            self.recent.clear()
+        self.recent[key] = found
+        return found
+
+    def scores(self, question: str, sentence: str) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, 2) start and end scores of the sentence's tokens, with their characters."""
+        logits, offsets, _ = self.read(question, sentence)
+        return logits, offsets
+
+    def margin(self, question: str, sentence: str) -> float:
+        """How far the best span's score (start plus end) is above "no span": above 0, the reader
+        thinks `sentence` answers `question`. A feature of the decision (`qa.support`)."""
+        logits, offsets, no_span = self.read(question, sentence)
+        if not len(offsets):
+            return -no_span
+        raw = logits[:, 0][:, None] + logits[:, 1][None, :]
+        return float(np.where(_allowed(len(offsets)), raw, -np.inf).max() - no_span)
 
     def find(self, question: str, sentence: str) -> tuple[int, int, float] | None:
         """The (start, end) characters of the span of `sentence` the reader rates most likely to answer
@@ -148,13 +179,15 @@ class Reader:
             return None
         start = _log_softmax(logits[:, 0])
         end = _log_softmax(logits[:, 1])
-        pairs = start[:, None] + end[None, :]
-        n = len(offsets)
-        allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), LONGEST)
-        pairs = np.where(allowed, pairs, -np.inf)
+        pairs = np.where(_allowed(len(offsets)), start[:, None] + end[None, :], -np.inf)
         a, b = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
         first, last = tidy_span(sentence, int(offsets[a][0]), int(offsets[b][1]))
         return first, last, float(np.exp(pairs[a, b]))
+
+
+def _allowed(n: int) -> np.ndarray:
+    """(n, n): which (start, end) token pairs make a span: in order, at most `LONGEST` long."""
+    return np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), LONGEST)
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:

@@ -124,6 +124,20 @@ def test_the_reader_scores_only_the_sentence_and_its_span_is_whole_words_and_lik
     assert stated is not None and stated.endswith("Kurzweilberg")
 
 
+@pytest.mark.parametrize(
+    ("question", "answers"),
+    [
+        ("When did the Nets move to Brooklyn?", True),
+        ("Who moved to Brooklyn in 2012?", True),
+        ("How many fans watched the Nets' first game in Brooklyn?", False),  # no number in the sentence
+        ("Who coached the Nets in 2012?", False),  # no coach either
+    ],
+)
+def test_the_reader_says_whether_a_sentence_answers_a_question_at_all(question, answers):
+    """`margin` (a feature of the decision) is above 0 when the reader finds an answering span."""
+    assert (reader().margin(question, NETS) > 0) is answers
+
+
 def test_a_missing_or_foreign_reader_file_is_refused_with_the_command_that_refits_it(tmp_path):
     with pytest.raises(QAError, match=r"cannot read the reader .*python -m bench\.fit_reader"):
         load_reader(tmp_path / "missing.npz")
