@@ -5,8 +5,10 @@ The features describe how the question meets its best sentence, never the docume
 a fit on some articles carries over to others: how much of the question's wording (weighted by
 rarity) the sentence and its passage contain, exactly or by meaning; how rare the missing words are
 and whether the documents mention them at all; whether the sentence holds the kind of answer the
-question asks for; how far ahead of the other sentences it is. Scores are taken relative to the
-other candidate sentences, so a short note and a long report read alike.
+question asks for; how far ahead of the other sentences it is; whether the reader (`qa.reader`),
+which reads the question and the sentence together, finds a span in it that answers the question.
+Scores are taken relative to the other candidate sentences, so a short note and a long report read
+alike.
 
 The weights are a logistic regression fitted by `python -m bench.calibrate` on labelled questions
 (SQuAD 2.0 and XQuAD articles), cross-validated by article; the fitted parameters ship beside this
@@ -41,6 +43,7 @@ FEATURES = (
     "margin",  # the best sentence's match score minus the runner-up's
     "negation_mismatch",  # the question negates and the passage does not
     "question_terms",  # log(1 + the question's content terms)
+    "reader_margin",  # the reader's best span in the best sentence over its "no span" score (`qa.reader`)
 )
 
 

@@ -315,6 +315,19 @@ def test_a_date_question_without_a_date_in_the_passages_is_declined_in_plain_wor
     assert decision.evidence  # the closest sentences are kept for the refusal, not as citations
 
 
+def test_a_decline_the_reader_weighed_most_says_the_passage_does_not_say_it():
+    text = "The Nets moved from New Jersey to Brooklyn in 2012. The move pleased their coach."
+    chunks = chunk_document(Document("n.txt", text), 700, 1)
+    passages = [Passage(c.source, c.start, c.end, c.text, 1.0) for c in chunks]
+    doubting_reader = hand_set_model(bias=1.0, reader_margin=1.0)  # answers when the reader finds a span
+    selector = EvidenceSelector(HashingEmbeddings(), doubting_reader)
+    decision = selector.decide("Who was the coach of the Nets?", passages, KeywordIndex(chunks))
+    assert not decision.answerable and decision.features["reader_margin"] < -1.0  # no name of a coach
+    assert decision.reason == "the closest passage is on the subject but does not say this."
+    moved = selector.decide("When did the Nets move to Brooklyn?", passages, KeywordIndex(chunks))
+    assert moved.answerable and moved.features["reader_margin"] > 0
+
+
 def test_a_question_is_declined_below_the_threshold_whatever_it_matches(passages, keyword):
     decision = EvidenceSelector(HashingEmbeddings(), DECLINE_ALL).decide(
         "What did officials discuss about networks?", passages, keyword
@@ -347,6 +360,9 @@ def test_an_answer_in_the_uncertain_band_says_it_is_the_closest_the_documents_co
     assert decision.answerable and decision.tentative
     answer = quote("q", decision)
     assert answer.text.startswith(TENTATIVE_PREFIX + " ")
+    fact = quote("When did officials discuss networks?", decision)  # a fact question: hedge, then fact
+    assert fact.short is not None
+    assert fact.text.startswith(f"{TENTATIVE_PREFIX} {fact.short.text} [1].")
     assert answer.support == pytest.approx(0.5)
     sure = EvidenceSelector(HashingEmbeddings(), ANSWER_ALL).decide(
         "What did officials discuss about networks?", passages, keyword
