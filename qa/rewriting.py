@@ -22,6 +22,7 @@ import logging
 import re
 from typing import Any
 
+from .answering import TENTATIVE_PREFIX
 from .text import STOPWORDS, words
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,9 @@ def _subject(question: str) -> str | None:
 
 
 def leading_fact(answer: str) -> str | None:
-    """The fact an answer opens with ("June 2015 [1]. ..." -> "June 2015"), or None."""
-    match = _FACT.match(answer)
+    """The fact an answer opens with ("June 2015 [1]. ..." -> "June 2015", also after the hedge of an
+    uncertain answer: the user reads it as what was said), or None."""
+    match = _FACT.match(answer.removeprefix(TENTATIVE_PREFIX))
     if match is None:
         return None
     fact = match.group("fact").strip()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from qa.answerers import describe
+from qa.answering import TENTATIVE_PREFIX
 from qa.models import OCR_NOTE, Answer, Citation, DocumentInfo, Excerpt, Passage, place
 
 SEARCHING = "_Searching the documents…_"
@@ -93,10 +94,12 @@ def chat_markdown(answer: Answer, question: str, turn: int) -> str:
         parts.append(f"_Searched for: {escape_text(answer.query)}_")
     known = {c.n for c in answer.citations}
     short = answer.short
-    opening = f"{short.text} [{short.n}]." if short else ""
-    if short and answer.text.startswith(opening):  # the fact first, in bold
-        rest = _linked_markers(answer.text[len(short.text) :], turn, known)
-        parts.append(f"**{_inline(short.text)}** {rest}")
+    hedged = answer.text.startswith(f"{TENTATIVE_PREFIX} ")
+    text = answer.text.removeprefix(f"{TENTATIVE_PREFIX} ") if hedged else answer.text
+    if short and text.startswith(f"{short.text} [{short.n}]."):  # the fact first, in bold
+        rest = _linked_markers(text[len(short.text) :], turn, known)
+        hedge = f"{escape_text(TENTATIVE_PREFIX)} " if hedged else ""
+        parts.append(f"{hedge}**{_inline(short.text)}** {rest}")
     else:
         parts.append(_linked_markers(answer.text, turn, known))
     if answer.answerable and answer.citations:

@@ -32,12 +32,12 @@ class Extractive(Answerer):
 
 
 def opening(decision: Decision, short: Citation | None) -> str:
-    """What an answer opens with: the hedge of an uncertain one, else the fact itself ("June 2015 [1].")."""
+    """What an answer opens with: the fact itself ("June 2015 [1]."), after a hedge when the answer is
+    uncertain ("The closest the documents come: June 2015 [1].")."""
     from ..answering import TENTATIVE_PREFIX
 
-    if decision.tentative:
-        return TENTATIVE_PREFIX
-    return f"{short.text} [{short.n}]." if short is not None else ""
+    fact = f"{short.text} [{short.n}]." if short is not None else ""
+    return f"{TENTATIVE_PREFIX} {fact}".strip() if decision.tentative else fact
 
 
 def quote(query: str, decision: Decision) -> Answer:

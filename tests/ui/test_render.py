@@ -212,3 +212,13 @@ def test_the_short_answer_is_shown_in_bold_first_and_inside_the_highlighted_sent
     assert message.startswith("**June 2015**")
     panel = render.evidence_html([Turn("q", answer)])
     assert '<mark>The breach was revealed in <strong class="qa-short">June 2015</strong>' in panel
+
+
+def test_an_uncertain_answer_hedges_before_the_fact_it_still_shows_in_bold() -> None:
+    sentence = "The breach was revealed in June 2015."
+    cited = Citation(1, "notes.txt", 100, 100 + len(sentence), sentence)
+    short = Citation(1, "notes.txt", 127, 136, "June 2015")
+    text = f"The closest the documents come: June 2015 [1]. {sentence} [1]"
+    answer = Answer(text, True, [cited], query="q", mode="extractive", short=short, support=0.4)
+    message = render.chat_markdown(answer, "q", turn=1)
+    assert message.startswith(f"{render.escape_text('The closest the documents come:')} **June 2015** [")

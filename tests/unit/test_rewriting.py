@@ -74,6 +74,8 @@ OBAMA_TURN = (
 def test_the_fact_an_answer_opens_with_is_read_back_from_its_text():
     assert leading_fact(OBAMA_TURN[1]) == "U.S. President Barack Obama"
     assert leading_fact("The documents don't say: no passage mentions “Russia”.") is None
+    hedged = "The closest the documents come: June 2015 [1]. The breach was ... [1]"
+    assert leading_fact(hedged) == "June 2015"
 
 
 def test_a_vague_act_takes_the_previous_answer_as_its_subject_and_the_previous_question_as_its_act():
