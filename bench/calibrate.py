@@ -15,8 +15,7 @@
 3. Leave one article out: for each article a logistic regression is fitted on all the others, with
    the threshold that maximises their share correct or rightly declined while declining at most
    `MAX_ANSWERABLE_DECLINED` of the answerable questions of each dataset; it then decides the
-   held-out article.
-   Every figure printed comes from those held-out decisions.
+   held-out article. Every figure printed comes from those held-out decisions.
 4. `--left-out` (an experiment, off for the packaged fit) adds the answerable questions of about one
    paragraph in four of each SQuAD 2.0 article, asked of the article without those paragraphs, as
    unanswerable: the "not covered" kind users ask. Their results go to `--results` like any fit's.
@@ -163,7 +162,7 @@ def choose_threshold(p: np.ndarray, rows: list[Row], vetoed: np.ndarray) -> floa
 
 
 def collection_kind(row: Row) -> str:
-    """ "squad2", "xquad-noans", ...: the dataset a question's corpus comes from."""
+    """The dataset a question's corpus comes from: "squad2", "xquad-noans", ..."""
     return row.corpus.split(":", 1)[0]
 
 
