@@ -21,17 +21,22 @@ from helpers import (
 from qa.answerers import decline, quote
 from qa.answering import (
     DECLINE_PREFIX,
+    MARGIN_CAP,
     MAX_SENTENCES,
+    READ_SENTENCES,
+    READER_WEIGHT,
     TENTATIVE_PREFIX,
     Decision,
+    Evidence,
     EvidenceSelector,
     analyse,
     document_heads,
     known_word,
 )
-from qa.chunking import chunk_document
+from qa.chunking import Span, chunk_document
 from qa.keyword_index import KeywordIndex
 from qa.models import Answer, Chunk, Document, Passage
+from qa.reader import Reader
 from qa.support import FEATURES
 
 SOURCE = "talks.txt"
@@ -326,6 +331,39 @@ def test_a_decline_the_reader_weighed_most_says_the_passage_does_not_say_it():
     assert decision.reason == "the closest passage is on the subject but does not say this."
     moved = selector.decide("When did the Nets move to Brooklyn?", passages, KeywordIndex(chunks))
     assert moved.answerable and moved.features["reader_margin"] > 0
+
+
+class MarkedReader(Reader):
+    """A reader that finds an answer in a sentence holding "answer" and none elsewhere, and records
+    which sentences it read."""
+
+    read_sentences: list[str]
+
+    def __init__(self) -> None:
+        super().__init__(weights={}, tokenizer=None)
+        object.__setattr__(self, "read_sentences", [])
+
+    def margin(self, question: str, sentence: str) -> float:
+        self.read_sentences.append(sentence)
+        return MARGIN_CAP if "answer" in sentence else -MARGIN_CAP
+
+
+def test_the_reader_reorders_the_best_few_sentences_only_when_their_matches_are_close():
+    def evidence(text: str, match: float) -> Evidence:
+        return Evidence("n.txt", Span(0, len(text), text), match, match, match)
+
+    swing = 2 * MARGIN_CAP * READER_WEIGHT  # the most the reader's margin moves a sentence
+    matched = evidence("Shares the question's words.", 0.8)
+    answers = evidence("Holds the answer, matched a little less.", 0.8 - swing / 2)
+    distant = evidence("Holds an answer too, but matches far less.", 0.8 - 2 * swing)
+    rest = [evidence(f"Sentence {i} says nothing of it.", 0.1 / i) for i in range(1, READ_SENTENCES)]
+    scored = [matched, answers, distant, *rest]
+    reader = MarkedReader()
+    selector = EvidenceSelector(HashingEmbeddings(), STRICT, reader=reader)
+    ordered = selector.reread(analyse("What is it?"), scored)
+    assert ordered[:3] == [answers, matched, distant]
+    assert ordered[READ_SENTENCES:] == scored[READ_SENTENCES:]  # beyond those read, the order stands
+    assert reader.read_sentences == [e.span.text for e in scored[:READ_SENTENCES]]
 
 
 def test_a_question_is_declined_below_the_threshold_whatever_it_matches(passages, keyword):
