@@ -61,7 +61,10 @@ from qa.support import FEATURES, PACKAGED_MODEL, SupportModel, fit_logistic
 log = logging.getLogger("bench.calibrate")
 READER_TRAINED = {d.cases[0].article for d in squad2_datasets(SQUAD2_TRAIN)} - SQUAD2_WITH_UNANSWERABLE
 
-MAX_ANSWERABLE_DECLINED = 0.08  # at most this share of answerable questions declined: a margin under 0.10
+# At most this share of answerable questions declined in the fit. The bound is 0.10 on each
+# held-out article, and held-out articles land up to 3 points above the in-fit share (at 0.08: 0.056
+# to 0.112), so the fit keeps well under it; a wrong decline is the failure users meet first.
+MAX_ANSWERABLE_DECLINED = 0.06
 L2 = 1.0
 # Features that decline by themselves. A name, acronym or number the question uses that no document
 # mentions in any spelling (`qa.answering.known_word`) means the documents are about something else:
