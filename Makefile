@@ -48,8 +48,8 @@ lint: dev
 # so they are held-out figures; the article sets were never fitted on.
 EVAL_GATE := --min-citation-precision 1.0 --min-refusals 0.7 --max-wrong-refusals 0 --min-facts 0.9 --min-hit-at-4 1.0
 GATE_PARAPHRASED := --max-has-declined 0.05 --min-refusals 0.4 --min-facts 0.9 --min-citation-precision 0.9
-GATE_XQUAD_NOANS := --min-accuracy 0.84 --max-has-declined 0.03 --min-refusals 0.65 --min-short-f1 0.53
-GATE_SQUAD2 := --min-accuracy 0.45 --max-has-declined 0.09 --min-refusals 0.15 --min-short-f1 0.29
+GATE_XQUAD_NOANS := --min-accuracy 0.85 --max-has-declined 0.02 --min-refusals 0.65 --min-short-f1 0.55
+GATE_SQUAD2 := --min-accuracy 0.46 --max-has-declined 0.08 --min-refusals 0.14 --min-short-f1 0.31
 
 # The browser tests (tests/ui/browser) drive Debian's Chromium through Playwright, which cannot
 # download its own browsers here. Installed when missing and we are root; otherwise say so.
@@ -102,8 +102,8 @@ bench: dev
 
 calibrate: dev
 	$(PY) -m bench.fit_reader --results $(RESULTS)/reader_fit.json
-	$(PY) -m bench.calibrate --results $(RESULTS)/calibration.json
 	$(PY) -m bench.evidence_choice --results $(RESULTS)/evidence_choice.json
+	$(PY) -m bench.calibrate --results $(RESULTS)/calibration.json
 	$(PY) -m bench.short_answers --local-sample 120 --out $(RESULTS)/short_answers.json
 	$(PY) -m bench.report
 
