@@ -87,9 +87,9 @@ class ModelAnswerer(Answerer):
             text, citations = compose(sentences, evidence)
             # The fact first, once the answer is complete (so that no streamed update states a fact
             # the final answer replaces): the reader's span of the first sentence it cited. Asking
-            # the model to copy the phrase instead, else the reader's, scored token F1 0.50 and 0.52
-            # on 120 answered fact questions of XQuAD and SQuAD 2.0 against the reader's 0.61 and
-            # 0.44 alone (`python -m bench.short_answers`): no better pooled, for one more model call.
+            # the model to copy the phrase instead, else the reader's, scored token F1 0.50 and 0.56
+            # on 120 answered fact questions of XQuAD and SQuAD 2.0 against the reader's 0.63 and
+            # 0.47 alone (`python -m bench.short_answers`): no better pooled, for one more model call.
             short = short_answer(query, citations) if final and decision.kind == "match" else None
             text = f"{opening(decision, short)} {text}".strip()
             return Answer(
