@@ -74,12 +74,13 @@ class ModelAnswerer(Answerer):
         self, query: str, decision: Decision, quoted: Answer, embeddings: EmbeddingModel
     ) -> Iterator[Answer]:
         """Stream checked sentences from the model; fall back to the quoted answer when none pass."""
-        from ..generative import Checked, SentenceChecker, compose, generate_checked
+        from ..generative import OVERVIEW_REQUEST, Checked, SentenceChecker, compose, generate_checked
         from ..short_answers import short_answer
         from .extractive import opening
 
         evidence = decision.passages_for_model
-        checker = SentenceChecker(embeddings, query, evidence)
+        request = OVERVIEW_REQUEST if decision.kind == "overview" else query
+        checker = SentenceChecker(embeddings, request, evidence)
         sentences: list[Checked] = []
         support = round(decision.support, 4)
 
@@ -98,7 +99,7 @@ class ModelAnswerer(Answerer):
             )  # fmt: skip
 
         try:
-            for checked in generate_checked(self.chat_model(), query, evidence, checker):
+            for checked in generate_checked(self.chat_model(), request, evidence, checker):
                 sentences.append(checked)
                 yield answer(final=False)
         except Exception as exc:  # an unreachable server or a model error must not lose the answer

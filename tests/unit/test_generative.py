@@ -31,6 +31,7 @@ from qa.answering import MODEL_PASSAGES, Evidence
 from qa.chunking import Span, split_sentences
 from qa.embeddings import PackagedMiniLM
 from qa.generative import (
+    OVERVIEW_REQUEST,
     SYSTEM_PROMPT,
     Checked,
     SentenceChecker,
@@ -390,6 +391,15 @@ def test_the_model_sees_the_numbered_evidence_and_the_question_and_nothing_else_
     assert all(p in article_sentences for p in passages)
     assert answer.answerable and answer.mode == "local" and answer.citations
     assert {" ".join(c.text.split()) for c in answer.citations} <= set(passages)
+
+
+def test_a_whole_document_question_asks_the_model_for_the_main_points_however_it_is_worded(with_model):
+    model = ScriptedChatModel(reply=quoting("fragile"))
+    answer = with_model(model).ask("What is the article about?")
+    assert answer.kind == "overview" and answer.query == "What is the article about?"
+    assert len(model.calls) == 1
+    assert str(model.calls[0][-1].content).endswith(f"\n\nQuestion: {OVERVIEW_REQUEST}\nAnswer:")
+    assert answer.mode == "local" and "fragile" in answer.text and answer.citations
 
 
 def test_a_supported_reply_is_the_answer_written_by_the_model_with_exact_citations(with_model, article_text):
