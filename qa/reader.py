@@ -142,10 +142,12 @@ class Reader:
         """(tokens, 2) start and end scores of the sentence's tokens, read after the question, with
         each token's (start, end) characters in the sentence, and the score of "no span" ([CLS] as
         start and end). The last few pairs are kept: the decision and the short answer read the same
-        sentence."""
+        sentence. Threads share them: one may clear them between another's check and read, so a
+        reading is fetched in one step."""
         key = (question, sentence)
-        if key in self.recent:
-            return self.recent[key]
+        kept = self.recent.get(key)
+        if kept is not None:
+            return kept
         encoding = self.tokenizer.encode(question, sentence)
         hidden = self._encoder(np.array(encoding.ids), np.array(encoding.type_ids))
         logits = hidden @ self.weights["head.weight"].T + self.weights["head.bias"]
