@@ -94,11 +94,10 @@ def chat_markdown(answer: Answer, question: str, turn: int) -> str:
         parts.append(f"_Searched for: {escape_text(answer.query)}_")
     known = {c.n for c in answer.citations}
     short = answer.short
-    hedged = answer.text.startswith(f"{TENTATIVE_PREFIX} ")
-    text = answer.text.removeprefix(f"{TENTATIVE_PREFIX} ") if hedged else answer.text
+    text = answer.text.removeprefix(f"{TENTATIVE_PREFIX} ")
     if short and text.startswith(f"{short.text} [{short.n}]."):  # the fact first, in bold
         rest = _linked_markers(text[len(short.text) :], turn, known)
-        hedge = f"{escape_text(TENTATIVE_PREFIX)} " if hedged else ""
+        hedge = f"{escape_text(TENTATIVE_PREFIX)} " if text != answer.text else ""
         parts.append(f"{hedge}**{_inline(short.text)}** {rest}")
     else:
         parts.append(_linked_markers(answer.text, turn, known))
