@@ -1,0 +1,56 @@
+"""The antonym check behind the `antonym_swap` veto: WordNet's pairs, looked up in any form."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.antonyms import lemmas, swapped
+
+SWAPS = [
+    ("What is the least used type of reduction?", "The most used one is Karp's.", ("least", "most")),
+    ("Which are the 15 smallest cities?", "It visits the 15 largest cities.", ("smallest", "largest")),
+    ("What is the qualitative answer?", "The quantitative answer is yes.", ("qualitative", "quantitative")),
+    ("What caused the decrease in sales?", "Sales increased after the launch.", ("decrease", "increased")),
+    ("Who has the best record?", "Their record was the worst in the league.", ("best", "worst")),
+]
+
+
+@pytest.mark.parametrize(("question", "sentence", "found"), SWAPS)
+def test_a_question_word_the_sentence_states_the_opposite_of_is_found(question, sentence, found):
+    assert swapped(question, sentence) == found
+
+
+def test_a_sentence_that_also_uses_the_question_word_is_no_swap():
+    # "most" stands beside "least": the sentence may well say what the question asks
+    assert swapped("What is the least used reduction?", "The least used is X; the most used is Y.") is None
+
+
+def test_a_question_without_opposites_in_the_sentence_is_no_swap():
+    assert swapped("When was the OPM breach made public?", "It was revealed in June 2015.") is None
+    assert swapped("", "Anything at all.") is None
+
+
+def test_function_words_of_the_question_are_not_weighed():
+    # "after" / "before" are antonyms in WordNet, but a question's "after" is a preposition
+    assert swapped("What happened after the war?", "Before the war the city grew.") is None
+
+
+def test_a_negated_antonym_says_what_the_question_asks():
+    assert swapped("Who is unhappy with it?", "Neither the Pentagon nor industry is happy with it.") is None
+    assert swapped("What is unknown about the classes?", "It is not known if they are equal.") is None
+    assert swapped("Which issues is it not able to deal with?", "It is unable to legislate on them.") is None
+
+
+def test_a_question_that_offers_both_opposites_is_a_choice_not_a_swap():
+    assert swapped("Is the answer simple or complex?", "The answer is complex.") is None
+
+
+def test_opposites_only_as_verbs_are_not_weighed():
+    # "make" / "break" are WordNet antonyms as verbs only: "how much did it make" is about money
+    assert swapped("How much did the film make?", "It was breaking records.") is None
+
+
+def test_inflected_forms_reach_their_base_word():
+    assert {"small", "large"} <= lemmas("smallest") | lemmas("larger")
+    assert "stop" in lemmas("stopped")
+    assert "good" in lemmas("best")  # WordNet's irregular forms
