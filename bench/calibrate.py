@@ -70,7 +70,12 @@ L2 = 1.0
 # mentions in any spelling (`qa.answering.known_word`) means the documents are about something else:
 # on the SQuAD 2.0 articles a third of such questions would be answered right, against four in five
 # of the rest, and the regression, outvoted by the many questions that name nothing, weighs it lightly.
-VETOES = ("absent_names",)
+# The same holds for a question word whose antonym the best sentence states instead, never the word
+# (`qa.antonyms`, "the least used" of a sentence on "the most used"): the crowd's commonest way of
+# writing a question that looks answerable. Of the fit's 60 such questions 53 have no answer, but
+# they are 3 % of the fit, nearly all in three articles, and the article-weighted regression gives the
+# feature no weight.
+VETOES = ("absent_names", "antonym_swap")
 # The held-out groups the figures are reported for.
 GROUPS = {
     "squad2-dev": lambda r: r["corpus"] == "squad2:Computational_complexity_theory",

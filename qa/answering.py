@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .antonyms import swapped
 from .chunking import SENTENCE_STARTERS, Span, split_sentences
 from .chunking import document_heads as document_heads  # its home moved; importable from here too
 from .embeddings import EmbeddingModel
@@ -400,7 +401,7 @@ class EvidenceSelector:
         features = self.features(q, best, scored, passages, keyword)
         support = self.model.probability(features)
         if support < self.threshold or self.model.vetoed(features):
-            reason = self._reason(q, features, keyword, asked or question)
+            reason = self._reason(q, features, keyword, asked or question, best.span.text)
             return Decision(False, scored[:3], reason, support=support, features=features)
         chosen = [best]
         for other in scored[1:]:
@@ -523,6 +524,7 @@ class EvidenceSelector:
             "negation_mismatch": float(q.negated and not negates),
             "question_terms": math.log1p(len(q.terms)),
             "reader_margin": self.reader_margin(q, best),
+            "antonym_swap": float(swapped(q.text, best.span.text) is not None),
         }
 
     @staticmethod
@@ -572,12 +574,17 @@ class EvidenceSelector:
                     found[text] = cache[text] = np.asarray(vector, dtype=np.float32)
         return np.stack([found[t] for t in texts])
 
-    def _reason(self, q: Question, features: dict[str, float], keyword: KeywordIndex, asked: str) -> str:
+    def _reason(
+        self, q: Question, features: dict[str, float], keyword: KeywordIndex, asked: str, sentence: str
+    ) -> str:
         """The decline's reason in plain words, from what weighed most against answering."""
         absent = [w for w in self.absent(q, keyword) if w.lower() in asked.lower()]
         if absent:
             return f"no passage mentions {_listing(absent)}."
         pull = self.model.contributions(features)
+        swap = swapped(q.text, sentence) if features["antonym_swap"] else None
+        if swap and swap[0].lower() in asked.lower():
+            return f"the closest passage says “{swap[1]}”, not “{swap[0]}”."
         if features["type_missing"] and pull.get("type_missing", 0.0) < 0 and q.expects:
             return f"the closest passages give no {_KIND[q.expects]} for this."
         if features["reader_margin"] < 0 and min(pull, key=pull.__getitem__) == "reader_margin":

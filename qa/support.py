@@ -44,6 +44,7 @@ FEATURES = (
     "negation_mismatch",  # the question negates and the passage does not
     "question_terms",  # log(1 + the question's content terms)
     "reader_margin",  # the reader's best span in the best sentence over its "no span" score (`qa.reader`)
+    "antonym_swap",  # the best sentence states an antonym of a question word, never the word (`qa.antonyms`)
 )
 
 

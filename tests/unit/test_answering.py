@@ -534,7 +534,7 @@ def test_the_packaged_support_model_loads_with_a_fold_per_held_out_article():
 
     packaged = load_model()
     assert packaged.features == FEATURES and 0.0 < packaged.threshold < 1.0
-    assert packaged.vetoes == ("absent_names",) and packaged.veto_support < packaged.threshold
+    assert packaged.vetoes == ("absent_names", "antonym_swap") and packaged.veto_support < packaged.threshold
     assert len(packaged.folds) > 10
     zelda = packaged.fold("The_Legend_of_Zelda:_Twilight_Princess")
     assert zelda is not packaged and zelda.features == FEATURES
@@ -583,3 +583,15 @@ def test_a_fact_follow_up_may_quote_the_sentence_already_quoted(passages, keywor
     question = "When was the second round of the cybercrime dialogue held?"
     decision = selector.decide(question, passages, keyword, said=f"Beijing [1]. {sentence} [1]")
     assert decision.evidence[0].span.text == sentence
+
+
+def test_a_decline_for_a_swapped_opposite_names_both_words():
+    text = "Officials named the most common attack. It came from abroad.\n\nCost was the least of it."
+    chunks = chunk_document(Document("n.txt", text), 70, 0)  # "least" is in the other passage
+    passages = [Passage(c.source, c.start, c.end, c.text, 1.0) for c in chunks]
+    wary = hand_set_model(bias=4.0, antonym_swap=-10.0)  # answers unless the passage says the opposite
+    selector = EvidenceSelector(HashingEmbeddings(), wary)
+    decision = selector.decide("What was the least common attack?", passages, KeywordIndex(chunks))
+    assert not decision.answerable and decision.features["antonym_swap"] == 1.0
+    assert decision.reason == "the closest passage says “most”, not “least”."
+    assert selector.decide("What was the most common attack?", passages, KeywordIndex(chunks)).answerable
