@@ -578,13 +578,13 @@ class EvidenceSelector:
         self, q: Question, features: dict[str, float], keyword: KeywordIndex, asked: str, sentence: str
     ) -> str:
         """The decline's reason in plain words, from what weighed most against answering."""
+        swap = swapped(q.text, sentence) if features["antonym_swap"] else None
+        if swap and swap[0].lower() in asked.lower():  # the more telling: "says “new”, not “old”"
+            return f"the closest passage says “{swap[1]}”, not “{swap[0]}”."
         absent = [w for w in self.absent(q, keyword) if w.lower() in asked.lower()]
         if absent:
             return f"no passage mentions {_listing(absent)}."
         pull = self.model.contributions(features)
-        swap = swapped(q.text, sentence) if features["antonym_swap"] else None
-        if swap and swap[0].lower() in asked.lower():
-            return f"the closest passage says “{swap[1]}”, not “{swap[0]}”."
         if features["type_missing"] and pull.get("type_missing", 0.0) < 0 and q.expects:
             return f"the closest passages give no {_KIND[q.expects]} for this."
         if features["reader_margin"] < 0 and min(pull, key=pull.__getitem__) == "reader_margin":
