@@ -1,4 +1,4 @@
-"""WordNet's antonym pairs -> `qa/antonyms.json`, the word list behind the `antonym_swap` feature.
+"""WordNet's antonym pairs -> `qa/antonyms.json`, the word list behind the `antonym_swap` veto.
 
     apt-get install wordnet-base            # Princeton WordNet 3.0's database files
     .venv/bin/python -m bench.antonyms [--wordnet /usr/share/wordnet] [--out qa/antonyms.json]
@@ -8,7 +8,7 @@ WordNet marks direct antonyms ("large" / "small", "increase" / "decrease", "qual
 nouns, adjectives or adverbs is kept, in both directions; pairs that are opposites only as verbs are
 not, since a verb's opposite depends on its sense ("take" / "give", "make" / "break": "how much did
 the film make" is not about breaking). WordNet's irregular forms of those words ("best" -> "good",
-"worse" -> "bad") are kept too, so that `qa.antonyms` can look inflected words up. Nothing is picked
+"worse" -> "bad") are kept too, so that `qa.opposites` can look inflected words up. Nothing is picked
 by hand. The licence WordNet asks to travel with its data is `qa/WORDNET-LICENSE.txt`.
 """
 

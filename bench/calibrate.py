@@ -62,20 +62,22 @@ log = logging.getLogger("bench.calibrate")
 READER_TRAINED = {d.cases[0].article for d in squad2_datasets(SQUAD2_TRAIN)} - SQUAD2_WITH_UNANSWERABLE
 
 # At most this share of answerable questions declined in the fit. The bound is 0.10 on each
-# held-out article, and held-out articles land up to 3 points above the in-fit share (at 0.08: 0.056
-# to 0.112), so the fit keeps well under it; a wrong decline is the failure users meet first.
-MAX_ANSWERABLE_DECLINED = 0.06
+# held-out article, and held-out articles land up to 3 points above the in-fit share (at 0.08: 0.047
+# to 0.110), so the fit keeps under it; a wrong decline is the failure users meet first. 0.07 is the
+# largest share that keeps every held-out article within 0.10 (docs/decision.md).
+MAX_ANSWERABLE_DECLINED = 0.07
 L2 = 1.0
 # Features that decline by themselves. A name, acronym or number the question uses that no document
 # mentions in any spelling (`qa.answering.known_word`) means the documents are about something else:
 # on the SQuAD 2.0 articles a third of such questions would be answered right, against four in five
 # of the rest, and the regression, outvoted by the many questions that name nothing, weighs it lightly.
-# The same holds for a question word whose antonym the best sentence states instead, never the word
-# (`qa.antonyms`, "the least used" of a sentence on "the most used"): the crowd's commonest way of
-# writing a question that looks answerable. Of the fit's 60 such questions 53 have no answer, but
-# they are 3 % of the fit, nearly all in three articles, and the article-weighted regression gives the
-# feature no weight.
-VETOES = ("absent_names", "antonym_swap")
+# The same holds for the sentence an answer would quote saying the opposite of the question
+# (`qa.opposites`): it states an antonym of a question word and never the word ("the least used" of a
+# sentence on "the most used"), or the question negates and the sentence negates nothing. These are
+# the crowd's commonest ways of writing a question that looks answerable. Of the fit's 60 and 71 such
+# questions, 53 and 64 have no answer, but they are 3-4 % of the fit, nearly all in three articles, and
+# the article-weighted regression gives the features next to no weight.
+VETOES = ("absent_names", "antonym_swap", "negation_mismatch")
 # The held-out groups the figures are reported for.
 GROUPS = {
     "squad2-dev": lambda r: r["corpus"] == "squad2:Computational_complexity_theory",

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .antonyms import swapped
 from .chunking import SENTENCE_STARTERS, Span, split_sentences
 from .chunking import document_heads as document_heads  # its home moved; importable from here too
 from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
 from .models import Passage
+from .opposites import asks_negated, negation_missing, swapped
 from .reader import Reader
 from .reader import reader as packaged_reader
 from .short_answers import asks_for
@@ -62,7 +62,6 @@ _CREATIVE = re.compile(
 _TITLE_WORDS = frozenset({"title", "headline"})
 _SUBTITLE_WORDS = frozenset({"subtitle", "subheading", "standfirst", "subhead", "tagline"})
 # Words that negate a statement; a question that negates asks about the opposite of what is said.
-_NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot"})
 # Demonyms and short forms that name the same country; documents often use only one of them.
 _ALIASES = {
     "america": "us",
@@ -253,8 +252,7 @@ def analyse(question: str) -> Question:
         creative=bool(_CREATIVE.match(question)),
         asks_title=bool(question_terms) and set(question_terms) <= title_terms,
         asks_subtitle=any(w in _SUBTITLE_WORDS for w in plain),
-        negated=any(w in _NEGATIONS for w in plain)
-        or any(t.lower().endswith(("n't", "n’t")) for t in tokens),
+        negated=asks_negated(question),
     )
 
 
@@ -506,7 +504,6 @@ class EvidenceSelector:
         sentence_terms = set(terms(best.span.text))
         median = float(np.median([e.similarity for e in scored]))
         absent = self.absent(q, keyword)
-        negates = any(bare(w) in _NEGATIONS or w.lower().endswith(("n't", "n’t")) for w in words(context))
         return {
             "similarity": best.similarity,
             "similarity_lead": best.similarity - median,
@@ -521,7 +518,7 @@ class EvidenceSelector:
             "type_missing": float(q.expects is not None and not _has_expected(best.span.text, q)),
             "new_terms": math.log1p(len(sentence_terms - set(q.terms))),
             "margin": best.match - runner_up.match if runner_up else best.match,
-            "negation_mismatch": float(q.negated and not negates),
+            "negation_mismatch": float(negation_missing(q.text, best.span.text)),
             "question_terms": math.log1p(len(q.terms)),
             "reader_margin": self.reader_margin(q, best),
             "antonym_swap": float(swapped(q.text, best.span.text) is not None),
@@ -584,6 +581,8 @@ class EvidenceSelector:
         absent = [w for w in self.absent(q, keyword) if w.lower() in asked.lower()]
         if absent:
             return f"no passage mentions {_listing(absent)}."
+        if features["negation_mismatch"] and asks_negated(asked):
+            return "the question asks what is not so, and the closest passage only says what is."
         pull = self.model.contributions(features)
         if features["type_missing"] and pull.get("type_missing", 0.0) < 0 and q.expects:
             return f"the closest passages give no {_KIND[q.expects]} for this."

@@ -41,10 +41,10 @@ FEATURES = (
     "type_missing",  # ... and the best sentence holds none outside the question's own words
     "new_terms",  # log(1 + the best sentence's terms that are not the question's)
     "margin",  # the best sentence's match score minus the runner-up's
-    "negation_mismatch",  # the question negates and the passage does not
+    "negation_mismatch",  # the question negates, the best sentence negates nothing (`qa.opposites`)
     "question_terms",  # log(1 + the question's content terms)
     "reader_margin",  # the reader's best span in the best sentence over its "no span" score (`qa.reader`)
-    "antonym_swap",  # the best sentence states an antonym of a question word, never the word (`qa.antonyms`)
+    "antonym_swap",  # the best sentence states an antonym of a question word, never the word (`qa.opposites`)
 )
 
 

@@ -534,7 +534,8 @@ def test_the_packaged_support_model_loads_with_a_fold_per_held_out_article():
 
     packaged = load_model()
     assert packaged.features == FEATURES and 0.0 < packaged.threshold < 1.0
-    assert packaged.vetoes == ("absent_names", "antonym_swap") and packaged.veto_support < packaged.threshold
+    assert packaged.vetoes == ("absent_names", "antonym_swap", "negation_mismatch")
+    assert packaged.veto_support < packaged.threshold
     assert len(packaged.folds) > 10
     zelda = packaged.fold("The_Legend_of_Zelda:_Twilight_Princess")
     assert zelda is not packaged and zelda.features == FEATURES
@@ -595,3 +596,15 @@ def test_a_decline_for_a_swapped_opposite_names_both_words():
     assert not decision.answerable and decision.features["antonym_swap"] == 1.0
     assert decision.reason == "the closest passage says “most”, not “least”."  # though "least" is absent too
     assert selector.decide("What was the most common attack?", passages, KeywordIndex(chunks)).answerable
+
+
+def test_a_negated_question_the_closest_sentence_only_affirms_is_declined_saying_so():
+    text = "The court ruled on the merger in May. The ruling surprised investors."
+    chunks = chunk_document(Document("n.txt", text), 700, 1)
+    passages = [Passage(c.source, c.start, c.end, c.text, 1.0) for c in chunks]
+    wary = hand_set_model(bias=4.0, negation_mismatch=-10.0)  # answers unless the negation is unmatched
+    selector = EvidenceSelector(HashingEmbeddings(), wary)
+    decision = selector.decide("What did the court not rule on?", passages, KeywordIndex(chunks))
+    assert not decision.answerable and decision.features["negation_mismatch"] == 1.0
+    assert decision.reason == "the question asks what is not so, and the closest passage only says what is."
+    assert selector.decide("What did the court rule on?", passages, KeywordIndex(chunks)).answerable

@@ -1,10 +1,10 @@
-"""The antonym check behind the `antonym_swap` veto: WordNet's pairs, looked up in any form."""
+"""The checks behind the `antonym_swap` and `negation_mismatch` vetoes: WordNet antonyms and negation."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.antonyms import lemmas, swapped
+from qa.opposites import asks_negated, lemmas, negates, negation_missing, swapped
 
 SWAPS = [
     ("What is the least used type of reduction?", "The most used one is Karp's.", ("least", "most")),
@@ -54,3 +54,23 @@ def test_inflected_forms_reach_their_base_word():
     assert {"small", "large"} <= lemmas("smallest") | lemmas("larger")
     assert "stop" in lemmas("stopped")
     assert "good" in lemmas("best")  # WordNet's irregular forms
+
+
+def test_a_negated_question_is_not_answered_by_a_sentence_that_negates_nothing():
+    assert negation_missing("What did the court not rule on?", "The court ruled on the merger.")
+    assert negation_missing("Which city isn't on the coast?", "Nice and Cannes are on the coast.")
+
+
+def test_a_sentence_negates_with_a_word_by_its_meaning_or_by_a_prefix():
+    assert negates("It was not released.") and negates("They couldn't agree.")
+    assert negates("Most species lack combs.")  # by meaning
+    assert negates("Its sale was illegal.") and negates("It is unable to legislate.")  # by a prefix
+    assert not negates("The court ruled on the merger.")
+    assert not negates("The uniform was blue.")  # "un..." that is no opposite of "iform"
+    assert not negation_missing("Which issues is it not able to rule on?", "It is unable to rule on them.")
+
+
+def test_a_question_offering_both_polarities_does_not_negate():
+    assert not asks_negated("Is it known whether or not P equals NP?")
+    assert not asks_negated("What may or may not be true?")
+    assert asks_negated("What has never been proven?") and asks_negated("Who didn't attend?")

@@ -1,14 +1,19 @@
-"""Question + sentence -> a word of the question whose opposite the sentence states instead.
+"""Question + sentence -> whether the sentence says the opposite of what the question asks.
 
-A question written to look answerable often swaps one word of a sentence for its opposite: "What is
-the least used type of reduction?" of a sentence about the most used one. Sentence embeddings score
-such a pair as a close match (antonyms share their contexts), and every other word matches, so the
-match features cannot see the swap. WordNet's direct antonyms can: `swapped` finds a question word
-that the sentence an answer would quote never uses in any form while it states one of that word's
-antonyms. The decision declines such a question (`antonym_swap` is a veto: `bench.calibrate`).
+A question written to look answerable often takes a sentence's words and turns one of them around:
+"What is the least used type of reduction?" of a sentence about the most used one, or "What did the
+court not rule on?" of a sentence on what it ruled. Sentence embeddings score such a pair as a close
+match (opposites share their contexts), and every other word matches, so the match features cannot
+see the turn. Two checks can:
 
-The pairs come from Princeton WordNet 3.0 (`bench.antonyms` writes `antonyms.json`; the licence is
-`WORDNET-LICENSE.txt`).
+- `swapped`: the sentence states an antonym of a question word (WordNet's direct antonyms) and never
+  the word itself in any form;
+- `negation_missing`: the question negates ("not", "never", "n't") and the sentence negates nothing,
+  neither with such a word nor by meaning ("lacks", "unused").
+
+The decision declines such a question (`antonym_swap` and `negation_mismatch` are vetoes:
+`bench.calibrate`). The pairs come from Princeton WordNet 3.0 (`bench.antonyms` writes
+`antonyms.json`; the licence is `WORDNET-LICENSE.txt`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ _ENDINGS = (
 )  # fmt: skip
 
 
-_NEGATIONS = frozenset({"not", "no", "never", "neither", "nor", "without", "cannot"})
+NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot"})
+# Words that negate by their meaning: "most species lack combs" says which do not have them.
+_NEGATIVE = frozenset({"lack", "fail", "refuse", "refusal", "avoid", "deny", "absent", "missing", "except"})
+# Prefixes that make a word's opposite ("unused", "unable", "illegal"), counted as a negation when
+# WordNet lists the prefixed word as the antonym of the rest.
+_PREFIXES = ("un", "in", "im", "il", "ir", "non", "dis")
+_CHOICE = re.compile(r"\bor\s+(?:\w+\s+)?not\b", re.IGNORECASE)  # "whether or not", "may or may not"
 _CLAUSE = re.compile(r"[,;:.!?()\u2013\u2014]\s|[;:!?()\u2013\u2014]")  # where a negation's reach ends
 
 
@@ -94,5 +105,38 @@ def _read(text: str) -> list[tuple[str, bool]]:
         negated = False
         for token in words(clause):
             read.append((token, negated))
-            negated = negated or token.lower() in _NEGATIONS or token.lower().endswith(("n't", "n’t"))
+            negated = negated or _negation_word(token)
     return read
+
+
+def _negation_word(token: str) -> bool:
+    lower = token.lower()
+    return lower in NEGATIONS or lower.endswith(("n't", "n’t"))
+
+
+def asks_negated(question: str) -> bool:
+    """Does the question negate ("What did the court not rule on?"), other than to offer a choice
+    ("whether or not")?"""
+    return any(_negation_word(t) for t in words(_CHOICE.sub(" ", question)))
+
+
+def negates(sentence: str) -> bool:
+    """Does the sentence negate something: a negation word, a word that negates by its meaning, or a
+    word made the opposite of another by a prefix?"""
+    antonyms = _table()[0]
+    for token in words(sentence):
+        if _negation_word(token):
+            return True
+        forms = lemmas(token)
+        if forms & _NEGATIVE:
+            return True
+        for form in forms:
+            for prefix in _PREFIXES:
+                if form.startswith(prefix) and form[len(prefix) :] in antonyms.get(form, ()):
+                    return True
+    return False
+
+
+def negation_missing(question: str, sentence: str) -> bool:
+    """The question negates and the sentence does not: it says what is so, not what the question asks."""
+    return asks_negated(question) and not negates(sentence)
