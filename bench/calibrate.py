@@ -74,8 +74,8 @@ L2 = 1.0
 # The same holds for the sentence an answer would quote saying the opposite of the question
 # (`qa.opposites`): it states an antonym of a question word and never the word ("the least used" of a
 # sentence on "the most used"), or the question negates and the sentence negates nothing. These are
-# the crowd's commonest ways of writing a question that looks answerable. Of the fit's 60 and 71 such
-# questions, 53 and 64 have no answer, but they are 3-4 % of the fit, nearly all in three articles, and
+# the crowd's commonest ways of writing a question that looks answerable. Of the fit's 60 and 73 such
+# questions, 53 and 66 have no answer, but they are 3-4 % of the fit, nearly all in three articles, and
 # the article-weighted regression gives the features next to no weight.
 VETOES = ("absent_names", "antonym_swap", "negation_mismatch")
 # The held-out groups the figures are reported for.
