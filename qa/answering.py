@@ -61,7 +61,6 @@ _CREATIVE = re.compile(
 # What a document calls its own heading and the line under it.
 _TITLE_WORDS = frozenset({"title", "headline"})
 _SUBTITLE_WORDS = frozenset({"subtitle", "subheading", "standfirst", "subhead", "tagline"})
-# Words that negate a statement; a question that negates asks about the opposite of what is said.
 # Demonyms and short forms that name the same country; documents often use only one of them.
 _ALIASES = {
     "america": "us",

@@ -9,7 +9,7 @@ see the turn. Two checks can:
 - `swapped`: the sentence states an antonym of a question word (WordNet's direct antonyms) and never
   the word itself in any form;
 - `negation_missing`: the question negates ("not", "never", "n't") and the sentence negates nothing,
-  neither with such a word nor by meaning ("lacks", "unused").
+  neither with such a word, nor by meaning ("lacks"), nor by a prefix ("unable").
 
 The decision declines such a question (`antonym_swap` and `negation_mismatch` are vetoes:
 `bench.calibrate`). The pairs come from Princeton WordNet 3.0 (`bench.antonyms` writes
@@ -35,10 +35,10 @@ _ENDINGS = (
 )  # fmt: skip
 
 
-NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot"})
+_NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot"})
 # Words that negate by their meaning: "most species lack combs" says which do not have them.
 _NEGATIVE = frozenset({"lack", "fail", "refuse", "refusal", "avoid", "deny", "absent", "missing", "except"})
-# Prefixes that make a word's opposite ("unused", "unable", "illegal"), counted as a negation when
+# Prefixes that make a word's opposite ("unable", "illegal"), counted as a negation when
 # WordNet lists the prefixed word as the antonym of the rest.
 _PREFIXES = ("un", "in", "im", "il", "ir", "non", "dis")
 _CHOICE = re.compile(r"\bor\s+(?:\w+\s+)?not\b", re.IGNORECASE)  # "whether or not", "may or may not"
@@ -71,8 +71,8 @@ def swapped(question: str, sentence: str) -> tuple[str, str] | None:
     """(the question's word, the sentence's antonym of it) when the sentence never uses the question's
     word in any form but states an antonym of it; else None. Not counted: function words of the
     question (the passage may answer "least" with "most"), a word the question itself sets against its
-    antonym ("simple or complex?"), and a word or antonym just after a negation ("not equal" says
-    "unequal")."""
+    antonym ("simple or complex?"), and a word or antonym after a negation in its clause ("not equal"
+    says "unequal")."""
     antonyms = _table()[0]
     used: set[str] = set()
     plain: dict[str, str] = {}  # a lemma the sentence states without a negation -> its word there
@@ -111,7 +111,7 @@ def _read(text: str) -> list[tuple[str, bool]]:
 
 def _negation_word(token: str) -> bool:
     lower = token.lower()
-    return lower in NEGATIONS or lower.endswith(("n't", "n’t"))
+    return lower in _NEGATIONS or lower.endswith(("n't", "n’t"))
 
 
 def asks_negated(question: str) -> bool:
