@@ -26,8 +26,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 from qa import Assistant
+from qa.answerers import quote
 from qa.answerers.local import LocalModel
-from qa.answering import MODEL_PASSAGES, Evidence
+from qa.answering import MODEL_PASSAGES, Decision, Evidence
 from qa.chunking import Span, split_sentences
 from qa.embeddings import PackagedMiniLM
 from qa.generative import (
@@ -414,6 +415,24 @@ def test_a_supported_reply_is_the_answer_written_by_the_model_with_exact_citatio
         assert c.source == ARTICLE_SOURCE
         assert article_text[c.start : c.end] == c.text
         assert "Beijing" in c.text
+
+
+def test_the_fact_first_comes_from_the_sentence_the_decision_rests_on_even_if_the_model_cites_another(
+    with_model, article_text
+):
+    def evidence(containing: str) -> Evidence:
+        span = next(s for s in split_sentences(article_text) if containing in s.text)
+        return Evidence(ARTICLE_SOURCE, span, 0.9, 0.9, 0.9)
+
+    best, other = evidence("June 14 in Beijing"), evidence("tabletop exercise")
+    decision = Decision(True, [best], context=[other, best], support=0.9)
+    assistant = with_model(ScriptedChatModel(reply=f"{other.span.text} [1]"))  # cites the other only
+    *_, answer = assistant.writer.write(BEIJING, decision, quote(BEIJING, decision), assistant.embeddings)
+    assert answer.mode == "local" and answer.short is not None
+    assert article_text[answer.short.start : answer.short.end] == "Beijing"
+    # the sentence it is cut from is cited after the model's own, and the answer opens with it
+    assert [c.text for c in answer.citations] == [other.span.text, best.span.text]
+    assert answer.short.n == 2 and answer.text.startswith("Beijing [2]. ")
 
 
 def test_when_every_sentence_fails_the_check_the_extractive_answer_is_given(with_model, extractive):
