@@ -578,9 +578,10 @@ class EvidenceSelector:
         if swap and swap[0].lower() in asked.lower():  # the more telling: "says “new”, not “old”"
             return f"the closest passage says “{swap[1]}”, not “{swap[0]}”."
         absent = [w for w in self.absent(q, keyword) if w.lower() in asked.lower()]
-        if absent:
-            return f"no passage mentions {_listing(absent)}."
-        if features["negation_mismatch"] and asks_negated(asked):
+        negation = bool(features["negation_mismatch"]) and asks_negated(asked)
+        if absent and not (negation and not any(_looks_like_name(w, q.text) for w in absent)):
+            return f"no passage mentions {_listing(absent)}."  # an absent name says most; else the veto
+        if negation:
             return "the question asks what is not so, and the closest passage only says what is."
         pull = self.model.contributions(features)
         if features["type_missing"] and pull.get("type_missing", 0.0) < 0 and q.expects:

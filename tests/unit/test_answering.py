@@ -608,3 +608,6 @@ def test_a_negated_question_the_closest_sentence_only_affirms_is_declined_saying
     assert not decision.answerable and decision.features["negation_mismatch"] == 1.0
     assert decision.reason == "the question asks what is not so, and the closest passage only says what is."
     assert selector.decide("What did the court rule on?", passages, KeywordIndex(chunks)).answerable
+    # the veto that declined it is the reason, not a common word the documents lack ("decide")
+    other = selector.decide("What did the court not decide on?", passages, KeywordIndex(chunks))
+    assert other.reason == "the question asks what is not so, and the closest passage only says what is."
