@@ -27,7 +27,7 @@ from .chunking import document_heads as document_heads  # its home moved; import
 from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
 from .models import Passage
-from .opposites import asks_negated, negation_missing, swapped
+from .opposites import asks_negated, negates, swapped
 from .reader import Reader
 from .reader import reader as packaged_reader
 from .short_answers import asks_for
@@ -517,7 +517,7 @@ class EvidenceSelector:
             "type_missing": float(q.expects is not None and not _has_expected(best.span.text, q)),
             "new_terms": math.log1p(len(sentence_terms - set(q.terms))),
             "margin": best.match - runner_up.match if runner_up else best.match,
-            "negation_mismatch": float(negation_missing(q.text, best.span.text)),
+            "negation_mismatch": float(q.negated and not negates(best.span.text)),
             "question_terms": math.log1p(len(q.terms)),
             "reader_margin": self.reader_margin(q, best),
             "antonym_swap": float(swapped(q.text, best.span.text) is not None),

@@ -8,8 +8,8 @@ see the turn. Two checks can:
 
 - `swapped`: the sentence states an antonym of a question word (WordNet's direct antonyms) and never
   the word itself in any form;
-- `negation_missing`: the question negates ("not", "never", "n't") and the sentence negates nothing,
-  neither with such a word, nor by meaning ("lacks"), nor by a prefix ("unable").
+- `asks_negated` and `negates`: the question negates ("not", "never", "n't") and the sentence
+  negates nothing, neither with such a word, nor by meaning ("lacks"), nor by a prefix ("unable").
 
 The decision declines such a question (`antonym_swap` and `negation_mismatch` are vetoes:
 `bench.calibrate`). The pairs come from Princeton WordNet 3.0 (`bench.antonyms` writes
@@ -135,8 +135,3 @@ def negates(sentence: str) -> bool:
                 if form.startswith(prefix) and form[len(prefix) :] in antonyms.get(form, ()):
                     return True
     return False
-
-
-def negation_missing(question: str, sentence: str) -> bool:
-    """The question negates and the sentence does not: it says what is so, not what the question asks."""
-    return asks_negated(question) and not negates(sentence)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.opposites import asks_negated, lemmas, negates, negation_missing, swapped
+from qa.opposites import asks_negated, lemmas, negates, swapped
 
 SWAPS = [
     ("What is the least used type of reduction?", "The most used one is Karp's.", ("least", "most")),
@@ -57,8 +57,11 @@ def test_inflected_forms_reach_their_base_word():
 
 
 def test_a_negated_question_is_not_answered_by_a_sentence_that_negates_nothing():
-    assert negation_missing("What did the court not rule on?", "The court ruled on the merger.")
-    assert negation_missing("Which city isn't on the coast?", "Nice and Cannes are on the coast.")
+    for question, sentence in [
+        ("What did the court not rule on?", "The court ruled on the merger."),
+        ("Which city isn't on the coast?", "Nice and Cannes are on the coast."),
+    ]:
+        assert asks_negated(question) and not negates(sentence)
 
 
 def test_a_sentence_negates_with_a_word_by_its_meaning_or_by_a_prefix():
@@ -67,7 +70,7 @@ def test_a_sentence_negates_with_a_word_by_its_meaning_or_by_a_prefix():
     assert negates("Its sale was illegal.") and negates("It is unable to legislate.")  # by a prefix
     assert not negates("The court ruled on the merger.")
     assert not negates("The uniform was blue.")  # "un..." that is no opposite of "iform"
-    assert not negation_missing("Which issues is it not able to rule on?", "It is unable to rule on them.")
+    assert asks_negated("What is it not able to rule on?") and negates("It is unable to rule on them.")
 
 
 def test_a_question_offering_both_polarities_does_not_negate():
