@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 
@@ -26,13 +28,13 @@ from .chunking import SENTENCE_STARTERS, Span, split_sentences
 from .chunking import document_heads as document_heads  # its home moved; importable from here too
 from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
-from .models import Passage
+from .models import Chunk, Passage
 from .opposites import asks_negated, negates, swapped
 from .reader import Reader
 from .reader import reader as packaged_reader
 from .short_answers import asks_for
 from .support import SupportModel, load_model
-from .text import STOPWORDS, bare, normalise, terms, words
+from .text import STOPWORDS, WORD, bare, normalise, terms, words
 
 DECLINE_PREFIX = "The documents don't say"
 TENTATIVE_PREFIX = "The closest the documents come:"
@@ -52,6 +54,21 @@ MARGIN_CAP = 10.0  # the reader's margin beyond this way is just as sure (held-o
 READ_SENTENCES = 4
 READER_WEIGHT = 0.02
 VECTOR_CACHE = 50_000  # sentence and word vectors kept (each cache), about 75 MB at most
+# A two-word name of the question is read in at most this many chunks holding both words, and its
+# words' documents are found when each word is in at most NAME_ROWS chunks; beyond, the pair is
+# common enough to be taken as mentioned.
+NAME_READS = 50
+NAME_ROWS = 5_000
+
+
+class Documents(Protocol):
+    """What the decision reads of the documents beyond the retrieved passages (`qa.index.Snapshot`):
+    where a two-word name of the question is looked for."""
+
+    def chunks_with(self, words: Sequence[str], limit: int) -> list[Chunk] | None: ...
+
+    def sources_with(self, words: Sequence[str], limit: int) -> set[str] | None: ...
+
 
 _CREATIVE = re.compile(
     r"^\s*(?:please\s+)?(?:write|compose|create|generate|draft|invent|imagine|pretend|sing|"
@@ -74,6 +91,8 @@ _ALIASES = {
 }
 # The adjective of a place name: its stem plus -ian, -ean, -an, -ese, -ish or -i ("Australian").
 _DEMONYM = re.compile(r"([a-z]{4,}?)(?:ian|ean|an|n|ese|ish|i)")
+# An adjective of a place or people ("French", "European", "Chinese", "Israeli") before a noun.
+_ADJECTIVE_OF_PLACE = re.compile(r"[a-z]{3,}(?:ian|ean|an|ese|ish|ch|i)")
 # What each kind of expected answer is called in a decline.
 _KIND = {"date": "date or time", "number": "number", "name": "name", "place": "place"}
 # A place is named after a locative preposition: "in Beijing", "at the Pentagon".
@@ -185,6 +204,7 @@ class Question:
     asks_title: bool
     asks_subtitle: bool
     negated: bool
+    name_pairs: list[tuple[str, str]]  # two capitalised words side by side, as written ("Radar Princess")
 
 
 @dataclass(frozen=True)
@@ -252,7 +272,28 @@ def analyse(question: str) -> Question:
         asks_title=bool(question_terms) and set(question_terms) <= title_terms,
         asks_subtitle=any(w in _SUBTITLE_WORDS for w in plain),
         negated=asks_negated(question),
+        name_pairs=name_pairs(question),
     )
+
+
+def name_pairs(question: str) -> list[tuple[str, str]]:
+    """Each two capitalised words the question writes side by side past its first word, with nothing
+    but a space between ("Radar Princess", not "Nintendo's Official" or "X, Y"). Crowd-written
+    near misses splice two names of a document into one it never uses ("Legend of Zelda: Australia
+    Twilight"), and each word alone is known. None when the question capitalises every word past its
+    first ("What Is The Main Point"): then capitals say nothing about names."""
+    found = list(WORD.finditer(question))
+    if not any(m.group()[:1].islower() for m in found[1:]):
+        return []
+
+    def name(word: str) -> bool:
+        return word[:1].isupper() and word.isalpha() and word.lower() not in STOPWORDS
+
+    return [
+        (a.group(), b.group())
+        for a, b in pairwise(found[1:])
+        if name(a.group()) and name(b.group()) and question[a.end() : b.start()] == " "
+    ]
 
 
 def asks_about_opening(question: str) -> bool:
@@ -306,6 +347,20 @@ def _one_letter_off(word: str) -> Iterator[str]:
             yield head + ch + tail
             if tail:
                 yield head + ch + tail[1:]
+
+
+def _writes(pair: tuple[str, str], text: str) -> bool:
+    """Does the text have the two words side by side, the second in any form that shares its stem
+    ("East German" writes "East Germany")?"""
+    first, second = (normalise(w) for w in pair)
+    found = [normalise(w) for w in words(text)]
+    return any(
+        a == first
+        and (
+            b == second or (min(len(b), len(second)) >= 4 and (b.startswith(second) or second.startswith(b)))
+        )
+        for a, b in pairwise(found)
+    )
 
 
 def _looks_like_name(word: str, question: str) -> bool:
@@ -380,10 +435,12 @@ class EvidenceSelector:
         sources: list[str] | None = None,
         asked: str | None = None,
         said: str | None = None,
+        documents: Documents | None = None,
     ) -> Decision:
         """Answer or decline `question` (standalone) from the passages. `asked` is what the user typed,
         when a follow-up was rewritten: a decline only quotes the user's own words. `said` is the
-        previous answer when the question is a follow-up to it."""
+        previous answer when the question is a follow-up to it. `documents` are read beyond the
+        passages for a two-word name of the question; without them such names go unchecked."""
         q = analyse(question)
         if q.creative:
             return Decision(False, reason="I answer questions from the documents; I don't write new text.")
@@ -395,10 +452,11 @@ class EvidenceSelector:
 
         scored = self.reread(q, self.score(q, passages, keyword))
         best = scored[0]
-        features = self.features(q, best, scored, passages, keyword)
+        absent = self.absent(q, keyword, passages, documents)
+        features = self.features(q, best, scored, passages, keyword, absent)
         support = self.model.probability(features)
         if support < self.threshold or self.model.vetoed(features):
-            reason = self._reason(q, features, keyword, asked or question, best.span.text)
+            reason = self._reason(q, features, absent, asked or question, best.span.text)
             return Decision(False, scored[:3], reason, support=support, features=features)
         chosen = [best]
         for other in scored[1:]:
@@ -487,8 +545,10 @@ class EvidenceSelector:
         scored: list[Evidence],
         passages: list[Passage],
         keyword: KeywordIndex,
+        absent: list[str],
     ) -> dict[str, float]:
-        """The `qa.support.FEATURES` of the question and its best sentence."""
+        """The `qa.support.FEATURES` of the question and its best sentence; `absent` is what of the
+        question no document mentions (`absent`)."""
         weights = {t: keyword.idf(t) for t in q.terms}
         total = sum(weights.values()) or 1.0
         passage = _passage_of(best, passages)
@@ -502,7 +562,6 @@ class EvidenceSelector:
         runner_up = next((e for e in scored if e.span.text != best.span.text), None)
         sentence_terms = set(terms(best.span.text))
         median = float(np.median([e.similarity for e in scored]))
-        absent = self.absent(q, keyword)
         return {
             "similarity": best.similarity,
             "similarity_lead": best.similarity - median,
@@ -539,9 +598,28 @@ class EvidenceSelector:
         return [fresh, best] if fresh is not None else []
 
     @staticmethod
-    def absent(q: Question, keyword: KeywordIndex) -> list[str]:
-        """The question's words (as written) that no document mentions in any form."""
-        return [q.wording.get(t, t) for t in q.terms if not known_word(q.wording.get(t, t), keyword)]
+    def absent(
+        q: Question, keyword: KeywordIndex, passages: list[Passage], documents: Documents | None = None
+    ) -> list[str]:
+        """The question's words (as written) that no document mentions in any form, and, read from
+        `documents`, its two-word names that no document writes though one holds both words apart:
+        "Radar Princess" of a document on "Twilight Princess" praised by "Games Radar". Words no one
+        document holds say less (a misspelling, words of two documents), and neither does an adjective
+        of a place ("French Republicans" is a description, not a name)."""
+        missing = [q.wording.get(t, t) for t in q.terms if not known_word(q.wording.get(t, t), keyword)]
+        if documents is None:
+            return missing
+        for pair in q.name_pairs:
+            if _ADJECTIVE_OF_PLACE.fullmatch(pair[0].lower()) or any(_writes(pair, p.text) for p in passages):
+                continue
+            if not all(keyword.document_frequency.get(normalise(w), 0) for w in pair):
+                continue  # a word no document holds is missing already, or known in another spelling
+            if not documents.sources_with(pair, NAME_ROWS):
+                continue
+            holding = documents.chunks_with(pair, NAME_READS)
+            if holding is not None and not any(_writes(pair, c.text) for c in holding):
+                missing.append(" ".join(pair))
+        return missing
 
     def _closest_words(self, asked: list[str], context: str) -> list[float]:
         """For each asked word, the cosine of its vector to the closest content word of `context`."""
@@ -571,13 +649,13 @@ class EvidenceSelector:
         return np.stack([found[t] for t in texts])
 
     def _reason(
-        self, q: Question, features: dict[str, float], keyword: KeywordIndex, asked: str, sentence: str
+        self, q: Question, features: dict[str, float], absent: list[str], asked: str, sentence: str
     ) -> str:
         """The decline's reason in plain words, from what weighed most against answering."""
         swap = swapped(q.text, sentence) if features["antonym_swap"] else None
         if swap and swap[0].lower() in asked.lower():  # the more telling: "says “new”, not “old”"
             return f"the closest passage says “{swap[1]}”, not “{swap[0]}”."
-        absent = [w for w in self.absent(q, keyword) if w.lower() in asked.lower()]
+        absent = [w for w in absent if w.lower() in asked.lower()]
         negation = bool(features["negation_mismatch"]) and asks_negated(asked)
         if absent and not (negation and not any(_looks_like_name(w, q.text) for w in absent)):
             return f"no passage mentions {_listing(absent)}."  # an absent name says most; else the veto

@@ -392,7 +392,10 @@ class Assistant:
             overview = self._overview(snapshot, request, passages, heads, sources)
             if overview is not None:
                 return overview, passages
-        return self.selector.decide(query, passages, snapshot.keyword, heads, sources, asked, said), passages
+        decision = self.selector.decide(
+            query, passages, snapshot.keyword, heads, sources, asked, said, documents=snapshot
+        )
+        return decision, passages
 
     def _overview(
         self,

@@ -153,6 +153,32 @@ class Snapshot:
         """The chunks at these rows of the keyword index, texts included (see `collection_chunks`)."""
         return self.collection_chunks([self.keyword.chunk_id(i) for i in rows])
 
+    def chunks_with(self, words: Sequence[str], limit: int) -> list[Chunk] | None:
+        """The committed chunks holding every one of these words (as the keyword index reads them),
+        texts included; None when more than `limit` do: too common to be worth reading them all."""
+        rows = np.flatnonzero(self._rows_with(words))
+        if len(rows) > limit:
+            return None
+        return [chunk for chunk in self.rows([int(i) for i in rows]) if chunk is not None]
+
+    def sources_with(self, words: Sequence[str], limit: int) -> set[str] | None:
+        """The documents holding every one of these words, each anywhere in them; None when a word
+        is in more than `limit` chunks."""
+        found: set[str] | None = None
+        for word in words:
+            rows = np.flatnonzero(self._rows_with([word]))
+            if len(rows) > limit:
+                return None
+            sources = {self.keyword.source_of(int(i)) for i in rows}
+            found = sources if found is None else found & sources
+        return found or set()
+
+    def _rows_with(self, words: Sequence[str]) -> np.ndarray:
+        mask = self.keyword.live.copy()
+        for word in words:
+            mask &= self.keyword.scores(word) > 0
+        return mask
+
     def pages(self, source: str) -> tuple[tuple[int, int], ...]:
         entry = self.entry(source)
         return entry.pages if entry else ()

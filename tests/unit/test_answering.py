@@ -32,12 +32,14 @@ from qa.answering import (
     analyse,
     document_heads,
     known_word,
+    name_pairs,
 )
 from qa.chunking import Span, chunk_document
 from qa.keyword_index import KeywordIndex
 from qa.models import Answer, Chunk, Document, Passage
 from qa.reader import Reader
 from qa.support import FEATURES
+from qa.text import normalise, terms
 
 SOURCE = "talks.txt"
 TEXT = (
@@ -240,6 +242,90 @@ def test_a_veto_declines_a_question_naming_something_absent_however_well_the_res
         answered.features["absent_names"] == 1.0 and not answered.answerable
     )  # "Russian": Russia is absent too
     assert vetoing.decide("Where was the cybercrime dialogue held?", passages, keyword).answerable
+
+
+def test_name_pairs_are_two_capitalised_words_side_by_side_past_the_first_word():
+    assert name_pairs("What accolade did Radar Princess receive?") == [("Radar", "Princess")]
+    assert name_pairs("Who was the Prime Minister of East Germany?") == [
+        ("Prime", "Minister"),
+        ("East", "Germany"),
+    ]
+    assert name_pairs("Clawshot Princess uses which controls?") == []  # the first word is capitalised anyway
+    assert name_pairs("What was on Nintendo's Official list?") == []  # a possessive ends a name
+    assert name_pairs("Which film sold more in the UK, Skyfall or Spectre?") == []  # punctuation between
+    assert name_pairs("What was the 2001 ABC logo?") == []  # a number is not a name word
+    assert name_pairs("What Is The Main Point Of The Article?") == []  # title case: capitals say nothing
+
+
+def test_a_name_is_written_with_its_second_word_in_another_form_and_an_adjective_of_a_place_is_no_name(
+    passages, keyword
+):
+    text = "He led East German forces. French troops and republicans met."
+    chunk = Chunk("a.txt#0", "a.txt", 0, len(text), text)
+    documents = InMemoryDocuments([chunk])
+    q = analyse("Who led the East Germany forces and the French Republicans?")
+    assert q.name_pairs == [("East", "Germany"), ("French", "Republicans")]
+    assert EvidenceSelector.absent(q, KeywordIndex([chunk]), [], documents) == []
+    spliced = analyse("Who led the East Republicans?")
+    assert EvidenceSelector.absent(spliced, KeywordIndex([chunk]), [], documents) == ["East Republicans"]
+
+
+class InMemoryDocuments:
+    """`qa.answering.Documents` over chunks in memory, read as `qa.index.Snapshot` reads its index."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self.chunks = chunks
+
+    def chunks_with(self, words, limit):
+        holding = [c for c in self.chunks if all(normalise(w) in terms(c.text) for w in words)]
+        return None if len(holding) > limit else holding
+
+    def sources_with(self, words, limit):
+        found = None
+        for word in words:
+            holding = [c.source for c in self.chunks if normalise(word) in terms(c.text)]
+            if len(holding) > limit:
+                return None
+            found = set(holding) if found is None else found & set(holding)
+        return found or set()
+
+
+class CommonWords(InMemoryDocuments):
+    def chunks_with(self, words, limit):
+        return None
+
+
+def test_a_two_word_name_no_document_writes_is_absent_though_a_document_holds_both_words(
+    chunks, passages, keyword
+):
+    from dataclasses import replace
+
+    vetoing = EvidenceSelector(
+        HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
+    )
+    documents = InMemoryDocuments(chunks)
+    for spliced in (
+        "What did the Obama Department call the dialogue?",
+        "What did the Beijing Department discuss?",
+    ):
+        decision = vetoing.decide(
+            spliced, passages, keyword, documents=documents
+        )  # one chunk with both, none
+        assert not decision.answerable and decision.features["absent_names"] == 1.0
+    assert decision.reason == "no passage mentions “Beijing Department”."
+    assert vetoing.decide(spliced, passages, keyword).answerable  # no documents: two-word names unchecked
+    other = Chunk("other.txt#0", "other.txt", 0, 25, "A Spring Festival opened.")
+    apart = "What did the Spring Department say?"  # no one document holds both words: says less
+    assert vetoing.decide(
+        apart, passages, KeywordIndex([*chunks, other]), documents=InMemoryDocuments([*chunks, other])
+    ).answerable
+    named = "What did the State Department call the dialogue?"
+    assert vetoing.decide(named, passages, keyword, documents=documents).answerable
+    elsewhere = [p for p in passages if "State Department" not in p.text]  # only the documents have it
+    assert elsewhere and len(elsewhere) < len(passages)
+    assert vetoing.decide(named, elsewhere, keyword, documents=documents).features["absent_names"] == 0.0
+    too_common = vetoing.decide(spliced, passages, keyword, documents=CommonWords(chunks))
+    assert too_common.answerable  # more chunks hold both words than are read: taken as mentioned
 
 
 def test_the_reason_never_names_a_question_word(selector, passages, keyword):

@@ -123,3 +123,20 @@ def test_a_keyword_only_hit_beyond_the_dense_candidates_gets_its_similarity_from
     target = next(p for p in passages if p.source == "target.txt")
     assert target.similarity == pytest.approx(-0.9, abs=1e-3)
     assert len(passages) == 31  # the 30 dense candidates and the keyword-only one
+
+
+def test_chunks_with_reads_the_chunks_holding_every_word_or_none_when_more_than_the_limit_do(four):
+    snapshot, _ = four
+    assert sorted(c.source for c in snapshot.chunks_with(["quokka"], 10)) == ["b.txt", "c.txt"]
+    holding = snapshot.chunks_with(["Quokka", "island"], 10)  # as the keyword index reads words
+    assert [(c.source, c.text) for c in holding] == [("b.txt", DOCS["b.txt"][0])]
+    assert snapshot.chunks_with(["quokka", "zebra"], 10) == []
+    assert snapshot.chunks_with(["quokka"], 1) is None
+
+
+def test_sources_with_names_the_documents_holding_every_word_anywhere_or_none_beyond_the_limit(four):
+    snapshot, _ = four
+    assert snapshot.sources_with(["quokka", "island"], 10) == {"b.txt"}
+    assert snapshot.sources_with(["quokka"], 10) == {"b.txt", "c.txt"}
+    assert snapshot.sources_with(["quokka", "zebra"], 10) == set()  # in different documents
+    assert snapshot.sources_with(["quokka"], 1) is None
