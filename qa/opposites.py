@@ -7,7 +7,8 @@ match (opposites share their contexts), and every other word matches, so the mat
 see the turn. Two checks can:
 
 - `swapped`: the sentence states an antonym of a question word (WordNet's direct antonyms) and never
-  the word itself in any form;
+  the word itself in any form, or states another number word than the question's ("the twenty-fourth
+  film" for "the thirty-fourth film", "three men" for "four men");
 - `asks_negated` and `negates`: the question negates ("not", "never", "n't") and the sentence
   negates nothing, neither with such a word, nor by meaning ("lacks"), nor by a prefix ("unable").
 
@@ -41,6 +42,22 @@ _NEGATIVE = frozenset({"lack", "fail", "refuse", "refusal", "avoid", "deny", "ab
 # Prefixes that make a word's opposite ("unable", "illegal"), counted as a negation when
 # WordNet lists the prefixed word as the antonym of the rest.
 _PREFIXES = ("un", "in", "im", "il", "ir", "non", "dis")
+# Number words, spelled out; a count and a rank are told apart. Digits are not read: a year or a score
+# beside another says less ("1995" and "19 games" in one passage answer different questions).
+_CARDINALS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety""".split()
+)
+_ORDINALS = frozenset(
+    """first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth
+    fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth fortieth
+    fiftieth sixtieth seventieth eightieth ninetieth""".split()
+)
+# A count after these asks for that many things ("which two streets", "what were three sites", "name
+# two"): the sentence lists them without stating the count.
+_ASKING_COUNT = frozenset({"which", "what", "name", "list", "give", "are", "were"})
+# An opening "First," or "Secondly," orders the writer's points; it ranks nothing the sentence is about.
+_ENUMERATION = re.compile(rf"^\W*(?:{'|'.join(sorted(_ORDINALS))})(?:ly)?,", re.IGNORECASE)
 _CHOICE = re.compile(r"\bor\s+(?:\w+\s+)?not\b", re.IGNORECASE)  # "whether or not", "may or may not"
 _CLAUSE = re.compile(r"[,;:.!?()\u2013\u2014]\s|[;:!?()\u2013\u2014]")  # where a negation's reach ends
 
@@ -69,7 +86,8 @@ def lemmas(word: str) -> frozenset[str]:
 
 def swapped(question: str, sentence: str) -> tuple[str, str] | None:
     """(the question's word, the sentence's antonym of it) when the sentence never uses the question's
-    word in any form but states an antonym of it; else None. Not counted: function words of the
+    word in any form but states an antonym of it, or states another number word (`_other_number`);
+    else None. Not counted: function words of the
     question (the passage may answer "least" with "most"), a word the question itself sets against its
     antonym ("simple or complex?"), and a word or antonym after a negation in its clause ("not equal"
     says "unequal")."""
@@ -94,7 +112,42 @@ def swapped(question: str, sentence: str) -> tuple[str, str] | None:
             opposite = next((a for a in sorted(opposites) if a in plain), None)
             if opposite is not None:
                 return token, plain[opposite]
+    return _other_number(question, sentence)
+
+
+def _other_number(question: str, sentence: str) -> tuple[str, str] | None:
+    """(the question's number word, the sentence's other one) when the sentence states a count or rank
+    the question does not and never the question's own. Not counted: a count the question asks for
+    (`_ASKING_COUNT`), "one" in a question ("what is one reason": any one of several), and in the
+    sentence "one of" (a pronoun) and an opening "First," (`_ENUMERATION`)."""
+    asked = _numbers(words(question), asking=True)
+    stated = _numbers(words(_ENUMERATION.sub("", sentence)), asking=False)
+    for kind in ("count", "rank"):
+        if asked[kind] and stated[kind] and not set(asked[kind]) & set(stated[kind]):
+            return asked[kind][0], stated[kind][0]
     return None
+
+
+def _numbers(tokens: list[str], asking: bool) -> dict[str, list[str]]:
+    """The spelled-out counts ("three", "twenty-one") and ranks ("fourth", "thirty-fourth") among the
+    tokens, lower-cased, in order."""
+    found: dict[str, list[str]] = {"count": [], "rank": []}
+    for i, token in enumerate(tokens):
+        lower = token.lower()
+        *tens, last = lower.split("-")
+        if not all(t in _CARDINALS for t in tens):
+            continue
+        if last in _ORDINALS:
+            found["rank"].append(lower)
+        elif last in _CARDINALS:
+            after = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
+            before = tokens[i - 1].lower() if i else ""
+            if asking and (lower == "one" or before in _ASKING_COUNT):
+                continue
+            if not asking and lower == "one" and after == "of":
+                continue
+            found["count"].append(lower)
+    return found
 
 
 def _read(text: str) -> list[tuple[str, bool]]:

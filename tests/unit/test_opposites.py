@@ -1,4 +1,5 @@
-"""The checks behind the `antonym_swap` and `negation_mismatch` vetoes: WordNet antonyms and negation."""
+"""The checks behind the `antonym_swap` and `negation_mismatch` vetoes: WordNet antonyms, number words
+and negation."""
 
 from __future__ import annotations
 
@@ -54,6 +55,39 @@ def test_inflected_forms_reach_their_base_word():
     assert {"small", "large"} <= lemmas("smallest") | lemmas("larger")
     assert "stop" in lemmas("stopped")
     assert "good" in lemmas("best")  # WordNet's irregular forms
+
+
+NUMBER_SWAPS = [
+    (
+        "What is the thirty-fourth Bond film?",
+        "Spectre is the twenty-fourth Bond film.",
+        ("thirty-fourth", "twenty-fourth"),
+    ),
+    ("Who killed four men in the city?", "Bond kills three men in the city.", ("four", "three")),
+    ("What took eight months to finish?", "Filming took seven months.", ("eight", "seven")),
+    ("Which mechanic lets two buttons do everything?", "It lets one button do everything.", ("two", "one")),
+]
+
+
+@pytest.mark.parametrize(("question", "sentence", "found"), NUMBER_SWAPS)
+def test_a_sentence_stating_another_count_or_rank_than_the_question_is_a_swap(question, sentence, found):
+    assert swapped(question, sentence) == found
+
+
+def test_number_words_that_ask_order_or_stand_for_something_else_are_no_swap():
+    assert swapped("Who killed four men?", "Bond killed four men and two dogs.") is None  # the count is there
+    assert swapped("Who won the fourth race?", "He won 3 races.") is None  # digits are not read
+    assert (
+        swapped("Between which two streets did they live?", "They lived between A and B for one year.")
+        is None
+    )
+    assert swapped("What were three sites of the film?", "Only eight of those were used.") is None
+    assert swapped("What is one reason for the delay?", "There were two reasons.") is None
+    assert swapped("Who came third?", "One of them said the race was long.") is None  # a pronoun, no count
+    assert swapped("Who came third?", "One runner fell.") is None  # a count is not a rank
+    assert (
+        swapped("Who attended the eighth meeting?", "First, the meeting was long.") is None
+    )  # orders points
 
 
 def test_a_negated_question_is_not_answered_by_a_sentence_that_negates_nothing():
