@@ -8,8 +8,10 @@ WordNet marks direct antonyms ("large" / "small", "increase" / "decrease", "qual
 nouns, adjectives or adverbs is kept, in both directions; pairs that are opposites only as verbs are
 not, since a verb's opposite depends on its sense ("take" / "give", "make" / "break": "how much did
 the film make" is not about breaking). WordNet's irregular forms of those words ("best" -> "good",
-"worse" -> "bad") are kept too, so that `qa.opposites` can look inflected words up. Nothing is picked
-by hand. The licence WordNet asks to travel with its data is `qa/WORDNET-LICENSE.txt`.
+"worse" -> "bad") are kept too, so that `qa.opposites` can look inflected words up, and every
+irregular verb form ("held" -> "hold"), so that a question's "hold" is known to a document that says
+"held". Nothing is picked by hand. The licence WordNet asks to travel with its data is
+`qa/WORDNET-LICENSE.txt`.
 """
 
 from __future__ import annotations
@@ -74,6 +76,18 @@ def irregular_forms(wordnet: Path, lemmas: set[str]) -> dict[str, set[str]]:
     return forms
 
 
+def verb_forms(wordnet: Path) -> dict[str, set[str]]:
+    """Every irregular verb form WordNet lists ("held" -> "hold", "met" -> "meet"), for telling
+    whether a document mentions a question's verb in some form (`qa.answering.known_word`)."""
+    forms: dict[str, set[str]] = defaultdict(set)
+    for line in (wordnet / "verb.exc").read_text(encoding="latin-1").splitlines():
+        inflected, *bases = line.split()
+        for base in bases:
+            if inflected.isalpha() and base.isalpha() and inflected != base:
+                forms[inflected].add(base)
+    return forms
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -82,13 +96,19 @@ def main() -> None:
     args = parser.parse_args()
     pairs = antonym_pairs(args.wordnet)
     forms = irregular_forms(args.wordnet, set(pairs))
+    verbs = verb_forms(args.wordnet)
     data = {
-        "about": "Direct antonyms of Princeton WordNet 3.0 (WORDNET-LICENSE.txt): python -m bench.antonyms",
+        "about": "Direct antonyms and irregular verb forms of Princeton WordNet 3.0 (WORDNET-LICENSE.txt): "
+        "python -m bench.antonyms",
         "antonyms": {word: sorted(pairs[word]) for word in sorted(pairs)},
         "irregular": {form: sorted(forms[form]) for form in sorted(forms)},
+        "verbs": {form: sorted(verbs[form]) for form in sorted(verbs)},
     }
     args.out.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=True) + "\n")
-    log.info("%d words with antonyms, %d irregular forms -> %s", len(pairs), len(forms), args.out)
+    log.info(
+        "%d words with antonyms, %d irregular forms, %d irregular verb forms -> %s",
+        len(pairs), len(forms), len(verbs), args.out,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from .chunking import document_heads as document_heads  # its home moved; import
 from .embeddings import EmbeddingModel
 from .keyword_index import KeywordIndex
 from .models import Chunk, Passage
-from .opposites import asks_negated, negates, swapped
+from .opposites import asks_negated, negates, swapped, verb_forms
 from .reader import Reader
 from .reader import reader as packaged_reader
 from .short_answers import asks_for
@@ -303,11 +303,12 @@ def asks_about_opening(question: str) -> bool:
 
 
 def known_word(word: str, keyword: KeywordIndex) -> bool:
-    """Does any document mention this word: itself, a part of it when hyphenated, another name for it,
-    the number in an ordinal or a decade ("3rd", "1600s"), or, for an acronym, the words it abbreviates
-    ("OPM" for "Office of Personnel Management")? A name may also be misspelt by one letter ("Manhatten"),
-    written as one word where the documents write two ("Superbowl"), or be the adjective of a place they
-    name ("Russian", "Russia"): absence is evidence only when no such reading finds it."""
+    """Does any document mention this word: itself, another form of it as an irregular verb ("held" for
+    "hold"), a part of it when hyphenated, another name for it, the number in an ordinal or a decade
+    ("3rd", "1600s"), or, for an acronym, the words it abbreviates ("OPM" for "Office of Personnel
+    Management")? A name may also be misspelt by one letter ("Manhatten"), written as one word where
+    the documents write two ("Superbowl"), or be the adjective of a place they name ("Russian",
+    "Russia"): absence is evidence only when no such reading finds it."""
     frequency = keyword.document_frequency
 
     def known(w: str) -> bool:
@@ -317,7 +318,13 @@ def known_word(word: str, keyword: KeywordIndex) -> bool:
     digits = re.fullmatch(r"'?(\d+)(?:'?s|st|nd|rd|th)", lower)
     if any(
         known(c)
-        for c in (word, _ALIASES.get(lower, word), *word.split("-"), digits[1] if digits else "")
+        for c in (
+            word,
+            _ALIASES.get(lower, word),
+            *word.split("-"),
+            digits[1] if digits else "",
+            *verb_forms(lower),
+        )
         if c
     ):
         return True

@@ -14,7 +14,8 @@ see the turn. Two checks can:
 
 The decision declines such a question (`antonym_swap` and `negation_mismatch` are vetoes:
 `bench.calibrate`). The pairs come from Princeton WordNet 3.0 (`bench.antonyms` writes
-`antonyms.json`; the licence is `WORDNET-LICENSE.txt`).
+`antonyms.json`; the licence is `WORDNET-LICENSE.txt`), and so do the irregular verb forms
+(`verb_forms`) by which `qa.answering.known_word` knows that a document saying "held" mentions "hold".
 """
 
 from __future__ import annotations
@@ -67,6 +68,28 @@ def _table() -> tuple[dict[str, frozenset[str]], dict[str, tuple[str, ...]]]:
     data = json.loads(ANTONYMS.read_text(encoding="utf-8"))
     antonyms = {word: frozenset(opposites) for word, opposites in data["antonyms"].items()}
     return antonyms, {form: tuple(bases) for form, bases in data["irregular"].items()}
+
+
+@functools.cache
+def _verbs() -> dict[str, frozenset[str]]:
+    """Each irregular verb form and base -> the other forms of its verbs ("held" -> hold, "hold" -> held)."""
+    related: dict[str, set[str]] = {}
+    for form, bases in json.loads(ANTONYMS.read_text(encoding="utf-8"))["verbs"].items():
+        for base in bases:
+            related.setdefault(form, set()).add(base)
+            related.setdefault(base, set()).add(form)
+    return {word: frozenset(others) for word, others in related.items()}
+
+
+def verb_forms(word: str) -> frozenset[str]:
+    """The word's other forms as an irregular verb ("met" for "meet", "held" for "holds", "hold" for
+    "held"; WordNet's exception list), which no stemmer derives; empty for other words."""
+    found: set[str] = set()
+    for lemma in lemmas(word):
+        found |= _verbs().get(lemma, frozenset())
+    for base in tuple(found):
+        found |= _verbs().get(base, frozenset())
+    return frozenset(found - {word.lower()})
 
 
 @functools.lru_cache(maxsize=65536)

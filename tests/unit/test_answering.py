@@ -177,6 +177,9 @@ def test_analyse_notices_a_negated_question(question, negated):
         ("Obama’s", True),
         ("American", True),  # another name for "U.S."
         ("Sino-U.S.", True),  # one known part of a hyphenated name is enough
+        ("hold", True),  # the talks were "held": an irregular verb's other form
+        ("holds", True),  # and its other forms
+        ("meet", True),  # "met"
     ],
 )
 def test_known_word_finds_a_word_in_any_of_its_forms(word, known, keyword):

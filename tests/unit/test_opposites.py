@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.opposites import asks_negated, lemmas, negates, swapped
+from qa.opposites import asks_negated, lemmas, negates, swapped, verb_forms
 
 SWAPS = [
     ("What is the least used type of reduction?", "The most used one is Karp's.", ("least", "most")),
@@ -111,3 +111,11 @@ def test_a_question_offering_both_polarities_does_not_negate():
     assert not asks_negated("Is it known whether or not P equals NP?")
     assert not asks_negated("What may or may not be true?")
     assert asks_negated("What has never been proven?") and asks_negated("Who didn't attend?")
+
+
+def test_an_irregular_verb_has_its_other_forms_and_other_words_have_none():
+    assert verb_forms("held") == {"hold"}
+    assert verb_forms("Hold") == {"held"}
+    assert verb_forms("holds") == {"hold", "held"}
+    assert "began" in verb_forms("begun") and "begin" in verb_forms("begun")
+    assert verb_forms("table") == frozenset()
