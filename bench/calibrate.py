@@ -62,21 +62,23 @@ log = logging.getLogger("bench.calibrate")
 READER_TRAINED = {d.cases[0].article for d in squad2_datasets(SQUAD2_TRAIN)} - SQUAD2_WITH_UNANSWERABLE
 
 # At most this share of answerable questions declined in the fit. The issue's bound is 0.10 on each
-# held-out article, and held-out articles land up to 3 points above the in-fit share (at 0.08: 0.047
-# to 0.110), so the fit keeps under it; a wrong decline is the failure users meet first. 0.07 is the
-# largest share that keeps every held-out article within 0.10 (docs/decision.md).
-MAX_ANSWERABLE_DECLINED = 0.07
+# held-out article, and held-out articles land up to 3 points above the in-fit share (at 0.08: 0.033
+# to 0.106 on the SQuAD 2.0 articles), so the fit keeps under it; a wrong decline is the failure users
+# meet first. 0.075 is the largest share (in steps of 0.005) that keeps every held-out article within
+# 0.10 (docs/decision.md).
+MAX_ANSWERABLE_DECLINED = 0.075
 L2 = 1.0
 # Features that decline by themselves. A name, acronym or number the question uses that no document
-# mentions in any spelling (`qa.answering.known_word`) means the documents are about something else:
-# on the SQuAD 2.0 articles a third of such questions would be answered right, against four in five
-# of the rest, and the regression, outvoted by the many questions that name nothing, weighs it lightly.
-# The same holds for the sentence an answer would quote saying the opposite of the question
-# (`qa.opposites`): it states an antonym of a question word and never the word ("the least used" of a
-# sentence on "the most used"), or the question negates and the sentence negates nothing. These are
-# the crowd's commonest ways of writing a question that looks answerable. Of the fit's 60 and 73 such
-# questions, 53 and 66 have no answer, but they are 3-4 % of the fit, nearly all in three articles, and
-# the article-weighted regression gives the features next to no weight.
+# mentions in any spelling (`qa.answering.known_word`), or a two-word name no document writes though
+# one holds both words ("Radar Princess"), means the documents are about something else: the
+# regression, outvoted by the many questions that name nothing, weighs it lightly. The same holds for
+# the sentence an answer would quote saying the opposite of the question (`qa.opposites`): it states
+# an antonym of a question word and never the word ("the least used" of a sentence on "the most
+# used"), or another number word ("the twenty-fourth film" for "the thirty-fourth"), or the question
+# negates and the sentence negates nothing. These are the crowd's commonest ways of writing a question
+# that looks answerable. Of the fit's 123, 85 and 73 such questions, 110, 77 and 66 have no answer,
+# but they are 4-7 % of the fit, nearly all in three articles, and the article-weighted regression
+# gives the features next to no weight.
 VETOES = ("absent_names", "antonym_swap", "negation_mismatch")
 # The held-out groups the figures are reported for.
 GROUPS = {
