@@ -555,7 +555,7 @@ class EvidenceSelector:
         absent: list[str],
     ) -> dict[str, float]:
         """The `qa.support.FEATURES` of the question and its best sentence; `absent` is what of the
-        question no document mentions (`absent`)."""
+        question no document mentions (`EvidenceSelector.absent`)."""
         weights = {t: keyword.idf(t) for t in q.terms}
         total = sum(weights.values()) or 1.0
         passage = _passage_of(best, passages)

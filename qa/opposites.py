@@ -110,10 +110,9 @@ def lemmas(word: str) -> frozenset[str]:
 def swapped(question: str, sentence: str) -> tuple[str, str] | None:
     """(the question's word, the sentence's antonym of it) when the sentence never uses the question's
     word in any form but states an antonym of it, or states another number word (`_other_number`);
-    else None. Not counted: function words of the
-    question (the passage may answer "least" with "most"), a word the question itself sets against its
-    antonym ("simple or complex?"), and a word or antonym after a negation in its clause ("not equal"
-    says "unequal")."""
+    else None. Not counted: function words of the question (the passage may answer "least" with
+    "most"), a word the question itself sets against its antonym ("simple or complex?"), and a word or
+    antonym after a negation in its clause ("not equal" says "unequal")."""
     antonyms = _table()[0]
     used: set[str] = set()
     plain: dict[str, str] = {}  # a lemma the sentence states without a negation -> its word there
