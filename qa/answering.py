@@ -93,6 +93,12 @@ _ALIASES = {
 _DEMONYM = re.compile(r"([a-z]{4,}?)(?:ian|ean|an|n|ese|ish|i)")
 # An adjective of a place or people ("French", "European", "Chinese", "Israeli") before a noun.
 _ADJECTIVE_OF_PLACE = re.compile(r"[a-z]{3,}(?:ian|ean|an|ese|ish|ch|i)")
+# Titles people put before any form of a name ("Secretary Kerry" of "Secretary of State John Kerry").
+_TITLES = frozenset(
+    """mr mrs ms dr sir dame lord lady president vice secretary senator governor general minister prime
+    premier chancellor king queen prince princess emperor empress pope saint professor judge justice
+    chairman director ambassador mayor captain colonel admiral bishop""".split()
+)
 # What each kind of expected answer is called in a decline.
 _KIND = {"date": "date or time", "number": "number", "name": "name", "place": "place"}
 # A place is named after a locative preposition: "in Beijing", "at the Pentagon".
@@ -357,17 +363,17 @@ def _one_letter_off(word: str) -> Iterator[str]:
 
 
 def _writes(pair: tuple[str, str], text: str) -> bool:
-    """Does the text have the two words side by side, the second in any form that shares its stem
-    ("East German" writes "East Germany")?"""
+    """Does the text have the two words side by side or one word apart ("President Barack Obama" writes
+    "President Obama"), the second in any form that shares its stem ("East German", "East Germany")?"""
     first, second = (normalise(w) for w in pair)
     found = [normalise(w) for w in words(text)]
-    return any(
-        a == first
-        and (
-            b == second or (min(len(b), len(second)) >= 4 and (b.startswith(second) or second.startswith(b)))
+
+    def same(b: str) -> bool:
+        return b == second or (
+            min(len(b), len(second)) >= 4 and (b.startswith(second) or second.startswith(b))
         )
-        for a, b in pairwise(found)
-    )
+
+    return any(a == first and any(same(b) for b in found[i + 1 : i + 3]) for i, a in enumerate(found))
 
 
 def _looks_like_name(word: str, question: str) -> bool:
@@ -611,13 +617,18 @@ class EvidenceSelector:
         """The question's words (as written) that no document mentions in any form, and, read from
         `documents`, its two-word names that no document writes though one holds both words apart:
         "Radar Princess" of a document on "Twilight Princess" praised by "Games Radar". Words no one
-        document holds say less (a misspelling, words of two documents), and neither does an adjective
-        of a place ("French Republicans" is a description, not a name)."""
+        document holds say less (a misspelling, words of two documents), and neither does a title
+        before a name ("President Obama") or an adjective of a place ("French Republicans")."""
         missing = [q.wording.get(t, t) for t in q.terms if not known_word(q.wording.get(t, t), keyword)]
         if documents is None:
             return missing
         for pair in q.name_pairs:
-            if _ADJECTIVE_OF_PLACE.fullmatch(pair[0].lower()) or any(_writes(pair, p.text) for p in passages):
+            first = pair[0].lower()
+            if (
+                first in _TITLES
+                or _ADJECTIVE_OF_PLACE.fullmatch(first)
+                or any(_writes(pair, p.text) for p in passages)
+            ):
                 continue
             if not all(keyword.document_frequency.get(normalise(w), 0) for w in pair):
                 continue  # a word no document holds is missing already, or known in another spelling

@@ -273,6 +273,21 @@ def test_a_name_is_written_with_its_second_word_in_another_form_and_an_adjective
     assert EvidenceSelector.absent(spliced, KeywordIndex([chunk]), [], documents) == ["East Republicans"]
 
 
+def test_a_name_is_written_one_word_apart_and_a_title_may_stand_before_any_form_of_a_name():
+    text = "U.S. President Barack Obama met Secretary of State John Kerry and Senator Ann Lee."
+    chunk = Chunk("a.txt#0", "a.txt", 0, len(text), text)
+    keyword, documents = KeywordIndex([chunk]), InMemoryDocuments([chunk])
+    for question in (
+        "What did President Obama say?",
+        "What did Secretary Kerry say?",
+        "Whom did Barack Obama meet?",
+    ):
+        assert EvidenceSelector.absent(analyse(question), keyword, [], documents) == [], question
+    assert EvidenceSelector.absent(analyse("What did Obama Kerry say?"), keyword, [], documents) == [
+        "Obama Kerry"
+    ]
+
+
 class InMemoryDocuments:
     """`qa.answering.Documents` over chunks in memory, read as `qa.index.Snapshot` reads its index."""
 
