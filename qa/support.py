@@ -35,7 +35,7 @@ FEATURES = (
     "soft_coverage",  # the same, a missing term counting by its closest word's cosine
     "weakest_match",  # the lowest cosine of a missing term to any word of the passage (1: none missing)
     "unmatched_rarity",  # the rarest term missing from the passage, its IDF over the largest possible
-    "absent_names",  # names, acronyms and numbers of the question no document contains (at most 2)
+    "absent_names",  # names, acronyms, numbers, two-word names of the question no document has (at most 2)
     "absent_words",  # other words of the question no document contains in any form (at most 2)
     "expects_type",  # the question asks for a date, a number or a name
     "type_missing",  # ... and the best sentence holds none outside the question's own words
@@ -44,7 +44,7 @@ FEATURES = (
     "negation_mismatch",  # the question negates, the best sentence negates nothing (`qa.opposites`)
     "question_terms",  # log(1 + the question's content terms)
     "reader_margin",  # the reader's best span in the best sentence over its "no span" score (`qa.reader`)
-    "antonym_swap",  # the best sentence states an antonym of a question word, never the word (`qa.opposites`)
+    "antonym_swap",  # the best sentence states an antonym or other number, not the word (`qa.opposites`)
 )
 
 
