@@ -260,9 +260,34 @@ def test_name_pairs_are_two_capitalised_words_side_by_side_past_the_first_word()
     assert name_pairs("What Is The Main Point Of The Article?") == []  # title case: capitals say nothing
 
 
-def test_a_name_is_written_with_its_second_word_in_another_form_and_an_adjective_of_a_place_is_no_name(
-    passages, keyword
-):
+class InMemoryDocuments:
+    """`qa.answering.Documents` over chunks in memory, read as `qa.index.Snapshot` reads its index."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self.chunks = chunks
+
+    def chunks_with(self, words, limit):
+        holding = [c for c in self.chunks if all(normalise(w) in terms(c.text) for w in words)]
+        return None if len(holding) > limit else holding
+
+    def sources_with(self, words, limit):
+        found = None
+        for word in words:
+            holding = [c.source for c in self.chunks if normalise(word) in terms(c.text)]
+            if len(holding) > limit:
+                return None
+            found = set(holding) if found is None else found & set(holding)
+        return found or set()
+
+
+class CommonWords(InMemoryDocuments):
+    """Documents in which every pair of words is in more chunks than are read."""
+
+    def chunks_with(self, words, limit):
+        return None
+
+
+def test_a_name_is_written_with_its_second_word_in_another_form_and_an_adjective_of_a_place_is_no_name():
     text = "He led East German forces. French troops and republicans met."
     chunk = Chunk("a.txt#0", "a.txt", 0, len(text), text)
     documents = InMemoryDocuments([chunk])
@@ -288,31 +313,6 @@ def test_a_name_is_written_one_word_apart_and_a_title_may_stand_before_any_form_
     ]
 
 
-class InMemoryDocuments:
-    """`qa.answering.Documents` over chunks in memory, read as `qa.index.Snapshot` reads its index."""
-
-    def __init__(self, chunks: list[Chunk]) -> None:
-        self.chunks = chunks
-
-    def chunks_with(self, words, limit):
-        holding = [c for c in self.chunks if all(normalise(w) in terms(c.text) for w in words)]
-        return None if len(holding) > limit else holding
-
-    def sources_with(self, words, limit):
-        found = None
-        for word in words:
-            holding = [c.source for c in self.chunks if normalise(word) in terms(c.text)]
-            if len(holding) > limit:
-                return None
-            found = set(holding) if found is None else found & set(holding)
-        return found or set()
-
-
-class CommonWords(InMemoryDocuments):
-    def chunks_with(self, words, limit):
-        return None
-
-
 def test_a_two_word_name_no_document_writes_is_absent_though_a_document_holds_both_words(
     chunks, passages, keyword
 ):
@@ -322,13 +322,12 @@ def test_a_two_word_name_no_document_writes_is_absent_though_a_document_holds_bo
         HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
     )
     documents = InMemoryDocuments(chunks)
+    # "Obama" and "Department" share a chunk; "Beijing" and "Department" only the document
     for spliced in (
         "What did the Obama Department call the dialogue?",
         "What did the Beijing Department discuss?",
     ):
-        decision = vetoing.decide(
-            spliced, passages, keyword, documents=documents
-        )  # one chunk with both, none
+        decision = vetoing.decide(spliced, passages, keyword, documents=documents)
         assert not decision.answerable and decision.features["absent_names"] == 1.0
     assert decision.reason == "no passage mentions “Beijing Department”."
     assert vetoing.decide(spliced, passages, keyword).answerable  # no documents: two-word names unchecked
