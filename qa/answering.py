@@ -466,10 +466,12 @@ class EvidenceSelector:
         scored = self.reread(q, self.score(q, passages, keyword))
         best = scored[0]
         absent = self.absent(q, keyword, passages, documents)
-        features = self.features(q, best, scored, passages, keyword, absent)
+        passage = _passage_of(best, passages)
+        swap = swapped(q.text, best.span.text, passage.text if passage else "")
+        features = self.features(q, best, scored, passages, keyword, absent, swap)
         support = self.model.probability(features)
         if support < self.threshold or self.model.vetoed(features):
-            reason = self._reason(q, features, absent, asked or question, best.span.text)
+            reason = self._reason(q, features, absent, swap, asked or question)
             return Decision(False, scored[:3], reason, support=support, features=features)
         chosen = [best]
         for other in scored[1:]:
@@ -559,9 +561,11 @@ class EvidenceSelector:
         passages: list[Passage],
         keyword: KeywordIndex,
         absent: list[str],
+        swap: tuple[str, str] | None,
     ) -> dict[str, float]:
         """The `qa.support.FEATURES` of the question and its best sentence; `absent` is what of the
-        question no document mentions (`EvidenceSelector.absent`)."""
+        question no document mentions (`EvidenceSelector.absent`), `swap` the question's word the
+        sentence turns around and what it says instead (`qa.opposites.swapped`)."""
         weights = {t: keyword.idf(t) for t in q.terms}
         total = sum(weights.values()) or 1.0
         passage = _passage_of(best, passages)
@@ -592,7 +596,7 @@ class EvidenceSelector:
             "negation_mismatch": float(q.negated and not negates(best.span.text)),
             "question_terms": math.log1p(len(q.terms)),
             "reader_margin": self.reader_margin(q, best),
-            "antonym_swap": float(swapped(q.text, best.span.text) is not None),
+            "antonym_swap": float(swap is not None),
         }
 
     @staticmethod
@@ -667,10 +671,14 @@ class EvidenceSelector:
         return np.stack([found[t] for t in texts])
 
     def _reason(
-        self, q: Question, features: dict[str, float], absent: list[str], asked: str, sentence: str
+        self,
+        q: Question,
+        features: dict[str, float],
+        absent: list[str],
+        swap: tuple[str, str] | None,
+        asked: str,
     ) -> str:
         """The decline's reason in plain words, from what weighed most against answering."""
-        swap = swapped(q.text, sentence) if features["antonym_swap"] else None
         if swap and swap[0].lower() in asked.lower():  # the more telling: "says “new”, not “old”"
             return f"the closest passage says “{swap[1]}”, not “{swap[0]}”."
         absent = [w for w in absent if w.lower() in asked.lower()]

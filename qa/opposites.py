@@ -8,7 +8,8 @@ see the turn. Two checks can:
 
 - `swapped`: the sentence states an antonym of a question word (WordNet's direct antonyms) and never
   the word itself in any form, or states another number word than the question's ("the twenty-fourth
-  film" for "the thirty-fourth film", "three men" for "four men");
+  film" for "the thirty-fourth film", "three men" for "four men") or another year than one the
+  question names and the passage never states;
 - `asks_negated` and `negates`: the question negates ("not", "never", "n't") and the sentence
   negates nothing, neither with such a word, nor by meaning ("lacks"), nor by a prefix ("unable").
 
@@ -59,6 +60,7 @@ _ORDINALS = frozenset(
 _ASKING_COUNT = frozenset({"which", "what", "name", "list", "give", "are", "were"})
 # An opening "First," or "Secondly," orders the writer's points; it ranks nothing the sentence is about.
 _ENUMERATION = re.compile(rf"^\W*(?:{'|'.join(sorted(_ORDINALS))})(?:ly)?,", re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:1\d{3}|20\d\d)\b")  # a year as written in prose: 1000-2099
 _CHOICE = re.compile(r"\bor\s+(?:\w+\s+)?not\b", re.IGNORECASE)  # "whether or not", "may or may not"
 _CLAUSE = re.compile(r"[,;:.!?()\u2013\u2014]\s|[;:!?()\u2013\u2014]")  # where a negation's reach ends
 
@@ -107,9 +109,10 @@ def lemmas(word: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def swapped(question: str, sentence: str) -> tuple[str, str] | None:
+def swapped(question: str, sentence: str, passage: str = "") -> tuple[str, str] | None:
     """(the question's word, the sentence's antonym of it) when the sentence never uses the question's
-    word in any form but states an antonym of it, or states another number word (`_other_number`);
+    word in any form but states an antonym of it, or states another number word (`_other_number`) or
+    another year than one the question names and neither it nor its `passage` states (`_other_year`);
     else None. Not counted: function words of the question (the passage may answer "least" with
     "most"), a word the question itself sets against its antonym ("simple or complex?"), and a word or
     antonym after a negation in its clause ("not equal" says "unequal")."""
@@ -134,7 +137,21 @@ def swapped(question: str, sentence: str) -> tuple[str, str] | None:
             opposite = next((a for a in sorted(opposites) if a in plain), None)
             if opposite is not None:
                 return token, plain[opposite]
-    return _other_number(question, sentence)
+    return _other_number(question, sentence) or _other_year(question, sentence, passage or sentence)
+
+
+def _other_year(question: str, sentence: str, passage: str) -> tuple[str, str] | None:
+    """(the question's year, the sentence's other one) when the question names a year that neither the
+    sentence nor its passage states, and the sentence states another ("revealed in December 2004" of
+    "revealed in December 2014"). The passage, not only the sentence: a year stated next to the
+    sentence may well be the one the question means."""
+    stated = _YEAR.findall(sentence)
+    for year in _YEAR.findall(question):
+        if year not in passage and year not in sentence:
+            other = next((y for y in stated if y != year), None)
+            if other is not None:
+                return year, other
+    return None
 
 
 def _other_number(question: str, sentence: str) -> tuple[str, str] | None:

@@ -701,6 +701,25 @@ def test_a_decline_for_a_swapped_opposite_names_both_words():
     assert selector.decide("What was the most common attack?", passages, KeywordIndex(chunks)).answerable
 
 
+def test_a_year_the_closest_passage_never_states_is_a_swap_when_its_sentence_states_another():
+    wary = EvidenceSelector(HashingEmbeddings(), hand_set_model(bias=4.0, antonym_swap=-10.0))
+    question = "Where was the cast revealed in December 2004?"
+    apart = [
+        *chunk_document(Document("a.txt", "The cast was revealed in December 2014 at Pinewood."), 700, 1),
+        *chunk_document(Document("b.txt", "Filming had begun in 2004."), 700, 1),
+    ]
+    passages = [Passage(c.source, c.start, c.end, c.text, 1.0) for c in apart]
+    decision = wary.decide(question, passages, KeywordIndex(apart))
+    assert not decision.answerable and decision.reason == "the closest passage says “2014”, not “2004”."
+    together = chunk_document(
+        Document("c.txt", "Filming had begun in 2004. The cast was revealed in December 2014 at Pinewood."),
+        700,
+        1,
+    )
+    passages = [Passage(c.source, c.start, c.end, c.text, 1.0) for c in together]
+    assert wary.decide(question, passages, KeywordIndex(together)).answerable  # its passage states 2004
+
+
 def test_a_negated_question_the_closest_sentence_only_affirms_is_declined_saying_so():
     text = "The court ruled on the merger in May. The ruling surprised investors."
     chunks = chunk_document(Document("n.txt", text), 700, 1)

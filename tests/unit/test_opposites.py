@@ -89,6 +89,15 @@ def test_number_words_that_ask_order_or_stand_for_something_else_are_no_swap():
     assert swapped("Who attended the eighth meeting?", opening) is None
 
 
+def test_a_sentence_stating_another_year_than_one_the_question_names_and_the_passage_never_states():
+    sentence = "The main cast was revealed in December 2014 at Pinewood Studios."
+    assert swapped("Where was the cast revealed in December 2004?", sentence) == ("2004", "2014")
+    passage = "Filming began in 2004. " + sentence  # the passage states the question's year
+    assert swapped("Where was the cast revealed in December 2004?", sentence, passage) is None
+    assert swapped("Where was the cast revealed in 2014?", sentence) is None  # the same year
+    assert swapped("Where was the cast revealed in 2004?", "It was revealed at Pinewood.") is None  # none
+
+
 def test_a_negated_question_is_not_answered_by_a_sentence_that_negates_nothing():
     for question, sentence in [
         ("What did the court not rule on?", "The court ruled on the merger."),
