@@ -49,7 +49,7 @@ lint: dev
 EVAL_GATE := --min-citation-precision 1.0 --min-refusals 0.7 --max-wrong-refusals 0 --min-facts 0.9 --min-hit-at-4 1.0
 GATE_PARAPHRASED := --max-has-declined 0.05 --min-refusals 0.4 --min-facts 0.9 --min-citation-precision 0.9
 GATE_XQUAD_NOANS := --min-accuracy 0.85 --max-has-declined 0.02 --min-refusals 0.68 --min-short-f1 0.56
-GATE_SQUAD2 := --min-accuracy 0.57 --max-has-declined 0.08 --min-refusals 0.40 --min-short-f1 0.43
+GATE_SQUAD2 := --min-accuracy 0.58 --max-has-declined 0.08 --min-refusals 0.41 --min-short-f1 0.43
 
 # The browser tests (tests/ui/browser) drive Debian's Chromium through Playwright, which cannot
 # download its own browsers here. Installed when missing and we are root; otherwise say so.
