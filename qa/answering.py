@@ -468,7 +468,7 @@ class EvidenceSelector:
         absent = self.absent(q, keyword, passages, documents)
         passage = _passage_of(best, passages)
         swap = swapped(q.text, best.span.text, passage.text if passage else "")
-        features = self.features(q, best, scored, passages, keyword, absent, swap)
+        features = self.features(q, best, scored, passage, keyword, absent, swap)
         support = self.model.probability(features)
         if support < self.threshold or self.model.vetoed(features):
             reason = self._reason(q, features, absent, swap, asked or question)
@@ -558,17 +558,17 @@ class EvidenceSelector:
         q: Question,
         best: Evidence,
         scored: list[Evidence],
-        passages: list[Passage],
+        passage: Passage | None,
         keyword: KeywordIndex,
         absent: list[str],
         swap: tuple[str, str] | None,
     ) -> dict[str, float]:
-        """The `qa.support.FEATURES` of the question and its best sentence; `absent` is what of the
-        question no document mentions (`EvidenceSelector.absent`), `swap` the question's word the
-        sentence turns around and what it says instead (`qa.opposites.swapped`)."""
+        """The `qa.support.FEATURES` of the question, its best sentence and the passage that sentence
+        is in; `absent` is what of the question no document mentions (`EvidenceSelector.absent`),
+        `swap` the question's word the sentence turns around and what it says instead
+        (`qa.opposites.swapped`)."""
         weights = {t: keyword.idf(t) for t in q.terms}
         total = sum(weights.values()) or 1.0
-        passage = _passage_of(best, passages)
         context = passage.text if passage else best.span.text
         context_terms = set(terms(context))
         missing = [t for t in q.terms if t not in context_terms]
