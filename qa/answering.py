@@ -91,7 +91,8 @@ _ALIASES = {
 }
 # The adjective of a place name: its stem plus -ian, -ean, -an, -ese, -ish or -i ("Australian").
 _DEMONYM = re.compile(r"([a-z]{4,}?)(?:ian|ean|an|n|ese|ish|i)")
-# An adjective of a place or people ("French", "European", "Chinese", "Israeli") before a noun.
+# An adjective of a place or people ("French", "European", "Chinese", "Israeli") before a noun. Wider
+# than _DEMONYM, which must also give back the place's name: "French" and "Dutch" give none.
 _ADJECTIVE_OF_PLACE = re.compile(r"[a-z]{3,}(?:ian|ean|an|ese|ish|ch|i)")
 # Titles people put before any form of a name ("Secretary Kerry" of "Secretary of State John Kerry").
 _TITLES = frozenset(
