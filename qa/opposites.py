@@ -8,8 +8,10 @@ see the turn. Two checks can:
 
 - `swapped`: the sentence states an antonym of a question word (WordNet's direct antonyms) and never
   the word itself in any form, or states another number word than the question's ("the twenty-fourth
-  film" for "the thirty-fourth film", "three men" for "four men") or another year than one the
-  question names and the passage never states;
+  film" for "the thirty-fourth film", "three men" for "four men"), another year than one the
+  question names and the passage never states, or another name in the place of one the question
+  writes and the passage never states ("filmed in Spain last year" for "filmed in Portugal last
+  year");
 - `asks_negated` and `negates`: the question negates ("not", "never", "n't") and the sentence
   negates nothing, neither with such a word, nor by meaning ("lacks"), nor by a prefix ("unable").
 
@@ -24,9 +26,10 @@ from __future__ import annotations
 import functools
 import json
 import re
+from difflib import SequenceMatcher
 from pathlib import Path
 
-from .text import STOPWORDS, words
+from .text import STOPWORDS, WORD, normalise, words
 
 ANTONYMS = Path(__file__).with_name("antonyms.json")
 # Regular English endings -> what they may replace: "smallest" -> "small", "studies" -> "study",
@@ -111,11 +114,11 @@ def lemmas(word: str) -> frozenset[str]:
 
 def swapped(question: str, sentence: str, passage: str = "") -> tuple[str, str] | None:
     """(the question's word, the sentence's antonym of it) when the sentence never uses the question's
-    word in any form but states an antonym of it, or states another number word (`_other_number`) or
-    another year than one the question names and neither it nor its `passage` states (`_other_year`);
-    else None. Not counted: function words of the question (the passage may answer "least" with
-    "most"), a word the question itself sets against its antonym ("simple or complex?"), and a word or
-    antonym after a negation in its clause ("not equal" says "unequal")."""
+    word in any form but states an antonym of it, or states another number word (`_other_number`), or
+    another year (`_other_year`) or name (`_other_name`) than one the question names and neither it
+    nor its `passage` states; else None. Not counted: function words of the question (the passage may
+    answer "least" with "most"), a word the question itself sets against its antonym ("simple or
+    complex?"), and a word or antonym after a negation in its clause ("not equal" says "unequal")."""
     antonyms = _table()[0]
     used: set[str] = set()
     plain: dict[str, str] = {}  # a lemma the sentence states without a negation -> its word there
@@ -137,7 +140,74 @@ def swapped(question: str, sentence: str, passage: str = "") -> tuple[str, str] 
             opposite = next((a for a in sorted(opposites) if a in plain), None)
             if opposite is not None:
                 return token, plain[opposite]
-    return _other_number(question, sentence) or _other_year(question, sentence, passage or sentence)
+    return (
+        _other_number(question, sentence)
+        or _other_year(question, sentence, passage or sentence)
+        or _other_name(question, sentence, passage or sentence)
+    )
+
+
+def _other_name(question: str, sentence: str, passage: str) -> tuple[str, str] | None:
+    """(the question's name, the sentence's other name in its place) when a name the question writes
+    (capitalised past its first word) is in neither the sentence nor its passage, and the sentence
+    writes another name right beside a content word that stands on the same side of the question's, in
+    the same case ("filmed in Portugal last year" of "filmed in Spain last year", "in late May" of "in
+    late March"). The passage, not only the sentence: a name stated beside the sentence may be what "he"
+    or "the film" stands for. Not counted: another spelling of the name (`_spelling`), a hyphenated
+    name the sentence writes a part of, an acronym (the sentence may spell it out), a word across
+    punctuation ("London, Bond" has no name before "Bond"), and a question that capitalises every
+    word."""
+    asked = list(WORD.finditer(question))
+    if not any(t.group()[:1].islower() for t in asked[1:]):
+        return None
+    stated = list(WORD.finditer(sentence))
+    asked_plain = [normalise(t.group()) for t in asked]
+    stated_plain = [normalise(t.group()) for t in stated]
+    around = set(stated_plain) | {normalise(t) for t in words(passage)}
+
+    def name(token: str) -> bool:
+        return token[:1].isupper() and token.lower() not in STOPWORDS
+
+    def next_to(tokens: list[re.Match[str]], text: str, i: int, k: int) -> bool:
+        if not 0 <= k < len(tokens):
+            return False
+        first, second = sorted((tokens[i], tokens[k]), key=lambda t: t.start())
+        return text[first.end() : second.start()].isspace()
+
+    def beside(i: int, j: int, step: int) -> bool:  # the same content word on the same side of both
+        k, m = i + step, j + step
+        return (
+            next_to(asked, question, i, k)
+            and next_to(stated, sentence, j, m)
+            and asked[k].group().lower() not in STOPWORDS
+            and asked_plain[k] == stated_plain[m]
+            and asked[k].group()[:1].isupper() == stated[m].group()[:1].isupper()
+        )
+
+    for i, match in enumerate(asked[1:], 1):
+        token = match.group()
+        if not name(token) or asked_plain[i] in around or _acronym(token):
+            continue
+        if "-" in token and any(normalise(part) in around for part in token.split("-")):
+            continue
+        for j, other in enumerate(stated[1:], 1):
+            if not name(other.group()) or stated_plain[j] in asked_plain or _spelling(token, other.group()):
+                continue
+            if beside(i, j, -1) or beside(i, j, 1):
+                return token, other.group()
+    return None
+
+
+def _acronym(token: str) -> bool:
+    letters = token.removesuffix("'s").removesuffix("’s")
+    return len(letters) > 1 and letters.isupper()
+
+
+def _spelling(a: str, b: str) -> bool:
+    """Are the two names one name spelt two ways: the same first four letters ("Germany", "German"), or
+    three quarters of their letters alike and in order ("Tully", "Tilly"; "Catherine", "Katharine")?"""
+    a, b = (normalise(w) for w in (a, b))
+    return a[:4] == b[:4] or SequenceMatcher(None, a, b).ratio() >= 0.75
 
 
 def _other_year(question: str, sentence: str, passage: str) -> tuple[str, str] | None:

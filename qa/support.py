@@ -44,7 +44,7 @@ FEATURES = (
     "negation_mismatch",  # the question negates, the best sentence negates nothing (`qa.opposites`)
     "question_terms",  # log(1 + the question's content terms)
     "reader_margin",  # the reader's best span in the best sentence over its "no span" score (`qa.reader`)
-    "antonym_swap",  # the best sentence states an antonym, other number or year (`qa.opposites.swapped`)
+    "antonym_swap",  # the best sentence states an antonym, or another number, year, name (`qa.opposites`)
 )
 
 

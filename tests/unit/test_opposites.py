@@ -22,6 +22,13 @@ SWAPS = [
     ("Who killed four men in the city?", "Bond kills three men in the city.", ("four", "three")),
     ("What took eight months to finish?", "Filming took seven months.", ("eight", "seven")),
     ("Which mechanic lets two buttons do everything?", "It lets one button do everything.", ("two", "one")),
+    # another name beside a word the question writes beside its own
+    (
+        "What was filmed in Portugal last year?",
+        "A storm was filmed in Spain last year.",
+        ("Portugal", "Spain"),
+    ),
+    ("Who joined the band in late May?", "The drummer joined the band in late March.", ("May", "March")),
 ]
 
 
@@ -90,6 +97,21 @@ def test_a_sentence_stating_another_year_than_one_the_question_names_and_the_pas
     assert swapped("Where was the cast revealed in December 2004?", sentence, passage) is None
     assert swapped("Where was the cast revealed in 2014?", sentence) is None  # the same year
     assert swapped("Where was the cast revealed in 2004?", "It was revealed at Pinewood.") is None  # none
+
+
+def test_another_name_counts_only_where_the_question_name_is_nowhere_near_and_not_spelt_otherwise():
+    sentence = "A storm was filmed in Spain last year."
+    assert (
+        swapped("What was filmed in Portugal last year?", sentence, "It left Portugal. " + sentence) is None
+    )
+    assert swapped("What was filmed in Portugal?", "Critics in Spain praised it.") is None  # not in its place
+    assert swapped("What did Chris Tully praise?", "Chris Tilly praised the score.") is None  # a misspelling
+    assert swapped("Where did East Germany's team play?", "East German teams played in Leipzig.") is None
+    assert swapped("What did the EU agree?", "The European Union agreed a budget.") is None  # an acronym
+    assert swapped("When was Austria-Hungary formed?", "Hungary was formed in 1867.") is None  # a part
+    assert swapped("What Was Filmed In Portugal Last Year?", sentence) is None  # capitals say nothing
+    assert swapped("Who warned James Bond?", "Back in London, Bond was warned.") is None  # across a comma
+    assert swapped("What did Clay Theory define?", "Classes follow Blum theory.") is None  # another case
 
 
 def test_a_negated_question_is_not_answered_by_a_sentence_that_negates_nothing():
