@@ -311,11 +311,12 @@ def asks_about_opening(question: str) -> bool:
 
 def known_word(word: str, keyword: KeywordIndex) -> bool:
     """Does any document mention this word: itself, another form of it as an irregular verb ("held" for
-    "hold"), a part of it when hyphenated, another name for it, the number in an ordinal or a decade
-    ("3rd", "1600s"), or, for an acronym, the words it abbreviates ("OPM" for "Office of Personnel
-    Management")? A name may also be misspelt by one letter ("Manhatten"), written as one word where
-    the documents write two ("Superbowl"), or be the adjective of a place they name ("Russian",
-    "Russia"): absence is evidence only when no such reading finds it."""
+    "hold"), the singular of an acronym or model name ("MPs", "DB10s"), a part of it when hyphenated,
+    another name for it, the number in an ordinal or a decade ("3rd", "1600s"), or, for an acronym,
+    the words it abbreviates ("OPM" for "Office of Personnel Management")? A name may also be misspelt
+    by one letter ("Manhatten"), written as one word where the documents write two ("Superbowl"), or be
+    the adjective of a place they name ("Russian", "Russia"): absence is evidence only when no such
+    reading finds it."""
     frequency = keyword.document_frequency
 
     def known(w: str) -> bool:
@@ -323,6 +324,10 @@ def known_word(word: str, keyword: KeywordIndex) -> bool:
 
     lower = bare(word)
     digits = re.fullmatch(r"'?(\d+)(?:'?s|st|nd|rd|th)", lower)
+    # the plural of an acronym or a model name, which no stemmer undoes ("MPs", "DB10s")
+    plural = (
+        lower.endswith("s") and len(lower) > 2 and (word[:-1].isupper() or any(c.isdigit() for c in lower))
+    )
     if any(
         known(c)
         for c in (
@@ -330,6 +335,7 @@ def known_word(word: str, keyword: KeywordIndex) -> bool:
             _ALIASES.get(lower, word),
             *word.split("-"),
             digits[1] if digits else "",
+            lower[:-1] if plural else "",
             *verb_forms(lower),
         )
         if c
