@@ -689,9 +689,10 @@ class EvidenceSelector:
         if swap and swap[0].lower() in asked.lower():  # the more telling: "says “new”, not “old”"
             return f"the closest passage says “{swap[1]}”, not “{swap[0]}”."
         absent = [w for w in absent if w.lower() in asked.lower()]
+        names = [w for w in absent if _looks_like_name(w, q.text)]
         negation = bool(features["negation_mismatch"]) and asks_negated(asked)
-        if absent and not (negation and not any(_looks_like_name(w, q.text) for w in absent)):
-            return f"no passage mentions {_listing(absent)}."  # an absent name says most; else the veto
+        if names or (absent and not negation):  # an absent name says most, and alone: the words add noise
+            return f"no passage mentions {_listing(names or absent)}."
         if negation:
             return "the question asks what is not so, and the closest passage only says what is."
         pull = self.model.contributions(features)

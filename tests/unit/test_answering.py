@@ -235,6 +235,11 @@ def test_a_question_naming_something_never_mentioned_is_declined_and_the_reason_
     assert not decision.answerable
     assert decision.features["absent_names"] == 1.0 and decision.features["absent_words"] == 0.0
     assert decision.reason == "no passage mentions “Australia”."
+    decision = selector.decide("What did Australia promise about the dialogue?", passages, keyword)
+    assert decision.features["absent_names"] == 1.0 and decision.features["absent_words"] == 1.0
+    assert decision.reason == "no passage mentions “Australia”."  # the name alone: "promise" adds noise
+    decision = selector.decide("What did they promise about the dialogue?", passages, keyword)
+    assert not decision.answerable and decision.reason == "no passage mentions “promise”."
 
 
 def test_a_veto_declines_a_question_naming_something_absent_however_well_the_rest_matches(passages, keyword):
