@@ -163,6 +163,7 @@ def _other_name(question: str, sentence: str, passage: str) -> tuple[str, str] |
     stated = list(WORD.finditer(sentence))
     asked_plain = [normalise(t.group()) for t in asked]
     stated_plain = [normalise(t.group()) for t in stated]
+    in_question = set(asked_plain)
     around = set(stated_plain) | {normalise(t) for t in words(passage)}
 
     def name(token: str) -> bool:
@@ -191,9 +192,9 @@ def _other_name(question: str, sentence: str, passage: str) -> tuple[str, str] |
         if "-" in token and any(normalise(part) in around for part in token.split("-")):
             continue
         for j, other in enumerate(stated[1:], 1):
-            if not name(other.group()) or stated_plain[j] in asked_plain or _spelling(token, other.group()):
+            if not name(other.group()) or stated_plain[j] in in_question:
                 continue
-            if beside(i, j, -1) or beside(i, j, 1):
+            if (beside(i, j, -1) or beside(i, j, 1)) and not _spelling(asked_plain[i], stated_plain[j]):
                 return token, other.group()
     return None
 
@@ -204,9 +205,9 @@ def _acronym(token: str) -> bool:
 
 
 def _spelling(a: str, b: str) -> bool:
-    """Are the two names one name spelt two ways: the same first four letters ("Germany", "German"), or
-    three quarters of their letters alike and in order ("Tully", "Tilly"; "Catherine", "Katharine")?"""
-    a, b = (normalise(w) for w in (a, b))
+    """Are the two names (`normalise`d) one name spelt two ways: the same first four letters ("Germany",
+    "German"), or three quarters of their letters alike and in order ("Tully", "Tilly"; "Catherine",
+    "Katharine")? Asked only of names standing in each other's place: the ratio is the costly test."""
     return a[:4] == b[:4] or SequenceMatcher(None, a, b).ratio() >= 0.75
 
 

@@ -33,7 +33,7 @@ SWAPS = [
 
 
 @pytest.mark.parametrize(("question", "sentence", "found"), SWAPS)
-def test_a_question_word_the_sentence_states_the_opposite_or_another_number_of_is_found(
+def test_a_question_word_the_sentence_states_the_opposite_or_another_number_or_name_of_is_found(
     question, sentence, found
 ):
     assert swapped(question, sentence) == found
