@@ -212,6 +212,7 @@ class Question:
     asks_subtitle: bool
     negated: bool
     name_pairs: list[tuple[str, str]]  # two capitalised words side by side, as written ("Radar Princess")
+    opening_pair: tuple[str, str] | None = None  # the same of its first two words ("Clawshot Princess ...")
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ def analyse(question: str) -> Question:
         asks_subtitle=any(w in _SUBTITLE_WORDS for w in plain),
         negated=asks_negated(question),
         name_pairs=name_pairs(question),
+        opening_pair=opening_pair(question),
     )
 
 
@@ -292,15 +294,28 @@ def name_pairs(question: str) -> list[tuple[str, str]]:
     found = list(WORD.finditer(question))
     if not any(m.group()[:1].islower() for m in found[1:]):
         return []
-
-    def name(word: str) -> bool:
-        return word[:1].isupper() and word.isalpha() and word.lower() not in STOPWORDS
-
     return [
         (a.group(), b.group())
         for a, b in pairwise(found[1:])
-        if name(a.group()) and name(b.group()) and question[a.end() : b.start()] == " "
+        if _name_word(a.group()) and _name_word(b.group()) and question[a.end() : b.start()] == " "
     ]
+
+
+def opening_pair(question: str) -> tuple[str, str] | None:
+    """The question's first two words when both are capitalised and side by side ("Clawshot Princess
+    uses ..."). A question's first word is capitalised anyway, so the pair is a name only when the
+    documents never write that word in lower case (`EvidenceSelector.absent` reads them)."""
+    found = list(WORD.finditer(question))
+    if len(found) < 3 or not any(m.group()[:1].islower() for m in found[1:]):
+        return None
+    a, b = found[0], found[1]
+    if _name_word(a.group()) and _name_word(b.group()) and question[a.end() : b.start()] == " ":
+        return a.group(), b.group()
+    return None
+
+
+def _name_word(word: str) -> bool:
+    return word[:1].isupper() and word.isalpha() and word.lower() not in STOPWORDS
 
 
 def asks_about_opening(question: str) -> bool:
@@ -383,10 +398,21 @@ def _writes(pair: tuple[str, str], text: str) -> bool:
     return any(a == first and any(same(b) for b in found[i + 1 : i + 3]) for i, a in enumerate(found))
 
 
+def _only_capitalised(word: str, documents: Documents) -> bool:
+    """Do the documents write `word` only capitalised, as a name? Judged from the chunks holding it;
+    a word in more chunks than are read is taken as a common word."""
+    holding = documents.chunks_with([word], NAME_READS)
+    if not holding:
+        return False
+    key = normalise(word)
+    return not any(w[:1].islower() and normalise(w) == key for c in holding for w in words(c.text))
+
+
 def _looks_like_name(word: str, question: str) -> bool:
     """A name, acronym or number as the question writes it: capitalised past its first word, all
-    capitals, or with digits. Such words have few paraphrases, so their absence says more."""
-    if any(ch.isdigit() for ch in word) or (len(word) > 1 and word.isupper()):
+    capitals, or with digits; a two-word name found absent (`EvidenceSelector.absent`) wherever it
+    stands. Such words have few paraphrases, so their absence says more."""
+    if any(ch.isdigit() for ch in word) or (len(word) > 1 and word.isupper()) or " " in word:
         return True
     return word[:1].isupper() and not question.lstrip().startswith(word)
 
@@ -629,11 +655,15 @@ class EvidenceSelector:
         `documents`, its two-word names that no document writes though one holds both words apart:
         "Radar Princess" of a document on "Twilight Princess" praised by "Games Radar". Words no one
         document holds say less (a misspelling, words of two documents), and neither does a title
-        before a name ("President Obama") or an adjective of a place ("French Republicans")."""
+        before a name ("President Obama") or an adjective of a place ("French Republicans"). The
+        question's first two words count too when the documents write the first only capitalised."""
         missing = [q.wording.get(t, t) for t in q.terms if not known_word(q.wording.get(t, t), keyword)]
         if documents is None:
             return missing
-        for pair in q.name_pairs:
+        pairs = list(q.name_pairs)
+        if q.opening_pair and _only_capitalised(q.opening_pair[0], documents):
+            pairs.insert(0, q.opening_pair)
+        for pair in pairs:
             first = pair[0].lower()
             if (
                 first in _TITLES

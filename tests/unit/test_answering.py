@@ -33,6 +33,7 @@ from qa.answering import (
     document_heads,
     known_word,
     name_pairs,
+    opening_pair,
 )
 from qa.chunking import Span, chunk_document
 from qa.keyword_index import KeywordIndex
@@ -307,6 +308,38 @@ def test_a_name_is_written_with_its_second_word_in_another_form_and_an_adjective
     assert EvidenceSelector.absent(q, KeywordIndex([chunk]), [], documents) == []
     spliced = analyse("Who led the East Republicans?")
     assert EvidenceSelector.absent(spliced, KeywordIndex([chunk]), [], documents) == ["East Republicans"]
+
+
+def test_the_first_two_words_are_a_pair_when_both_are_capitalised_side_by_side():
+    assert opening_pair("Clawshot Princess uses which controls?") == ("Clawshot", "Princess")
+    assert opening_pair("What accolade did Radar Princess receive?") is None
+    assert opening_pair("Which Princess uses the Clawshot?") is None  # a question word is no name
+    assert opening_pair("Clawshot, Princess of Hyrule, uses what?") is None  # punctuation between
+    assert opening_pair("Clawshot Princess Uses Which Controls?") is None  # title case: capitals say nothing
+
+
+def test_the_opening_pair_is_absent_only_when_the_documents_write_its_first_word_as_a_name_alone():
+    text = "Twilight Princess uses the Clawshot. The Clawshot controls reach far."
+    chunk = Chunk("a.txt#0", "a.txt", 0, len(text), text)
+    keyword, documents = KeywordIndex([chunk]), InMemoryDocuments([chunk])
+    spliced = analyse("Clawshot Princess uses which controls?")
+    assert EvidenceSelector.absent(spliced, keyword, [], documents) == ["Clawshot Princess"]
+    named = analyse("Twilight Princess uses which controls?")
+    assert EvidenceSelector.absent(named, keyword, [], documents) == []
+    assert EvidenceSelector.absent(spliced, keyword, [], CommonWords([chunk])) == []  # too common to read
+    from dataclasses import replace
+
+    vetoing = EvidenceSelector(
+        HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
+    )
+    passages = [Passage(chunk.source, chunk.start, chunk.end, chunk.text, 1.0)]
+    decision = vetoing.decide(spliced.text, passages, keyword, documents=documents)
+    assert decision.features["absent_names"] == 1.0  # a name, though it opens the question
+    assert decision.reason == "no passage mentions “Clawshot Princess”."
+    # a common noun, though capitalised once: the documents also write it in lower case
+    lower = "Twilight Princess uses the clawshot. The Clawshot controls reach far."
+    chunk = Chunk("a.txt#0", "a.txt", 0, len(lower), lower)
+    assert EvidenceSelector.absent(spliced, KeywordIndex([chunk]), [], InMemoryDocuments([chunk])) == []
 
 
 def test_a_name_is_written_one_word_apart_and_a_title_may_stand_before_any_form_of_a_name():
