@@ -32,7 +32,7 @@ from .models import Chunk, Passage
 from .opposites import asks_negated, negates, swapped, verb_forms
 from .reader import Reader
 from .reader import reader as packaged_reader
-from .short_answers import asks_for
+from .short_answers import QUESTION_WORDS, asks_for
 from .support import SupportModel, load_model
 from .text import STOPWORDS, WORD, bare, normalise, terms, words
 
@@ -302,11 +302,15 @@ def name_pairs(question: str) -> list[tuple[str, str]]:
 
 
 def opening_pair(question: str) -> tuple[str, str] | None:
-    """The question's first two words when both are capitalised and side by side ("Clawshot Princess
-    uses ..."). A question's first word is capitalised anyway, so the pair is a name only when the
-    documents never write that word in lower case (`EvidenceSelector.absent` reads them)."""
+    """The question's first two words when both are capitalised and side by side, and a question word
+    follows ("Clawshot Princess uses which controls?"): a question that opens with its subject's name.
+    A request opens with a verb and asks no question word ("List Chinese firms ..."). A question's
+    first word is capitalised anyway, so the pair is a name only when the documents never write that
+    word in lower case (`EvidenceSelector.absent` reads them)."""
     found = list(WORD.finditer(question))
     if len(found) < 3 or not any(m.group()[:1].islower() for m in found[1:]):
+        return None
+    if not any(bare(m.group()) in QUESTION_WORDS for m in found[2:]):
         return None
     a, b = found[0], found[1]
     if _name_word(a.group()) and _name_word(b.group()) and question[a.end() : b.start()] == " ":
@@ -315,6 +319,7 @@ def opening_pair(question: str) -> tuple[str, str] | None:
 
 
 def _name_word(word: str) -> bool:
+    """A capitalised word of letters that is no function word: a word of a name, if not the first."""
     return word[:1].isupper() and word.isalpha() and word.lower() not in STOPWORDS
 
 

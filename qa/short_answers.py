@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # Question openings that ask for an explanation, which no single phrase answers.
 _EXPLAIN_FIRST = frozenset({"why", "explain", "describe", "summarize", "summarise", "discuss", "tell"})
 _HOW_FACT = frozenset({"many", "much", "long", "old", "far", "big", "large", "often", "tall", "high"})
-_WH = frozenset({"who", "whom", "whose", "what", "which", "when", "where", "how", "why"})
+QUESTION_WORDS = frozenset({"who", "whom", "whose", "what", "which", "when", "where", "how", "why"})
 
 
 def asks_for(question: str) -> str | None:
@@ -37,7 +37,7 @@ def asks_for(question: str) -> str | None:
     plain = [bare(w) for w in re.findall(r"[^\W_]+(?:['’][^\W_]+)?", question)]
     if not plain or plain[0] in _EXPLAIN_FIRST:
         return None
-    at = next((i for i, w in enumerate(plain) if w in _WH), None)
+    at = next((i for i, w in enumerate(plain) if w in QUESTION_WORDS), None)
     if at is None:
         return "thing" if plain[0] == "name" else None  # "Name the agency that ..."
     first, second = plain[at], plain[at + 1] if at + 1 < len(plain) else ""

@@ -316,6 +316,8 @@ def test_the_first_two_words_are_a_pair_when_both_are_capitalised_side_by_side()
     assert opening_pair("Which Princess uses the Clawshot?") is None  # a question word is no name
     assert opening_pair("Clawshot, Princess of Hyrule, uses what?") is None  # punctuation between
     assert opening_pair("Clawshot Princess Uses Which Controls?") is None  # title case: capitals say nothing
+    assert opening_pair("List Chinese firms accused of espionage.") is None  # a request asks no question word
+    assert opening_pair("Lawrence Orr writes for The Charlotte what?") == ("Lawrence", "Orr")
 
 
 def test_the_opening_pair_is_absent_only_when_the_documents_write_its_first_word_as_a_name_alone():
