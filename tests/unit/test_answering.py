@@ -7,6 +7,8 @@ integration tier and `qa eval` measure the packaged, fitted model.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from helpers import (
     ANSWER_KEYS,
@@ -77,6 +79,13 @@ def heads(chunks):
 ANSWER_ALL = hand_set_model(bias=5.0)
 DECLINE_ALL = hand_set_model(bias=-5.0)
 STRICT = STRICT_MODEL
+
+
+def absent_name_vetoing() -> EvidenceSelector:
+    """A selector that answers everything unless the question names something absent."""
+    return EvidenceSelector(
+        HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
+    )
 
 
 @pytest.fixture
@@ -244,11 +253,7 @@ def test_a_question_naming_something_never_mentioned_is_declined_and_the_reason_
 
 
 def test_a_veto_declines_a_question_naming_something_absent_however_well_the_rest_matches(passages, keyword):
-    from dataclasses import replace
-
-    vetoing = EvidenceSelector(
-        HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
-    )
+    vetoing = absent_name_vetoing()
     decision = vetoing.decide("What did Russia say about the cybercrime dialogue?", passages, keyword)
     assert not decision.answerable and decision.support == 0.3
     assert decision.reason == "no passage mentions “Russia”."
@@ -329,11 +334,7 @@ def test_the_opening_pair_is_absent_only_when_the_documents_write_its_first_word
     named = analyse("Twilight Princess uses which controls?")
     assert EvidenceSelector.absent(named, keyword, [], documents) == []
     assert EvidenceSelector.absent(spliced, keyword, [], CommonWords([chunk])) == []  # too common to read
-    from dataclasses import replace
-
-    vetoing = EvidenceSelector(
-        HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
-    )
+    vetoing = absent_name_vetoing()
     passages = [Passage(chunk.source, chunk.start, chunk.end, chunk.text, 1.0)]
     decision = vetoing.decide(spliced.text, passages, keyword, documents=documents)
     assert decision.features["absent_names"] == 1.0  # a name, though it opens the question
@@ -362,11 +363,7 @@ def test_a_name_is_written_one_word_apart_and_a_title_may_stand_before_any_form_
 def test_a_two_word_name_no_document_writes_is_absent_though_a_document_holds_both_words(
     chunks, passages, keyword
 ):
-    from dataclasses import replace
-
-    vetoing = EvidenceSelector(
-        HashingEmbeddings(), replace(ANSWER_ALL, vetoes=("absent_names",), veto_support=0.3)
-    )
+    vetoing = absent_name_vetoing()
     documents = InMemoryDocuments(chunks)
     # "Obama" and "Department" share a chunk; "Beijing" and "Department" only the document
     reasons = []
