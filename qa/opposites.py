@@ -213,13 +213,16 @@ def _spelling(a: str, b: str) -> bool:
 
 def _other_year(question: str, sentence: str, passage: str) -> tuple[str, str] | None:
     """(the question's year, the sentence's other one) when the question names a year that neither the
-    sentence nor its passage states, and the sentence states another ("revealed in December 2004" of
-    "revealed in December 2014"). The passage, not only the sentence: a year stated next to the
-    sentence may well be the one the question means."""
+    sentence nor its passage states, and the sentence states another that the question does not name
+    ("revealed in December 2004" of "revealed in December 2014"). A year the question names too swaps
+    nothing: "How did sales in 2019 compare with 2018?" is answered by "Sales in 2019 rose by a tenth
+    on the previous year". The passage, not only the sentence: a year stated next to the sentence may
+    well be the one the question means."""
+    asked = _YEAR.findall(question)
     stated = _YEAR.findall(sentence)
-    for year in _YEAR.findall(question):
+    for year in asked:
         if year not in passage and year not in sentence:
-            other = next((y for y in stated if y != year), None)
+            other = next((y for y in stated if y not in asked), None)
             if other is not None:
                 return year, other
     return None

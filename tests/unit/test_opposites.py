@@ -97,6 +97,10 @@ def test_a_sentence_stating_another_year_than_one_the_question_names_and_the_pas
     assert swapped("Where was the cast revealed in December 2004?", sentence, passage) is None
     assert swapped("Where was the cast revealed in 2014?", sentence) is None  # the same year
     assert swapped("Where was the cast revealed in 2004?", "It was revealed at Pinewood.") is None  # none
+    # The sentence's year is one the question names too: it compares periods, it swaps none.
+    compared = "Sales in 2019 rose by a tenth on the previous year."
+    assert swapped("How did sales in 2019 compare with 2018?", compared) is None
+    assert swapped("How did sales in 2017 compare with 2018?", compared) == ("2017", "2019")
 
 
 def test_another_name_counts_only_where_the_question_name_is_nowhere_near_and_not_spelt_otherwise():
