@@ -32,9 +32,9 @@ from .models import Chunk, Passage
 from .opposites import asks_negated, negates, swapped, verb_forms
 from .reader import Reader
 from .reader import reader as packaged_reader
-from .short_answers import QUESTION_WORDS, asks_for
+from .short_answers import QUESTION_WORDS, asks_count, asks_for
 from .support import SupportModel, load_model
-from .text import STOPWORDS, WORD, bare, normalise, terms, words
+from .text import STOPWORDS, WORD, bare, normalise, states_number, terms, words
 
 DECLINE_PREFIX = "The documents don't say"
 TENTATIVE_PREFIX = "The closest the documents come:"
@@ -114,11 +114,6 @@ _DATE = re.compile(
     r"(?:last|next|this|past|coming)\s+(?:week|month|year|decade|century|spring|summer|autumn|fall|winter)|"
     r"\d+\s+(?:days?|weeks?|months?|years?|decades?)\s+ago|(?:months|weeks|years)\s+ahead|recently|"
     r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})\b"
-)
-# Counting words: "several", "a dozen" answer "how many" as well as digits do.
-_NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve dozen dozens hundred
-    hundreds thousand thousands million millions billion billions several many few half""".split()
 )
 
 
@@ -264,7 +259,7 @@ def analyse(question: str) -> Question:
     expects = None
     if first == "when" or opening in {"what year", "what date", "what time", "which year", "what day"}:
         expects = "date"
-    elif opening in {"how many", "how much", "what number", "what percentage", "what proportion"}:
+    elif asks_count(question):
         expects = "number"
     elif first in {"who", "whom"}:
         expects = "name"
@@ -428,11 +423,7 @@ def _has_expected(sentence: str, question: Question) -> bool:
     if question.expects == "date":
         return bool(_DATE.search(sentence))
     if question.expects == "number":
-        for token in words(_DATE.sub(" ", sentence)):
-            lower = token.lower()
-            if lower not in asked and (any(ch.isdigit() for ch in token) or lower in _NUMBER_WORDS):
-                return True
-        return False
+        return any(t.lower() not in asked and states_number(t) for t in words(_DATE.sub(" ", sentence)))
     if question.expects == "place":
         return any(bare(m.group(1)) not in asked for m in _PLACE.finditer(_DATE.sub(" ", sentence)))
     if question.expects == "name":

@@ -24,6 +24,14 @@ STOPWORDS = frozenset(
     mention mentioned mentions article text document documents passage still kind many much""".split()
 )
 
+# Numbers written out, and the words that state a quantity without one ("several", "half").
+NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds
+    thousand thousands million millions billion billions trillion trillions dozen dozens once twice half
+    several many few""".split()
+)
+
 WORD = re.compile(r"[^\W_]+(?:[.&'’-][^\W_]+)*", re.UNICODE)
 _stemmer = Stemmer.Stemmer("english")
 
@@ -65,3 +73,10 @@ def terms(text: str) -> list[str]:
         if "-" in word:
             out.extend(normalise(part) for part in word.split("-") if part.lower() not in STOPWORDS)
     return out
+
+
+def states_number(word: str) -> bool:
+    """Does a word state a number: digits ("1,500", "3rd", "2015") or a number word, alone or in a
+    compound ("seventeen", "twenty-four", "three-year")?"""
+    lower = word.lower()
+    return any(ch.isdigit() for ch in lower) or any(part in NUMBER_WORDS for part in lower.split("-"))

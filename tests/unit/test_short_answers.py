@@ -8,7 +8,7 @@ import pytest
 from qa.errors import QAError
 from qa.models import Citation
 from qa.reader import load_reader, reader, tidy_span
-from qa.short_answers import asks_for, short_answer
+from qa.short_answers import asks_count, asks_for, short_answer
 
 OPM = (
     "First, we have not seen the disclosure of a likely Chinese state-sponsored cyber operation akin to "
@@ -67,6 +67,30 @@ def test_a_fact_question_gets_the_phrase_of_the_kind_it_asks_for(question, sente
 def test_a_question_asking_for_an_explanation_gets_no_short_answer(question):
     assert asks_for(question) is None
     assert span(question, OBAMA) is None
+
+
+def test_a_count_question_gets_no_short_answer_when_the_span_states_no_number():
+    question = "How many pages does the new Law of War Manual have?"
+    found = reader().find(question, MANUAL)
+    assert found is not None  # the reader offers a phrase, of another kind: not shown as the fact
+    assert span(question, MANUAL) is None
+    assert span("How many reasons are there?", "There are twenty-four reasons.") == "twenty-four"
+
+
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("How many people attended?", True),
+        ("Peyton Manning took how many teams to the final?", True),
+        ("Which percentage of the vote did she win?", True),
+        ("How much did the film make?", True),
+        ("How long was the delay?", False),  # often answered in words ("a month")
+        ("What is the amount of the fine?", False),
+        ("Who attended?", False),
+    ],
+)
+def test_a_count_or_amount_is_asked_by_how_many_or_much_and_what_number_or_percentage(question, count):
+    assert asks_count(question) is count
 
 
 def test_the_short_answer_is_the_exact_span_of_the_document_with_its_citation_number():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.text import normalise, terms, words
+from qa.text import normalise, states_number, terms, words
 
 
 @pytest.mark.parametrize("word", ["U.S.", "U.S", "u.s.", "US", "us"])
@@ -80,3 +80,21 @@ def test_terms_are_lower_case_whatever_the_case_of_the_text():
 def test_accents_are_folded_so_a_name_typed_without_them_still_matches():
     assert normalise("Beyoncé") == normalise("Beyonce")
     assert terms("Frédéric Chopin") == terms("Frederic Chopin")
+
+
+@pytest.mark.parametrize(
+    ("word", "number"),
+    [
+        ("1,500", True),
+        ("3rd", True),
+        ("seventeen", True),
+        ("Twenty-four", True),
+        ("three-year", True),
+        ("several", True),
+        ("norms", False),
+        ("security-related", False),
+        ("someone", False),
+    ],
+)
+def test_a_number_is_stated_in_digits_or_in_words(word, number):
+    assert states_number(word) is number
