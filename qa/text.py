@@ -24,12 +24,12 @@ STOPWORDS = frozenset(
     mention mentioned mentions article text document documents passage still kind many much""".split()
 )
 
-# Numbers written out, and the words that state a quantity without one ("several", "half").
+# Numbers written out, and the words that state a quantity without one ("several", "none").
 NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
-    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds
-    thousand thousands million millions billion billions trillion trillions dozen dozens once twice half
-    several many few""".split()
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
+    hundreds thousand thousands million millions billion billions trillion trillions dozen dozens once
+    twice half none several multiple numerous many few""".split()
 )
 
 WORD = re.compile(r"[^\W_]+(?:[.&'’-][^\W_]+)*", re.UNICODE)
